@@ -1,0 +1,180 @@
+//! The evaluation: what the engine computes for one period, as plain data.
+//! Every edge (table/JSON/CSV output, `/metrics`, statements) renders this.
+//! Amounts are `Decimal` and serialize as decimal strings; collections are
+//! sorted so that the same input gives the same bytes.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// `YYYY-MM`.
+    pub period: String,
+    pub time_zone: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    /// End of the data window: `min(period_end, evaluated_at)`.
+    pub window_end: DateTime<Utc>,
+    pub evaluated_at: DateTime<Utc>,
+    /// The evaluation covers the whole period (`window_end == period_end`).
+    pub complete: bool,
+    pub programme: String,
+    pub currency: String,
+    pub rules_sha256: String,
+    pub fleet: Availability,
+    pub regions: Vec<RegionResult>,
+    pub nodes: Vec<NodeResult>,
+    pub incidents: Vec<Incident>,
+    pub severities: Vec<SeveritySummary>,
+    pub operators: Vec<Statement>,
+    pub partners: Vec<Statement>,
+    /// Sum of all operator and partner totals.
+    pub total: Decimal,
+    /// Things a reader must know (inputs that failed, nodes not on the roster …).
+    pub warnings: Vec<String>,
+}
+
+/// Availability over a set of nodes, maintenance excluded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Availability {
+    pub nodes: u64,
+    pub up_seconds: i64,
+    pub down_seconds: i64,
+    pub unknown_seconds: i64,
+    pub maintenance_seconds: i64,
+    /// up / (up + down); `None` without any data.
+    pub uptime: Option<Decimal>,
+    /// (up + down) / expected; 0 without any expected time.
+    pub coverage: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionResult {
+    pub region: String,
+    #[serde(flatten)]
+    pub availability: Availability,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeResult {
+    pub node: String,
+    pub operator: Option<String>,
+    pub region: Option<String>,
+    #[serde(flatten)]
+    pub availability: Availability,
+    /// Incidents this node was part of.
+    pub incidents: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Within target.
+    Met,
+    /// Over target.
+    Breached,
+    /// Still open and not yet over target.
+    Open,
+    /// Cannot be decided (e.g. no acknowledgement source).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Stable id: `<severity>-<start as YYYYMMDDTHHMMZ>-<first node>`.
+    pub id: String,
+    pub severity: String,
+    pub start: DateTime<Utc>,
+    /// `None` while open.
+    pub end: Option<DateTime<Utc>>,
+    /// Duration outside maintenance windows, up to `end` or the window end.
+    pub duration_seconds: i64,
+    pub nodes: Vec<String>,
+    pub regions: Vec<String>,
+    pub operators: Vec<String>,
+    /// Most nodes down at the same time.
+    pub max_nodes_down: u64,
+    pub respond_target_seconds: i64,
+    pub resolve_target_seconds: i64,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub response_seconds: Option<i64>,
+    pub respond_verdict: Verdict,
+    pub resolve_verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeveritySummary {
+    pub severity: String,
+    pub name: String,
+    pub incidents: u64,
+    pub open: u64,
+    /// Mean duration of resolved incidents; `None` without any.
+    pub mttr_seconds: Option<Decimal>,
+    pub resolve_breaches: u64,
+    pub respond_breaches: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    /// Condition held; `amount` is paid (may be 0 or negative).
+    Paid,
+    /// Condition did not hold; amount 0.
+    NotMet,
+    /// Not decided for lack of data (coverage, failed input, no acknowledgements); amount 0.
+    Withheld,
+    /// The rules could not be evaluated for this payee (an expression failed); amount 0.
+    Error,
+}
+
+/// One pay line of one payee, with why it came out as it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayLine {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub category: String,
+    pub status: LineStatus,
+    /// Rounded with the programme's rule; 0 unless `Paid`.
+    pub amount: Decimal,
+    /// The formula with its numbers, e.g. `500 × 3 nodes`.
+    pub formula: String,
+    /// Why: condition and outcome, or what data was missing.
+    pub reason: String,
+    /// Inputs read, as text (decimal values, booleans).
+    pub inputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub to: String,
+    pub eligible: bool,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    /// `None` when it could not be decided.
+    pub passed: Option<bool>,
+    pub detail: String,
+}
+
+/// One payee's month: an operator or a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub tier: String,
+    pub region: Option<String>,
+    /// Nodes (operators) or nodes run by referred operators (partners).
+    pub nodes: Vec<String>,
+    pub availability: Availability,
+    pub lines: Vec<PayLine>,
+    /// Sum of `lines[].amount`.
+    pub total: Decimal,
+    pub promotion: Option<Promotion>,
+}

@@ -1,0 +1,41 @@
+//! fleet-incentives: Prometheus monitoring data → incident severities, SLA
+//! verdicts and exact money, from declarative YAML rules.
+//!
+//! # Codemap (data flows one way)
+//!
+//! ```text
+//!  Prometheus ──PromQL──▶ source ──facts──▶ engine ◀──rules── rules/*.yaml
+//!                                            │
+//!                                            ▼ evaluation (plain data)
+//!                                          report (table / JSON / CSV)
+//! ```
+//!
+//! - [`period`]: calendar months in a time zone, Prometheus-style durations.
+//! - [`money`]: `Decimal` amounts, the one rounding rule, the only f64 ↔ Decimal conversions.
+//! - [`rules`]: YAML spec structs, expressions, the loader and its positioned errors.
+//! - [`facts`]: what the source read, as plain data (also the rule tests' and evidence's input).
+//! - [`source`]: the only code that speaks HTTP: the Prometheus client and the query plan.
+//! - [`engine`]: pure: facts + rules + period + evaluation time → [`evaluation::Evaluation`].
+//! - [`evaluation`]: the result types every edge renders.
+//! - [`report`]: renders an evaluation as a table, JSON or CSV.
+//! - [`ruletest`]: `fleet-incentives test`: rule unit tests kept beside the rules.
+//! - [`cli`]: argument parsing and the commands; `main.rs` only calls [`cli::main`].
+//!
+//! # Invariants
+//!
+//! - The engine does no I/O and reads no clock: the evaluation time is an argument.
+//! - Missing samples are "unknown", never up and never down.
+//! - Money is `Decimal` from the rules to the statement; `f64` only in
+//!   expressions (conditions, quantities) and at the `/metrics` edge.
+//! - The same facts and rules give the same bytes.
+
+pub mod cli;
+pub mod engine;
+pub mod evaluation;
+pub mod facts;
+pub mod money;
+pub mod period;
+pub mod report;
+pub mod rules;
+pub mod ruletest;
+pub mod source;

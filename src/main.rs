@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    fleet_incentives::cli::main()
+}

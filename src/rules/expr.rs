@@ -1,0 +1,303 @@
+//! Expressions in rules (`when:`, `quantity:`, `ratio:` …): evalexpr 11.3.1,
+//! compiled once when the YAML is read, variables checked at load time.
+//! Expressions decide conditions and quantities in `f64`; they never produce
+//! a currency amount.
+
+use evalexpr::{ContextWithMutableVariables, HashMapContext, Node, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A position in a rule file (1-based line and column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Pos {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+impl Pos {
+    pub fn of<T>(s: &Spanned<T>) -> Pos {
+        Pos { line: s.referenced.line(), column: s.referenced.column() }
+    }
+}
+
+/// A string with the position it was written at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Text {
+    pub value: String,
+    pub pos: Pos,
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Spanned::<String>::deserialize(d)?;
+        Ok(Text { pos: Pos::of(&s), value: s.value })
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.value)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.value
+    }
+}
+
+/// A compiled expression. Compilation happens during deserialization; a
+/// syntax error is kept (not raised) so that the loader can report every
+/// error of a file at once, with its position.
+#[derive(Clone)]
+pub struct Expr {
+    pub source: String,
+    pub pos: Pos,
+    compiled: Result<Node, String>,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Expr({:?} at {})", self.source, self.pos)
+    }
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Serialize for Expr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Accept `true`, `1`, `0.5` as well as strings: YAML may type them.
+        let s = Spanned::<ScalarText>::deserialize(d)?;
+        Ok(Expr::compile(&s.value.0, Pos::of(&s)))
+    }
+}
+
+struct ScalarText(String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an expression such as `uptime > 0.995`")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ScalarText, E> {
+                Ok(ScalarText(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ScalarText, E> {
+                Ok(ScalarText(format!("{v:?}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The value of a variable when an expression runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Var {
+    Num(f64),
+    Bool(bool),
+    /// Known to exist but without a value this period (no data, no
+    /// acknowledgement source …): an expression that reads it cannot decide.
+    Unknown,
+}
+
+/// Variables for one evaluation of expressions, sorted for determinism.
+pub type Vars = BTreeMap<String, Var>;
+
+/// Why an expression could not give a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalError {
+    /// It reads variables that have no value this period.
+    Unknown(Vec<String>),
+    /// It ran but failed or gave the wrong type.
+    Failed(String),
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvalError::Unknown(v) => write!(f, "no value for {}", v.join(", ")),
+            EvalError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl Expr {
+    pub fn compile(source: &str, pos: Pos) -> Expr {
+        let compiled = evalexpr::build_operator_tree(source)
+            .map_err(|e| format!("invalid expression `{source}`: {e}"))
+            .and_then(|node| {
+                let writes: Vec<&str> = node.iter_write_variable_identifiers().collect();
+                if writes.is_empty() {
+                    Ok(node)
+                } else {
+                    Err(format!(
+                        "invalid expression `{source}`: assigns to `{}`; expressions may only read variables",
+                        writes.join("`, `")
+                    ))
+                }
+            });
+        Expr { source: source.to_string(), pos, compiled }
+    }
+
+    /// The compile error, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.compiled.as_ref().err().map(String::as_str)
+    }
+
+    /// Variable names read, sorted and deduplicated (empty if it did not compile).
+    pub fn variables(&self) -> Vec<String> {
+        let mut v: Vec<String> = match &self.compiled {
+            Ok(n) => n.iter_read_variable_identifiers().map(str::to_string).collect(),
+            Err(_) => vec![],
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Function names called, sorted and deduplicated.
+    pub fn functions(&self) -> Vec<String> {
+        let mut v: Vec<String> = match &self.compiled {
+            Ok(n) => n.iter_function_identifiers().map(str::to_string).collect(),
+            Err(_) => vec![],
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Variables this expression reads that `known` does not define.
+    pub fn unknown_variables(&self, known: &dyn Fn(&str) -> bool) -> Vec<String> {
+        self.variables().into_iter().filter(|v| !known(v)).collect()
+    }
+
+    fn run(&self, vars: &Vars) -> Result<Value, EvalError> {
+        let node = self.compiled.as_ref().map_err(|e| EvalError::Failed(e.clone()))?;
+        let mut ctx = HashMapContext::new();
+        let mut missing = vec![];
+        for name in self.variables() {
+            match vars.get(&name) {
+                Some(Var::Num(n)) => ctx.set_value(name, Value::Float(*n)),
+                Some(Var::Bool(b)) => ctx.set_value(name, Value::Boolean(*b)),
+                Some(Var::Unknown) | None => {
+                    missing.push(name);
+                    Ok(())
+                }
+            }
+            .map_err(|e| EvalError::Failed(e.to_string()))?;
+        }
+        if !missing.is_empty() {
+            return Err(EvalError::Unknown(missing));
+        }
+        node.eval_with_context(&ctx)
+            .map_err(|e| EvalError::Failed(format!("`{}`: {e}", self.source)))
+    }
+
+    /// Evaluate as a condition.
+    pub fn eval_bool(&self, vars: &Vars) -> Result<bool, EvalError> {
+        match self.run(vars)? {
+            Value::Boolean(b) => Ok(b),
+            other => Err(EvalError::Failed(format!(
+                "`{}` gave {other} where true or false was expected",
+                self.source
+            ))),
+        }
+    }
+
+    /// Evaluate as a number (ints widen to f64); NaN and ∞ are errors.
+    pub fn eval_number(&self, vars: &Vars) -> Result<f64, EvalError> {
+        let n = match self.run(vars)? {
+            Value::Float(f) => f,
+            Value::Int(i) => i as f64,
+            other => {
+                return Err(EvalError::Failed(format!(
+                    "`{}` gave {other} where a number was expected",
+                    self.source
+                )));
+            }
+        };
+        if n.is_finite() {
+            Ok(n)
+        } else {
+            Err(EvalError::Failed(format!("`{}` gave {n}", self.source)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, Var)]) -> Vars {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn a_condition_reads_its_variables() {
+        let e = Expr::compile("uptime > 0.995 && nodes >= 1", Pos::default());
+        assert_eq!(e.error(), None);
+        assert_eq!(e.variables(), vec!["nodes", "uptime"]);
+        let v = vars(&[("uptime", Var::Num(0.996)), ("nodes", Var::Num(2.0))]);
+        assert_eq!(e.eval_bool(&v), Ok(true));
+        let v = vars(&[("uptime", Var::Num(0.995)), ("nodes", Var::Num(2.0))]);
+        assert_eq!(e.eval_bool(&v), Ok(false));
+    }
+
+    #[test]
+    fn an_unknown_variable_makes_the_expression_undecided_not_false() {
+        let e = Expr::compile("avg_response_seconds < 900", Pos::default());
+        let v = vars(&[("avg_response_seconds", Var::Unknown)]);
+        assert_eq!(e.eval_bool(&v), Err(EvalError::Unknown(vec!["avg_response_seconds".into()])));
+    }
+
+    #[test]
+    fn syntax_errors_and_assignments_are_kept_as_errors() {
+        assert!(Expr::compile("uptime > ", Pos::default()).error().is_some());
+        assert!(Expr::compile("uptime = 1", Pos::default()).error().unwrap().contains("assigns"));
+    }
+
+    #[test]
+    fn integer_results_widen_to_numbers() {
+        let e = Expr::compile("min(3, 5)", Pos::default());
+        assert_eq!(e.eval_number(&Vars::new()), Ok(3.0));
+        let e = Expr::compile("1.0 / 0.0", Pos::default());
+        assert!(e.eval_number(&Vars::new()).is_err());
+    }
+}

@@ -1,0 +1,371 @@
+//! The YAML rule files, mirrored by serde structs (the "spec" layer).
+//! Every struct rejects unknown fields; expressions compile while reading
+//! ([`Expr`]); names and references keep their position ([`Text`]) so the
+//! loader can point at file:line:column for every later error.
+//!
+//! A rules directory holds any number of `*.yaml` files; each file has
+//! `version: 1` and any of the sections below. The loader merges them and
+//! rejects a section or id defined twice.
+
+use super::expr::{Expr, Text};
+use crate::money::{Dec, RoundingMode};
+use crate::period::Dur;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+/// One rule file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// Format version of the rule files; only `1` exists.
+    pub version: u32,
+    pub programme: Option<ProgrammeSpec>,
+    pub source: Option<SourceSpec>,
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceSpec>,
+    #[serde(default)]
+    pub severities: Vec<SeveritySpec>,
+    #[serde(default)]
+    pub inputs: Vec<InputSpec>,
+    pub missing_data: Option<MissingDataSpec>,
+    #[serde(default)]
+    pub operators: Vec<OperatorSpec>,
+    #[serde(default)]
+    pub partners: Vec<PartnerSpec>,
+    /// Operator tiers and their pay lines.
+    #[serde(default)]
+    pub tiers: Vec<TierSpec>,
+    /// Partner tiers and their pay lines (evaluated per partner).
+    #[serde(default)]
+    pub partner_tiers: Vec<TierSpec>,
+    #[serde(default)]
+    pub promotions: Vec<PromotionSpec>,
+}
+
+/// Programme-wide settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeSpec {
+    pub name: String,
+    /// The programme's own version label (e.g. `2026-05`), shown on statements.
+    pub version: Option<String>,
+    /// ISO 4217 code; default USD.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// IANA zone of the pay period; default UTC.
+    pub time_zone: Option<Text>,
+    #[serde(default)]
+    pub rounding: RoundingSpec,
+}
+
+fn default_currency() -> String {
+    "USD".into()
+}
+
+/// The rounding rule: each pay line is rounded once to `decimals` with `mode`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundingSpec {
+    #[serde(default = "default_decimals")]
+    pub decimals: u32,
+    #[serde(default)]
+    pub mode: RoundingMode,
+}
+
+impl Default for RoundingSpec {
+    fn default() -> Self {
+        RoundingSpec { decimals: default_decimals(), mode: RoundingMode::HalfEven }
+    }
+}
+
+fn default_decimals() -> u32 {
+    2
+}
+
+/// Where node availability comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// A PromQL vector selector whose series are 1 (up) or 0 (down), one per node.
+    pub up: Text,
+    /// Label naming the node; default `instance`.
+    #[serde(default = "default_node_label")]
+    pub node_label: String,
+    /// Label naming the operator (the roster wins over it).
+    pub operator_label: Option<String>,
+    /// Label naming the region (the roster wins over it).
+    pub region_label: Option<String>,
+    /// Scrape interval of the `up` series; default 1m.
+    #[serde(default = "default_step")]
+    pub step: Dur,
+    /// A node counts as failed after being offline longer than this; default 5m.
+    #[serde(default = "default_failure_after")]
+    pub failure_after: Dur,
+    /// Optional PromQL selector, 1 while a node's performance is degraded (P3).
+    pub degraded: Option<Text>,
+}
+
+fn default_node_label() -> String {
+    "instance".into()
+}
+fn default_step() -> Dur {
+    Dur(60)
+}
+fn default_failure_after() -> Dur {
+    Dur(300)
+}
+
+/// A planned-downtime window: weekly, or once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSpec {
+    pub name: Text,
+    /// Weekly: day of week (`monday` … `sunday`, or `mon` … `sun`).
+    pub weekday: Option<Text>,
+    /// Weekly: local start time `HH:MM`.
+    pub at: Option<Text>,
+    /// Weekly: how long.
+    pub duration: Option<Dur>,
+    /// Once: RFC 3339 start.
+    pub from: Option<Text>,
+    /// Once: RFC 3339 end.
+    pub to: Option<Text>,
+    /// Zone of `at`; default UTC.
+    pub time_zone: Option<Text>,
+    pub description: Option<String>,
+}
+
+/// A severity level, tried in order; the first whose `when` holds wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeveritySpec {
+    pub id: Text,
+    pub name: String,
+    pub definition: String,
+    /// Condition over the incident variables (see the rules reference).
+    pub when: Expr,
+    pub respond_within: Dur,
+    pub resolve_within: Dur,
+    /// Counts as a major incident (promotion checks, `major_incidents`).
+    #[serde(default)]
+    pub major: bool,
+}
+
+/// A named PromQL input (revenue, trips, ratings …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Variable name in expressions.
+    pub name: Text,
+    /// PromQL evaluated at the end of the window; `$__range` is replaced by
+    /// the window length (e.g. `2678400s`).
+    pub query: Text,
+    /// What the result is keyed by.
+    #[serde(default)]
+    pub by: InputKey,
+    /// Label carrying the key; default: the key's name (`operator`, `region` …).
+    pub label: Option<String>,
+    /// `money` inputs may be used by `percent` lines as an amount.
+    #[serde(default)]
+    pub unit: InputUnit,
+    /// Value when the query succeeds but has no series for a key; default:
+    /// unknown (lines that need it are withheld).
+    pub default: Option<f64>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKey {
+    #[default]
+    Operator,
+    Region,
+    Partner,
+    /// One value for everyone.
+    Scalar,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputUnit {
+    #[default]
+    Number,
+    Money,
+}
+
+/// What a line does when a node's data coverage is low.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingDataSpec {
+    /// Coverage (known samples / expected) under which the policy applies.
+    pub min_coverage: Dec,
+    /// Default policy for lines that read availability variables.
+    pub policy: MissingDataPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingDataPolicy {
+    /// The line pays nothing and says it was withheld for missing data.
+    Withhold,
+    /// The line is computed on the known data alone.
+    Evaluate,
+}
+
+/// An operator on the roster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    pub id: Text,
+    pub name: String,
+    pub email: Option<String>,
+    /// Id of a tier in `tiers`.
+    pub tier: Text,
+    /// First day in the programme.
+    pub start: NaiveDate,
+    /// Last day in the programme (early termination), if any.
+    pub end: Option<NaiveDate>,
+    /// Certification date (shown in the report).
+    pub certified: Option<NaiveDate>,
+    /// Node ids this operator runs.
+    #[serde(default)]
+    pub nodes: Vec<Text>,
+    /// Or: every node whose region label is this region.
+    pub region: Option<Text>,
+    /// Operator ids this operator mentors.
+    #[serde(default)]
+    pub mentees: Vec<Text>,
+    /// Partner id that referred this operator.
+    pub referred_by: Option<Text>,
+}
+
+/// A partner on the roster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSpec {
+    pub id: Text,
+    pub name: String,
+    pub email: Option<String>,
+    /// Id of a tier in `partner_tiers`.
+    pub tier: Text,
+    pub start: NaiveDate,
+}
+
+/// A tier and its pay lines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    pub id: Text,
+    pub name: String,
+    pub description: Option<String>,
+    pub lines: Vec<LineSpec>,
+}
+
+/// One pay line. Which fields apply depends on `kind` (see the rules reference).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineSpec {
+    pub id: Text,
+    pub name: String,
+    pub kind: LineKind,
+    /// What the line is for on statements (`stipend`, `uptime_bonus`, `deduction`,
+    /// `commission` …); used to group payouts in the report.
+    pub category: Option<String>,
+    /// Condition; the line pays only when it holds.
+    pub when: Option<Expr>,
+    /// fixed, per_node, per_unit, steps: the amount (negative for deductions).
+    pub amount: Option<Dec>,
+    /// per_unit: how many units.
+    pub quantity: Option<Expr>,
+    /// steps: the variable measured.
+    pub over: Option<Expr>,
+    /// steps: paid from this value up.
+    pub above: Option<Dec>,
+    /// steps: one step per this much above `above`.
+    pub step: Option<Dec>,
+    /// steps: at most this many steps.
+    pub max_steps: Option<u32>,
+    /// percent, band: the base the percentage applies to.
+    pub of: Option<BaseSpec>,
+    /// percent: the percentage (e.g. `2` for 2 %; negative for deductions).
+    pub percent: Option<Dec>,
+    /// percent: an extra ratio from an expression (prorating), default 1.
+    pub ratio: Option<Expr>,
+    /// multiplier: the factor applied to `of` (the line pays `(factor − 1) × of`).
+    pub factor: Option<Expr>,
+    /// band: the value that picks the band.
+    pub by: Option<Expr>,
+    /// band: the rows, first match wins.
+    #[serde(default)]
+    pub bands: Vec<BandSpec>,
+    /// Largest amount the line may pay.
+    pub cap: Option<Dec>,
+    /// Smallest amount the line may pay (for deductions: the largest deduction).
+    pub floor: Option<Dec>,
+    /// Prorate by the share of the period the payee was active (joined or left mid-month).
+    #[serde(default)]
+    pub prorate: bool,
+    /// Override of the missing-data policy for this line.
+    pub missing_data: Option<MissingDataPolicy>,
+    /// partner tiers: evaluate once per referred operator and add up.
+    #[serde(default)]
+    pub per_referral: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// `amount`.
+    Fixed,
+    /// `amount` × nodes.
+    PerNode,
+    /// `amount` × `quantity`.
+    PerUnit,
+    /// `amount` × ⌊(`over` − `above`) / `step`⌋, at most `max_steps`.
+    Steps,
+    /// `percent` % × `ratio` × `of`.
+    Percent,
+    /// (`factor` − 1) × `of`.
+    Multiplier,
+    /// The first band whose range holds `by`: its `amount`, or its `percent` of `of`.
+    Band,
+}
+
+/// The base of a percentage: other lines of the same tier, or a money input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseSpec {
+    /// Ids of earlier lines of the same tier (their rounded amounts are added).
+    #[serde(default)]
+    pub lines: Vec<Text>,
+    /// A `money` input.
+    pub input: Option<Text>,
+}
+
+/// A band: `from` ≤ value < `to` (either side open when absent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandSpec {
+    pub from: Option<Dec>,
+    pub to: Option<Dec>,
+    pub amount: Option<Dec>,
+    pub percent: Option<Dec>,
+    pub label: Option<String>,
+}
+
+/// Promotion eligibility from one tier to the next.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionSpec {
+    pub from: Text,
+    pub to: Text,
+    pub checks: Vec<CheckSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub name: String,
+    pub when: Expr,
+}

@@ -1,0 +1,68 @@
+//! The variables expressions may read, per context. The loader rejects any
+//! other name at load time; the engine sets exactly these (a value, or
+//! `Unknown` when it has none this period). Input names are added to the
+//! operator and partner contexts.
+
+/// Incident variables, for `severities[].when`.
+pub const INCIDENT: &[(&str, &str)] = &[
+    ("nodes_down", "most nodes of the incident down at the same time"),
+    ("fleet_nodes", "nodes in the fleet"),
+    ("fleet_down_ratio", "nodes_down / fleet_nodes at the worst moment"),
+    ("region_down_ratio", "largest share of one region's nodes down at the same time"),
+    ("regions_affected", "regions with at least one node down in the incident"),
+    ("duration_seconds", "incident duration so far"),
+    ("degraded", "true when the incident comes from the degraded-performance input"),
+];
+
+/// Operator variables, for tier lines, promotion checks and `per_referral` lines.
+pub const OPERATOR: &[(&str, &str)] = &[
+    ("nodes", "nodes the operator runs"),
+    ("uptime", "up / (up + down) over the operator's nodes, 0–1 (unknown without data)"),
+    ("coverage", "(up + down) / expected samples over the operator's nodes, 0–1"),
+    ("downtime_seconds", "down time outside maintenance"),
+    ("unknown_seconds", "time without samples outside maintenance"),
+    ("fleet_uptime", "uptime of the whole fleet"),
+    ("region_uptime", "uptime of the operator's region (unknown without region)"),
+    ("incidents", "incidents involving the operator's nodes"),
+    ("major_incidents", "of which severities marked major"),
+    ("incidents_P0", "incidents of severity P0 (one variable per severity id)"),
+    ("resolve_breaches", "incidents resolved later than their severity's target"),
+    ("respond_breaches", "incidents acknowledged later than their target (unknown without acknowledgements)"),
+    ("mttr_seconds", "mean time to resolve the operator's incidents (unknown without incidents)"),
+    ("avg_response_seconds", "mean time to acknowledge (unknown without acknowledgements or incidents)"),
+    ("tenure_months", "month of the programme this period is for the operator: 1 in the start month"),
+    ("active_days", "days of the period the operator was in the programme"),
+    ("period_days", "days in the period"),
+    ("active_ratio", "active_days / period_days"),
+    ("terminated", "true if the operator's end date falls in this period"),
+    ("mentees", "operators mentored"),
+    ("period_month", "calendar month of the period, 1–12"),
+    ("referred", "true if a partner referred this operator"),
+];
+
+/// Partner variables, for partner tier lines (with `per_referral`, the
+/// referred operator's variables are available too).
+pub const PARTNER: &[(&str, &str)] = &[
+    ("referrals", "operators this partner referred, active this period"),
+    ("referrals_12m", "operators this partner referred who started in the last 12 months"),
+    ("retention", "share of operators ever referred who are still active, 0–1"),
+    ("partner_nodes", "nodes run by the operators this partner referred"),
+    ("partner_tenure_months", "month of the programme this period is for the partner"),
+    ("period_month", "calendar month of the period, 1–12"),
+];
+
+/// Is `name` an operator variable, given the severity ids?
+pub fn is_operator_var(name: &str, severity_ids: &[String]) -> bool {
+    OPERATOR.iter().any(|(n, _)| *n == name)
+        || name
+            .strip_prefix("incidents_")
+            .is_some_and(|id| severity_ids.iter().any(|s| s == id))
+}
+
+pub fn is_incident_var(name: &str) -> bool {
+    INCIDENT.iter().any(|(n, _)| *n == name)
+}
+
+pub fn is_partner_var(name: &str) -> bool {
+    PARTNER.iter().any(|(n, _)| *n == name)
+}

@@ -1,0 +1,1 @@
+//! The source stage: the only code that talks to Prometheus.
