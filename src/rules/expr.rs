@@ -127,6 +127,24 @@ impl<'de> Deserialize<'de> for ScalarText {
     }
 }
 
+/// Run a freshly compiled expression once with every variable set to 1.0,
+/// to catch what evalexpr only finds when it evaluates: missing operands,
+/// wrong argument counts, unknown functions. Type errors are not reported
+/// here (a variable may be a boolean); they surface at evaluation.
+fn dry_run(node: &Node) -> Result<(), String> {
+    use evalexpr::EvalexprError as E;
+    let mut ctx = HashMapContext::new();
+    for name in node.iter_read_variable_identifiers() {
+        let _ = ctx.set_value(name.to_string(), Value::Float(1.0));
+    }
+    match node.eval_with_context(&ctx) {
+        Err(e @ (E::WrongOperatorArgumentAmount { .. }
+        | E::WrongFunctionArgumentAmount { .. }
+        | E::FunctionIdentifierNotFound(_))) => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 /// The value of a variable when an expression runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Var {
@@ -165,7 +183,7 @@ impl Expr {
             .and_then(|node| {
                 let writes: Vec<&str> = node.iter_write_variable_identifiers().collect();
                 if writes.is_empty() {
-                    Ok(node)
+                    dry_run(&node).map(|()| node).map_err(|e| format!("invalid expression `{source}`: {e}"))
                 } else {
                     Err(format!(
                         "invalid expression `{source}`: assigns to `{}`; expressions may only read variables",
@@ -291,6 +309,9 @@ mod tests {
     fn syntax_errors_and_assignments_are_kept_as_errors() {
         assert!(Expr::compile("uptime > ", Pos::default()).error().is_some());
         assert!(Expr::compile("uptime = 1", Pos::default()).error().unwrap().contains("assigns"));
+        assert!(Expr::compile("nope(uptime)", Pos::default()).error().is_some());
+        assert!(Expr::compile("min(uptime)", Pos::default()).error().is_none());
+        assert!(Expr::compile("terminated && tenure_months <= 6", Pos::default()).error().is_none());
     }
 
     #[test]
