@@ -39,3 +39,4 @@ pub mod report;
 pub mod rules;
 pub mod ruletest;
 pub mod source;
+pub mod demo;
