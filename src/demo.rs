@@ -196,3 +196,124 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// A Prometheus from the Debian package, started on a free loopback port
+/// over a data directory (backfilled beforehand); killed on drop.
+pub struct LocalPrometheus {
+    child: std::process::Child,
+    pub url: String,
+    pub port: u16,
+}
+
+/// Why a local Prometheus could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("`{0}` not found: install it with `apt-get update && apt-get install -y prometheus`")]
+    Missing(&'static str),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("promtool failed on {file}: {stderr}")]
+    Backfill { file: String, stderr: String },
+    #[error("Prometheus did not become ready on port {port} within {seconds} s; its log: {log}")]
+    NotReady { port: u16, seconds: u64, log: String },
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn require(bin: &'static str) -> Result<(), LocalError> {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()));
+    if found { Ok(()) } else { Err(LocalError::Missing(bin)) }
+}
+
+/// Backfill OpenMetrics files into `data_dir` with `promtool tsdb
+/// create-blocks-from openmetrics`, two files at a time.
+pub fn backfill(files: &[PathBuf], data_dir: &Path) -> Result<(), LocalError> {
+    require("promtool")?;
+    for pair in files.chunks(2) {
+        let children: Vec<_> = pair
+            .iter()
+            .map(|f| {
+                std::process::Command::new("promtool")
+                    .args(["tsdb", "create-blocks-from", "openmetrics"])
+                    .arg(f)
+                    .arg(data_dir)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .map(|c| (f, c))
+                    .map_err(|e| LocalError::Io("starting promtool".into(), e))
+            })
+            .collect::<Result<_, _>>()?;
+        for (f, c) in children {
+            let out = c.wait_with_output().map_err(|e| LocalError::Io("promtool".into(), e))?;
+            if !out.status.success() {
+                return Err(LocalError::Backfill {
+                    file: f.display().to_string(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+impl LocalPrometheus {
+    /// Start `prometheus` over `data_dir` (retention 10 y so backfilled
+    /// months stay), with `config` as its configuration file text, and wait
+    /// until it is ready.
+    pub fn start(data_dir: &Path, config: &str, extra_args: &[&str]) -> Result<Self, LocalError> {
+        require("prometheus")?;
+        let port = free_port().map_err(|e| LocalError::Io("free port".into(), e))?;
+        let config_path = data_dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).map_err(|e| LocalError::Io(config_path.display().to_string(), e))?;
+        let log_path = data_dir.join("prometheus.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| LocalError::Io(log_path.display().to_string(), e))?;
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.tsdb.path={}", data_dir.display()))
+            .arg("--storage.tsdb.retention.time=10y")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra_args)
+            .stdout(log.try_clone().map_err(|e| LocalError::Io("log".into(), e))?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| LocalError::Io("starting prometheus".into(), e))?;
+        let mut p = LocalPrometheus { child, url: format!("http://127.0.0.1:{port}"), port };
+        let seconds = 120;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while std::time::Instant::now() < deadline {
+            if http_get_status(port, "/-/ready") == Some(200) {
+                return Ok(p);
+            }
+            if let Ok(Some(_)) = p.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        Err(LocalError::NotReady { port, seconds, log: tail })
+    }
+}
+
+impl Drop for LocalPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Status code of a plain HTTP/1.0 GET on 127.0.0.1, `None` if it fails.
+fn http_get_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = [0u8; 16];
+    s.read_exact(&mut buf[..12]).ok()?;
+    std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
+}
