@@ -49,6 +49,23 @@ pub enum Command {
     },
     /// Evaluate a calendar month from a real Prometheus and print the statement.
     Evaluate(EvaluateArgs),
+    /// Run the main job on a demo fleet: generate a month for the roster's
+    /// nodes, backfill a local Prometheus (Debian package) with promtool,
+    /// evaluate the month and print its statement.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "2026-10")]
+    pub period: String,
+    #[arg(long = "rules.dir", default_value = "rules")]
+    pub rules_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Keep the generated data and Prometheus' directory (printed) after the run.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +126,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Check { dir } => Ok(check(&dir)),
         Command::Test { dir, junit } => test(&dir, junit.as_deref()),
         Command::Evaluate(args) => evaluate(args),
+        Command::Demo(args) => demo(args),
     }
 }
 
@@ -155,22 +173,56 @@ fn evaluate(args: EvaluateArgs) -> Result<ExitCode, Error> {
     let rules = load_rules(&args.rules_dir)?;
     let period = Period::month(&args.period, rules.time_zone)?;
     let now = args.at.unwrap_or_else(Utc::now);
+    let options = source::prometheus::Options {
+        timeout: std::time::Duration::from_secs(args.query_timeout.seconds() as u64),
+        attempts: args.query_attempts,
+        ..Default::default()
+    };
+    let evaluation = evaluate_period(&args.prometheus_url, options, &rules, &period, now)?;
+    print!("{}", report::render(&evaluation, args.format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read a period (to date, if `now` is inside it) from Prometheus and evaluate it.
+fn evaluate_period(
+    url: &str,
+    options: source::prometheus::Options,
+    rules: &Rules,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Result<crate::evaluation::Evaluation, Error> {
     if now <= period.start {
         return Err(format!("period {} has not started at {}", period.label, now.to_rfc3339()).into());
     }
-    let end = now.min(period.end);
-    let client = source::prometheus::Client::new(
-        &args.prometheus_url,
-        source::prometheus::Options {
-            timeout: std::time::Duration::from_secs(args.query_timeout.seconds() as u64),
-            attempts: args.query_attempts,
-            ..Default::default()
-        },
-    )?;
+    let client = source::prometheus::Client::new(url, options)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let reading = runtime.block_on(source::read_facts(&client, &rules, period.start, end))?;
+    let reading = runtime.block_on(source::read_facts(&client, rules, period.start, now.min(period.end)))?;
     tracing::info!(queries = reading.queries.len(), nodes = reading.facts.nodes.len(), "read facts from Prometheus");
-    let evaluation = engine::evaluate(&reading.facts, &rules, &period, now);
-    print!("{}", report::render(&evaluation, args.format));
+    Ok(engine::evaluate(&reading.facts, rules, period, now))
+}
+
+fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
+    use crate::demo;
+    let rules = load_rules(&args.rules_dir)?;
+    let period = Period::month(&args.period, rules.time_zone)?;
+    let dir = std::env::temp_dir().join(format!("fleet-incentives-demo-{}", std::process::id()));
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data)?;
+    let step = rules.source.step.seconds();
+    let plan = demo::demo_fleet(&rules, period.start, period.end);
+    eprintln!("generating {} series for {} …", plan.len(), period.label);
+    let files = demo::write_openmetrics(&dir.join("openmetrics"), &plan, period.start, period.end, step)?;
+    eprintln!("backfilling {} two-hour blocks with promtool …", files.len());
+    demo::backfill(&files, &data)?;
+    let prometheus = demo::LocalPrometheus::start(&data, "global:\n  scrape_interval: 1m\n", &[])?;
+    eprintln!("Prometheus ready at {}", prometheus.url);
+    let result = evaluate_period(&prometheus.url, Default::default(), &rules, &period, period.end);
+    drop(prometheus);
+    if args.keep {
+        eprintln!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    print!("{}", report::render(&result?, args.format));
     Ok(ExitCode::SUCCESS)
 }
