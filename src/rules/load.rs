@@ -46,14 +46,7 @@ pub struct LoadError(pub Vec<RuleError>);
 
 /// Read, merge and validate every `*.yaml` at the top of `dir`.
 pub fn load_dir(dir: &Path) -> Result<Rules, LoadError> {
-    let files = read_rule_files(dir).map_err(|e| {
-        LoadError(vec![RuleError {
-            file: dir.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read rules: {e}"),
-        }])
-    })?;
+    let files = read_rule_files(dir).map_err(|e| LoadError(vec![e]))?;
     load_files(dir, &files)
 }
 
@@ -84,14 +77,10 @@ pub fn load_files(dir: &Path, files: &[(String, String)]) -> Result<Rules, LoadE
 
 /// Every rule set under `root`: `root` itself and each subdirectory
 /// (recursively, skipping `tests` and hidden directories) with YAML files at
-/// its top, sorted by path. If there is none, `root` is loaded anyway so
-/// that the caller gets its error.
+/// its top, sorted by path. Empty if there is none.
 pub fn check_tree(root: &Path) -> Vec<(PathBuf, Result<Rules, LoadError>)> {
     let mut dirs = vec![];
     collect_rule_dirs(root, &mut dirs);
-    if dirs.is_empty() {
-        dirs.push(root.to_path_buf());
-    }
     dirs.sort();
     dirs.into_iter()
         .map(|d| {
@@ -135,12 +124,19 @@ fn yaml_file_names(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
-fn read_rule_files(dir: &Path) -> std::io::Result<Vec<(String, String)>> {
-    yaml_file_names(dir)?
+fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
+    let unreadable = |file: PathBuf, e: std::io::Error| RuleError {
+        file,
+        line: 0,
+        column: 0,
+        message: format!("cannot read rules: {e}"),
+    };
+    let names = yaml_file_names(dir).map_err(|e| unreadable(dir.to_path_buf(), e))?;
+    names
         .into_iter()
         .map(|name| {
-            let text = std::fs::read_to_string(dir.join(&name))
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{name}: {e}")))?;
+            let path = dir.join(&name);
+            let text = std::fs::read_to_string(&path).map_err(|e| unreadable(path, e))?;
             Ok((name, text))
         })
         .collect()
@@ -176,6 +172,10 @@ fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
         errs.at(i, Pos { line: 1, column: 1 }, message);
         return None;
     }
+    if is_blank(text) {
+        errs.at(i, Pos { line: 1, column: 1 }, "empty rule file; a rule file starts with `version: 1`");
+        return None;
+    }
     match serde_saphyr::from_str_with_options::<RuleFile>(text, yaml_options()) {
         Ok(file) => Some((i, file)),
         Err(e) => {
@@ -190,6 +190,11 @@ fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
             None
         }
     }
+}
+
+/// Nothing but blank lines and comments.
+fn is_blank(text: &str) -> bool {
+    text.lines().map(str::trim).all(|l| l.is_empty() || l.starts_with('#'))
 }
 
 /// Position of a top-level `key:` in a file (for sections, which carry no
@@ -226,6 +231,19 @@ impl Errors<'_> {
     /// An error with no place to point at (a missing section).
     fn whole(&mut self, message: impl Into<String>) {
         self.list.push(RuleError { file: self.dir.to_path_buf(), line: 0, column: 0, message: message.into() });
+    }
+
+    /// Where `word` (an identifier) is written in the expression at `pos`:
+    /// on the same line at or after `pos`, else `pos` itself.
+    fn locate(&self, file: usize, pos: Pos, word: &str) -> Pos {
+        let Some(line) = self.text(file).lines().nth(pos.line.saturating_sub(1) as usize) else { return pos };
+        let chars: Vec<char> = line.chars().collect();
+        let word: Vec<char> = word.chars().collect();
+        let is_ident = |i: usize| chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_');
+        let start = pos.column.saturating_sub(1) as usize;
+        (start..chars.len())
+            .find(|&i| chars[i..].starts_with(&word) && (i == 0 || !is_ident(i - 1)) && !is_ident(i + word.len()))
+            .map_or(pos, |i| Pos { line: pos.line, column: i as u64 + 1 })
     }
 
     fn file_name(&self, file: usize) -> &str {
@@ -522,7 +540,8 @@ fn check_expr(file: usize, e: &Expr, valid: &[String], errs: &mut Errors) {
         return;
     }
     for v in e.unknown_variables(&|v| valid.iter().any(|x| x == v)) {
-        errs.at(file, e.pos, format!("unknown variable `{v}` in `{}`; {}", e.source, suggestion(&v, valid)));
+        let pos = errs.locate(file, e.pos, &v);
+        errs.at(file, pos, format!("unknown variable `{v}` in `{}`; {}", e.source, suggestion(&v, valid)));
     }
 }
 
@@ -958,7 +977,7 @@ mod tests {
     fn an_unknown_variable_is_named_and_the_nearest_valid_name_suggested() {
         let files = edited("pay.yaml", "uptime > 0.995", "uptme > 0.995");
         let errs = errors(&files);
-        let at = pos(&files, "pay.yaml", "\"uptme");
+        let at = pos(&files, "pay.yaml", "uptme");
         assert_one(&errs, "pay.yaml", at, &["unknown variable `uptme`", "did you mean `uptime`?"]);
     }
 
@@ -966,7 +985,7 @@ mod tests {
     fn an_incident_variable_is_not_valid_in_a_pay_line_and_inputs_are() {
         let files = edited("pay.yaml", "uptime > 0.995", "nodes_down > 0 && partner_revenue > 1");
         let errs = errors(&files);
-        assert_one(&errs, "pay.yaml", pos(&files, "pay.yaml", "\"nodes_down"), &["unknown variable `nodes_down`"]);
+        assert_one(&errs, "pay.yaml", pos(&files, "pay.yaml", "nodes_down"), &["unknown variable `nodes_down`"]);
     }
 
     #[test]
@@ -1154,6 +1173,32 @@ mod tests {
         let files =
             with_file(fixture(), "zz.yaml", "version: 1\nmissing_data: {min_coverage: 1.5, policy: evaluate}\n");
         assert_one(&errors(&files), "zz.yaml", (2, 1), &["`missing_data.min_coverage` is 1.5"]);
+    }
+
+    #[test]
+    fn an_empty_file_is_an_error_not_a_parser_message() {
+        let files = with_file(fixture(), "zz.yaml", "# nothing yet\n");
+        assert_one(&errors(&files), "zz.yaml", (1, 1), &["empty rule file"]);
+    }
+
+    #[test]
+    fn an_unknown_variable_in_a_block_scalar_points_at_the_expression() {
+        let text = "version: 1\npromotions:\n  - from: tier1\n    to: tier1x\n    checks:\n      - name: long\n        when: >-\n          tenure_months >= 6 &&\n          uptim > 0.995\n";
+        let files = with_file(fixture(), "zz.yaml", text);
+        let errs = errors(&files);
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert_error(&errs[0], "zz.yaml", pos(&files, "zz.yaml", "tier1x"), &["unknown tier `tier1x`"]);
+        assert_error(
+            &errs[1],
+            "zz.yaml",
+            pos(&files, "zz.yaml", "tenure_months"),
+            &["unknown variable `uptim`", "`uptime`"],
+        );
+    }
+
+    #[test]
+    fn check_tree_of_a_directory_without_rules_is_empty() {
+        assert!(check_tree(&Path::new(FIXTURE).join("no-such-dir")).is_empty());
     }
 
     #[test]
