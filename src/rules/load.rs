@@ -333,6 +333,9 @@ fn validate(m: Merged, errs: &mut Errors) -> Option<Rules> {
         check_tier(t.file, &t.item, true, &names, errs);
     }
     check_promotions(&m, &names, errs);
+    if let Some(p) = &m.programme {
+        check_programme(p.file, &p.item, errs);
+    }
     let source_ok = m.source.as_ref().is_none_or(|s| check_source(s.file, &s.item, errs));
     let time_zone = m.programme.as_ref().and_then(|p| time_zone(p.file, p.item.time_zone.as_ref(), errs));
     let maintenance: Vec<Option<Maintenance>> =
@@ -545,8 +548,29 @@ fn check_expr(file: usize, e: &Expr, valid: &[String], errs: &mut Errors) {
     }
 }
 
+/// Currency code and rounding.
+fn check_programme(file: usize, p: &ProgrammeSpec, errs: &mut Errors) {
+    let pos = key_pos(errs.text(file), "programme");
+    if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
+        errs.at(file, pos, format!("`programme.currency` `{}` is not an ISO 4217 code such as `USD`", p.currency));
+    }
+    if p.rounding.decimals > 10 {
+        errs.at(file, pos, format!("`programme.rounding.decimals` is {}; at most 10", p.rounding.decimals));
+    }
+}
+
+/// Names that become parts of expression variables must be identifiers.
+fn check_word(file: usize, name: &Text, what: &str, leading_digit: bool, errs: &mut Errors) {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let ok_first = name.chars().next().is_some_and(|c| leading_digit || !c.is_ascii_digit());
+    if !ok_first || !name.chars().all(ok_char) {
+        errs.at(file, name.pos, format!("{what} `{name}` must be letters, digits and `_` (it names a variable)"));
+    }
+}
+
 fn check_severities(m: &Merged, n: &Names, errs: &mut Errors) {
     for At { file, item: s } in &m.severities {
+        check_word(*file, &s.id, "severity id", true, errs);
         check_expr(*file, &s.when, &n.incident_vars, errs);
         if s.resolve_within.seconds() <= 0 || s.respond_within.seconds() <= 0 {
             errs.at(
@@ -561,6 +585,7 @@ fn check_severities(m: &Merged, n: &Names, errs: &mut Errors) {
 fn check_inputs(m: &Merged, n: &Names, errs: &mut Errors) {
     let builtin: Vec<String> = n.referral_vars.iter().filter(|v| !n.inputs.contains(v)).cloned().collect();
     for At { file, item: i } in &m.inputs {
+        check_word(*file, &i.name, "input name", false, errs);
         if builtin.contains(&i.name.value) {
             errs.at(*file, i.name.pos, format!("input `{}` has the name of a built-in variable; rename it", i.name));
         }
@@ -1199,6 +1224,33 @@ mod tests {
     #[test]
     fn check_tree_of_a_directory_without_rules_is_empty() {
         assert!(check_tree(&Path::new(FIXTURE).join("no-such-dir")).is_empty());
+    }
+
+    #[test]
+    fn ids_that_name_variables_must_be_identifiers() {
+        let files = edited("programme.yaml", "id: P2", "id: P-2");
+        assert_one(
+            &errors(&files),
+            "programme.yaml",
+            pos(&files, "programme.yaml", "P-2"),
+            &["severity id `P-2` must be"],
+        );
+        let files = edited("programme.yaml", "name: partner_revenue", "name: 2rev");
+        let errs = errors(&files);
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert_error(
+            &errs[0],
+            "pay.yaml",
+            pos(&files, "pay.yaml", "partner_revenue"),
+            &["unknown input `partner_revenue`"],
+        );
+        assert_error(&errs[1], "programme.yaml", pos(&files, "programme.yaml", "2rev"), &["input name `2rev` must be"]);
+    }
+
+    #[test]
+    fn the_currency_must_be_an_iso_code() {
+        let files = edited("programme.yaml", "currency: USD", "currency: usd");
+        assert_one(&errors(&files), "programme.yaml", (3, 1), &["`programme.currency` `usd` is not an ISO 4217 code"]);
     }
 
     #[test]
