@@ -903,6 +903,7 @@ fn missing_data(md: Option<At<MissingDataSpec>>, errs: &mut Errors) -> Option<Mi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules-minimal");
 
@@ -1251,6 +1252,63 @@ mod tests {
     fn the_currency_must_be_an_iso_code() {
         let files = edited("programme.yaml", "currency: USD", "currency: usd");
         assert_one(&errors(&files), "programme.yaml", (3, 1), &["`programme.currency` `usd` is not an ISO 4217 code"]);
+    }
+
+    /// Every line kind, a partner tier, promotions and a one-off window, all valid.
+    const EVERY_KIND: &str = r#"version: 1
+maintenance:
+  - {name: move, from: "2026-05-06T22:00:00Z", to: "2026-05-07T01:00:00+01:00"}
+  - {name: change, weekday: wed, at: "22:00", duration: 1h, time_zone: Europe/Berlin}
+missing_data: {min_coverage: 0.8, policy: evaluate}
+tiers:
+  - id: tier2
+    name: Senior
+    lines:
+      - {id: base, name: Base, kind: per_node, amount: 800}
+      - {id: mentoring, name: Mentoring, kind: per_unit, amount: 150, quantity: mentees}
+      - {id: steps, name: Steps, kind: steps, amount: 200, over: uptime * 100, above: 99.5, step: 0.1, max_steps: 5}
+      - {id: rating, name: Rating, kind: multiplier, factor: "min(1.25, 1 + partner_revenue / 1000)", of: {lines: [base]}}
+      - {id: sla, name: SLA, kind: band, by: uptime, of: {lines: [base, steps]}, bands: [{to: 0.99, percent: -10}, {from: 0.99, amount: 0}]}
+      - {id: churn, name: Churn, kind: fixed, amount: -250, when: "terminated && tenure_months <= 6 && incidents_P2 == 0"}
+partner_tiers:
+  - id: gold
+    name: Gold partner
+    lines:
+      - {id: referral, name: Referral, kind: fixed, amount: 250, per_referral: true, when: "referrals >= 3 && uptime > 0.99"}
+      - {id: share, name: Share, kind: percent, percent: 1, of: {input: partner_revenue}, ratio: retention}
+partners:
+  - {id: acme, name: Acme, tier: gold, start: 2026-01-01}
+operators:
+  - {id: bob, name: Bob, tier: tier2, start: 2025-01-01, region: eu, mentees: [alice], referred_by: acme}
+promotions:
+  - from: tier1
+    to: tier2
+    checks:
+      - {name: tenure, when: "tenure_months >= 6"}
+      - {name: majors, when: "major_incidents == 0"}
+"#;
+
+    #[test]
+    fn every_line_kind_partner_tiers_and_promotions_load_when_valid() {
+        let rules = load_files(Path::new("rules"), &with_file(fixture(), "zz.yaml", EVERY_KIND)).unwrap();
+        assert_eq!(rules.tiers.len(), 2);
+        assert_eq!(rules.partner_tiers[0].lines.len(), 2);
+        assert_eq!(rules.missing_data.policy, MissingDataPolicy::Evaluate);
+        let once = &rules.maintenance[1];
+        let from = Utc.with_ymd_and_hms(2026, 5, 6, 22, 0, 0).unwrap();
+        assert_eq!(once, &Maintenance::Once { name: "move".into(), from, to: from + chrono::Duration::hours(2) });
+        assert!(matches!(
+            rules.maintenance[2],
+            Maintenance::Weekly { weekday: Weekday::Wed, time_zone: Tz::Europe__Berlin, .. }
+        ));
+    }
+
+    #[test]
+    fn a_per_referral_line_reads_operator_variables_and_a_plain_partner_line_does_not() {
+        let files = with_file(fixture(), "zz.yaml", &EVERY_KIND.replace("ratio: retention", "ratio: uptime"));
+        let errs = errors(&files);
+        let at = pos(&files, "zz.yaml", "uptime}");
+        assert_one(&errs, "zz.yaml", at, &["unknown variable `uptime`"]);
     }
 
     #[test]
