@@ -185,6 +185,11 @@ fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
+            let message = if message.starts_with("budget breached") {
+                format!("rule file refused, too many aliases or events ({message})")
+            } else {
+                message
+            };
             errs.at(i, pos, message);
             errs.partial = true;
             None
@@ -1309,6 +1314,27 @@ promotions:
         let errs = errors(&files);
         let at = pos(&files, "zz.yaml", "uptime}");
         assert_one(&errs, "zz.yaml", at, &["unknown variable `uptime`"]);
+    }
+
+    #[test]
+    fn aliases_beyond_the_budget_are_refused() {
+        let mut text = String::from(
+            "version: 1\noperators:\n  - {id: o0, name: n, tier: tier1, start: 2026-01-01, mentees: &m [o0]}\n",
+        );
+        for i in 1..1100 {
+            text += &format!("  - {{id: o{i}, name: n, tier: tier1, start: 2026-01-01, mentees: *m}}\n");
+        }
+        let errs = errors(&with_file(fixture(), "zz.yaml", &text));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(errs[0].message.contains("too many aliases or events"), "{}", errs[0]);
+        assert!(errs[0].message.contains("Aliases"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn a_huge_file_is_refused_before_parsing() {
+        let text = format!("version: 1\n# {}\n", "x".repeat(MAX_FILE_BYTES));
+        let errs = errors(&with_file(fixture(), "zz.yaml", &text));
+        assert_one(&errs, "zz.yaml", (1, 1), &["rule files are limited to 1048576"]);
     }
 
     #[test]
