@@ -57,6 +57,7 @@ pub fn load_files(dir: &Path, files: &[(String, String)]) -> Result<Rules, LoadE
     let mut errs = Errors { dir, files: &files, list: vec![], partial: false };
     if files.is_empty() {
         errs.whole("no rule files (*.yaml, *.yml) in this directory");
+        return Err(LoadError(errs.list));
     }
     let parsed: Vec<(usize, RuleFile)> = (0..files.len()).filter_map(|i| parse_file(i, &mut errs)).collect();
     let merged = merge(parsed, &mut errs);
@@ -421,8 +422,25 @@ fn check_ids(m: &Merged, errs: &mut Errors) {
         let kind = format!("line id in tier `{}`", t.item.id);
         check_unique(&kind, t.item.lines.iter().map(|l| (t.file, &l.id)), errs);
     }
-    let nodes = m.operators.iter().flat_map(|o| o.item.nodes.iter().map(move |n| (o.file, n)));
-    check_unique("node (listed under two operators)", nodes, errs);
+    check_nodes(m, errs);
+}
+
+/// A node belongs to one operator.
+fn check_nodes(m: &Merged, errs: &mut Errors) {
+    let mut owner: HashMap<&str, (&Text, usize, Pos)> = HashMap::new();
+    for At { file, item: o } in &m.operators {
+        for node in &o.nodes {
+            if let Some((first, f0, p0)) = owner.get(node.value.as_str()) {
+                let message = format!(
+                    "node `{node}` is already listed under operator `{first}` ({}:{p0}); a node has one operator",
+                    errs.file_name(*f0)
+                );
+                errs.at(*file, node.pos, message);
+            } else {
+                owner.insert(&node.value, (&o.id, *file, node.pos));
+            }
+        }
+    }
 }
 
 /// The names references may point at and expressions may read.
@@ -1053,7 +1071,7 @@ mod tests {
             &errs,
             "roster2.yaml",
             at,
-            &["duplicate node (listed under two operators) `node-001`", "roster.yaml"],
+            &["node `node-001` is already listed under operator `alice` (roster.yaml:3:"],
         );
     }
 
@@ -1335,6 +1353,14 @@ promotions:
         let text = format!("version: 1\n# {}\n", "x".repeat(MAX_FILE_BYTES));
         let errs = errors(&with_file(fixture(), "zz.yaml", &text));
         assert_one(&errs, "zz.yaml", (1, 1), &["rule files are limited to 1048576"]);
+    }
+
+    #[test]
+    fn a_directory_without_rule_files_is_one_error() {
+        let errs = errors(&[]);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!((errs[0].file.as_path(), errs[0].line), (Path::new("rules"), 0));
+        assert!(errs[0].message.contains("no rule files"));
     }
 
     #[test]
