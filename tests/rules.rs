@@ -73,7 +73,7 @@ fn a_misspelt_field_and_a_broken_expression_are_both_reported_with_file_line_and
     // Break the first `uptime > ` condition in the tiers file.
     let tiers = dir.join("tiers.yaml");
     let text = std::fs::read_to_string(&tiers).unwrap();
-    let cond = text.find("uptime > ").expect("tiers.yaml has an uptime condition");
+    let cond = text.find("when: uptime > ").expect("tiers.yaml has an uptime condition") + "when: ".len();
     let broken = format!("{}uptime >> {}", &text[..cond], &text[cond + "uptime > ".len()..]);
     std::fs::write(&tiers, &broken).unwrap();
     let (tiers_line, _) = position(&broken, "uptime >> ");
