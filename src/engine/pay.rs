@@ -218,11 +218,11 @@ fn compute(
             let (_, o) = num(over, p.vars, "over")?;
             let mut k = ((o - above) / step).floor().max(Decimal::ZERO);
             let mut capped = String::new();
-            if let Some(m) = line.max_steps {
-                if k > Decimal::from(m) {
-                    k = Decimal::from(m);
-                    capped = format!(", at most {m}");
-                }
+            if let Some(m) = line.max_steps
+                && k > Decimal::from(m)
+            {
+                k = Decimal::from(m);
+                capped = format!(", at most {m}");
             }
             (
                 a * k,
@@ -296,17 +296,17 @@ fn compute(
         amt = amt * Decimal::from(p.active_days) / Decimal::from(p.period_days);
         formula.push_str(&format!(" × {}/{} days", p.active_days, p.period_days));
     }
-    if let Some(c) = line.cap {
-        if amt > c.0 {
-            amt = c.0;
-            formula.push_str(&format!(", capped at {}", c.0));
-        }
+    if let Some(c) = line.cap
+        && amt > c.0
+    {
+        amt = c.0;
+        formula.push_str(&format!(", capped at {}", c.0));
     }
-    if let Some(f) = line.floor {
-        if amt < f.0 {
-            amt = f.0;
-            formula.push_str(&format!(", floored at {}", f.0));
-        }
+    if let Some(f) = line.floor
+        && amt < f.0
+    {
+        amt = f.0;
+        formula.push_str(&format!(", floored at {}", f.0));
     }
     let r = &rules.programme.rounding;
     let amt = round(amt, r.decimals, r.mode);
