@@ -59,14 +59,43 @@ pub(crate) fn build(
         })
         .collect();
 
-    let mut out = vec![];
+    let mut groups: Vec<(Vec<Span>, bool)> = vec![];
     for (spans, is_degraded) in [(failures, false), (degraded, true)] {
-        for group in group_overlapping(spans) {
-            if let Some(i) =
-                make_incident(&group, is_degraded, facts, rules, nodes, maint, warnings)
-            {
-                out.push(i);
-            }
+        groups.extend(
+            group_overlapping(spans)
+                .into_iter()
+                .map(|g| (g, is_degraded)),
+        );
+    }
+    // An acknowledgement belongs to the latest incident of its node that had
+    // started by then: bound each incident's acknowledgements by the start of
+    // the next incident sharing a node.
+    let meta: Vec<(DateTime<Utc>, BTreeSet<&str>)> = groups
+        .iter()
+        .map(|(g, _)| {
+            let start = g.iter().map(|s| s.start).min().unwrap_or(facts.end);
+            (start, g.iter().map(|s| s.node.as_str()).collect())
+        })
+        .collect();
+    let mut out = vec![];
+    for (k, (group, is_degraded)) in groups.iter().enumerate() {
+        let (start, ns) = &meta[k];
+        let ack_before = meta
+            .iter()
+            .filter(|(s, other)| s > start && !other.is_disjoint(ns))
+            .map(|(s, _)| *s)
+            .min();
+        if let Some(i) = make_incident(
+            group,
+            *is_degraded,
+            ack_before,
+            facts,
+            rules,
+            nodes,
+            maint,
+            warnings,
+        ) {
+            out.push(i);
         }
     }
     out.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
@@ -106,9 +135,11 @@ fn max_simultaneous<'a>(spans: impl IntoIterator<Item = &'a Span>) -> u64 {
     best as u64
 }
 
+#[allow(clippy::too_many_arguments)]
 fn make_incident(
     group: &[Span],
     degraded: bool,
+    ack_before: Option<DateTime<Utc>>,
     facts: &Facts,
     rules: &Rules,
     nodes: &BTreeMap<String, NodeInfo>,
@@ -215,7 +246,11 @@ fn make_incident(
         Some(acks) => {
             let ack = acks
                 .iter()
-                .filter(|a| a.at >= start && node_set.contains(a.node.as_str()))
+                .filter(|a| {
+                    a.at >= start
+                        && ack_before.is_none_or(|b| a.at < b)
+                        && node_set.contains(a.node.as_str())
+                })
                 .map(|a| a.at)
                 .min();
             match ack {

@@ -128,7 +128,11 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
         .map(|p| payees::partner_statement(rules, facts, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
-    let total = operators.iter().chain(&partners).map(|s| s.total).sum();
+    let total = operators
+        .iter()
+        .chain(&partners)
+        .map(|s| s.total)
+        .fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
     warnings.dedup();
 

@@ -115,7 +115,15 @@ pub(crate) fn eval_line(
     done: &BTreeMap<String, PayLine>,
 ) -> PayLine {
     let read = read_vars(line);
-    let inputs = read
+    let mut shown = read.clone();
+    if line.kind == LineKind::PerNode {
+        shown.insert("nodes".into());
+    }
+    if line.prorate {
+        shown.insert("active_days".into());
+        shown.insert("period_days".into());
+    }
+    let inputs = shown
         .iter()
         .map(|n| (n.clone(), fmt_var(p.vars.get(n))))
         .collect();
@@ -125,7 +133,7 @@ pub(crate) fn eval_line(
         kind: kind_name(line.kind).to_string(),
         category: line.category.clone().unwrap_or_default(),
         status: LineStatus::NotMet,
-        amount: Decimal::ZERO,
+        amount: zero(rules),
         formula: String::new(),
         reason: String::new(),
         inputs,
@@ -309,7 +317,8 @@ fn compute(
         formula.push_str(&format!(", floored at {}", f.0));
     }
     let r = &rules.programme.rounding;
-    let amt = round(amt, r.decimals, r.mode);
+    let mut amt = round(amt, r.decimals, r.mode);
+    amt.rescale(r.decimals);
     formula.push_str(&format!(" = {amt}"));
     Ok((amt, formula, reason))
 }
@@ -367,4 +376,11 @@ fn base(
         parts.push(input.value.clone());
     }
     Ok((sum, format!("{sum} ({})", parts.join(" + "))))
+}
+
+/// Zero in the programme's minor unit (`0.00`).
+pub(crate) fn zero(rules: &Rules) -> Decimal {
+    let mut z = Decimal::ZERO;
+    z.rescale(rules.programme.rounding.decimals);
+    z
 }

@@ -212,8 +212,11 @@ pub(crate) fn add_inputs(rules: &Rules, facts: &Facts, keys: &Keys, vars: &mut V
     }
 }
 
-fn total(lines: &[PayLine]) -> Decimal {
-    lines.iter().map(|l| l.amount).sum()
+fn total(rules: &Rules, lines: &[PayLine]) -> Decimal {
+    lines
+        .iter()
+        .map(|l| l.amount)
+        .fold(super::pay::zero(rules), |a, b| a + b)
 }
 
 fn tier_or_warn<'a>(
@@ -276,7 +279,7 @@ pub(crate) fn operator_statement(
         region: op.region.clone(),
         nodes: op.nodes.clone(),
         availability: op.availability.clone(),
-        total: total(&lines),
+        total: total(rules, &lines),
         lines,
         promotion: promotion::promotion(rules, &spec.tier.value, &vars),
     }
@@ -388,7 +391,7 @@ pub(crate) fn partner_statement(
                     (o.spec.id.value.clone(), eval_line(l, rules, &payee, &done))
                 })
                 .collect();
-            combine(l, subs)
+            combine(rules, l, subs)
         } else {
             eval_line(l, rules, &payee, &done)
         };
@@ -403,7 +406,7 @@ pub(crate) fn partner_statement(
         region: None,
         nodes: node_ids,
         availability: avail,
-        total: total(&lines),
+        total: total(rules, &lines),
         lines,
         promotion: None,
     }
@@ -411,14 +414,18 @@ pub(crate) fn partner_statement(
 
 /// One `per_referral` line from its per-operator evaluations: paid lines add
 /// up; the reason lists every referred operator's outcome.
-fn combine(l: &crate::rules::spec::LineSpec, subs: Vec<(String, PayLine)>) -> PayLine {
+fn combine(
+    rules: &Rules,
+    l: &crate::rules::spec::LineSpec,
+    subs: Vec<(String, PayLine)>,
+) -> PayLine {
     let mut out = PayLine {
         id: l.id.value.clone(),
         name: l.name.clone(),
         kind: super::pay::kind_name(l.kind).to_string(),
         category: l.category.clone().unwrap_or_default(),
         status: LineStatus::NotMet,
-        amount: Decimal::ZERO,
+        amount: super::pay::zero(rules),
         formula: String::new(),
         reason: String::new(),
         inputs: BTreeMap::new(),

@@ -745,3 +745,55 @@ fn the_same_input_gives_identical_json_bytes() {
     let b = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn an_acknowledgement_of_a_later_incident_does_not_answer_an_earlier_one() {
+    let r = fleet_rules();
+    let p = period("2026-10");
+    let mut f = facts(&p);
+    let s1 = t(2026, 10, 8, 12, 0);
+    let s2 = t(2026, 10, 9, 12, 0);
+    f.nodes = vec![
+        node(&f, "a1", "eu", &[(s1, 20), (s2, 20)]),
+        node(&f, "a2", "eu", &[]),
+    ];
+    f.acknowledgements = Some(vec![Acknowledgement {
+        node: "a1".into(),
+        at: s2 + Duration::minutes(5),
+    }]);
+    let e = run(&r, &f, &p);
+    assert_eq!(e.incidents.len(), 2);
+    assert_eq!(e.incidents[0].acknowledged_at, None);
+    assert_eq!(e.incidents[0].respond_verdict, Verdict::Breached);
+    assert_eq!(e.incidents[1].response_seconds, Some(300));
+    assert_eq!(e.incidents[1].respond_verdict, Verdict::Met);
+}
+
+#[test]
+fn amounts_carry_the_programmes_minor_unit() {
+    let r = programme("", "");
+    let p = period("2026-10");
+    let mut f = facts(&p);
+    f.nodes = three_nodes(&f);
+    let e = run(&r, &f, &p);
+    let json = serde_json::to_value(statement(&e, "alice")).unwrap();
+    assert_eq!(json["lines"][0]["amount"], "1500.00");
+    assert_eq!(json["total"], "1700.00");
+    assert_eq!(line(&e, "alice", "stipend").inputs["nodes"], "3");
+}
+
+#[test]
+fn a_node_labelled_for_an_operator_with_a_roster_is_not_paid_to_that_operator() {
+    let r = programme("", "");
+    let p = period("2026-10");
+    let mut f = facts(&p);
+    f.nodes = three_nodes(&f);
+    let mut extra = node(&f, "n9", "eu", &[]);
+    extra.operator = Some("alice".into());
+    f.nodes.push(extra);
+    let e = run(&r, &f, &p);
+    assert_eq!(statement(&e, "alice").nodes, vec!["n1", "n2", "n3"]);
+    assert_eq!(line(&e, "alice", "stipend").amount, dec("1500"));
+    assert!(e.warnings.iter().any(|w| w.contains("n9")));
+    assert_eq!(e.fleet.nodes, 4);
+}
