@@ -29,6 +29,21 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
+/// Why a variable has no value this period, by variable name.
+pub(crate) type Notes = BTreeMap<String, String>;
+
+/// `no value for a (why), b` for the variables an expression could not read.
+pub(crate) fn no_value(vars: &[String], notes: &Notes) -> String {
+    let parts: Vec<String> = vars
+        .iter()
+        .map(|v| match notes.get(v) {
+            Some(why) => format!("{v} ({why})"),
+            None => v.clone(),
+        })
+        .collect();
+    format!("no value for {}", parts.join(", "))
+}
+
 /// Maintenance intervals of the window: sorted, merged, clipped.
 pub(crate) type Maint = [(DateTime<Utc>, DateTime<Utc>)];
 

@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Who a line is evaluated for.
 pub(crate) struct Payee<'a> {
     pub vars: &'a Vars,
+    /// Why a variable has no value, by name (shown when a line is withheld).
+    pub notes: &'a super::Notes,
     /// Coverage over the payee's nodes (the missing-data policy's measure).
     pub coverage: Decimal,
     pub active_days: u32,
@@ -55,9 +57,9 @@ enum Stop {
     Error(String),
 }
 
-fn stop(e: EvalError, what: &str) -> Stop {
+fn stop(e: EvalError, what: &str, notes: &super::Notes) -> Stop {
     match e {
-        EvalError::Unknown(v) => Stop::Withheld(format!("{what}: no value for {}", v.join(", "))),
+        EvalError::Unknown(v) => Stop::Withheld(format!("{what}: {}", super::no_value(&v, notes))),
         EvalError::Failed(m) => Stop::Error(format!("{what}: {m}")),
     }
 }
@@ -97,8 +99,10 @@ fn values(e: &Expr, vars: &Vars) -> String {
     }
 }
 
-fn num(e: &Expr, vars: &Vars, what: &str) -> Result<(f64, Decimal), Stop> {
-    let n = e.eval_number(vars).map_err(|err| stop(err, what))?;
+fn num(e: &Expr, p: &Payee, what: &str) -> Result<(f64, Decimal), Stop> {
+    let n = e
+        .eval_number(p.vars)
+        .map_err(|err| stop(err, what, p.notes))?;
     let d = from_f64(n).ok_or_else(|| Stop::Error(format!("{what}: `{}` gave {n}", e.source)))?;
     Ok((n, d))
 }
@@ -165,18 +169,12 @@ fn compute(
     done: &BTreeMap<String, PayLine>,
     read: &BTreeSet<String>,
 ) -> Result<(Decimal, String, String), Stop> {
-    let md = &rules.missing_data;
-    let policy = line.missing_data.unwrap_or(md.policy);
+    let policy = line.missing_data.unwrap_or(rules.missing_data.policy);
     if policy == MissingDataPolicy::Withhold
-        && p.coverage < md.min_coverage.0
         && read.iter().any(|v| is_availability_var(v))
+        && let Some(why) = coverage_short(rules, p.coverage)
     {
-        let pct = |d: Decimal| d * Decimal::ONE_HUNDRED;
-        return Err(Stop::Withheld(format!(
-            "coverage {:.2}% below {}%",
-            pct(p.coverage),
-            pct(md.min_coverage.0).normalize()
-        )));
+        return Err(Stop::Withheld(why));
     }
 
     let reason = match &line.when {
@@ -190,7 +188,7 @@ fn compute(
                     values(w, p.vars)
                 )));
             }
-            Err(e) => return Err(stop(e, "condition")),
+            Err(e) => return Err(stop(e, "condition", p.notes)),
         },
     };
 
@@ -212,7 +210,7 @@ fn compute(
         LineKind::PerUnit => {
             let a = amount()?;
             let q = need(line.quantity.as_ref(), "quantity", kind)?;
-            let (_, qd) = num(q, p.vars, "quantity")?;
+            let (_, qd) = num(q, p, "quantity")?;
             (a * qd, format!("{a} × {qd} ({})", q.source))
         }
         LineKind::Steps => {
@@ -223,7 +221,7 @@ fn compute(
             if step <= Decimal::ZERO {
                 return Err(Stop::Error(format!("step must be positive, is {step}")));
             }
-            let (_, o) = num(over, p.vars, "over")?;
+            let (_, o) = num(over, p, "over")?;
             let mut k = ((o - above) / step).floor().max(Decimal::ZERO);
             let mut capped = String::new();
             if let Some(m) = line.max_steps
@@ -242,7 +240,7 @@ fn compute(
             let (base, base_text) = base(line.of.as_ref(), p, done)?;
             match &line.ratio {
                 Some(r) => {
-                    let (_, rd) = num(r, p.vars, "ratio")?;
+                    let (_, rd) = num(r, p, "ratio")?;
                     (
                         pct / Decimal::ONE_HUNDRED * rd * base,
                         format!("{pct}% × {rd} ({}) × {base_text}", r.source),
@@ -256,7 +254,7 @@ fn compute(
         }
         LineKind::Multiplier => {
             let f = need(line.factor.as_ref(), "factor", kind)?;
-            let (_, fd) = num(f, p.vars, "factor")?;
+            let (_, fd) = num(f, p, "factor")?;
             let (base, base_text) = base(line.of.as_ref(), p, done)?;
             (
                 (fd - Decimal::ONE) * base,
@@ -265,7 +263,7 @@ fn compute(
         }
         LineKind::Band => {
             let by = need(line.by.as_ref(), "by", kind)?;
-            let (_, v) = num(by, p.vars, "by")?;
+            let (_, v) = num(by, p, "by")?;
             let band = line
                 .bands
                 .iter()
@@ -319,7 +317,12 @@ fn compute(
     let r = &rules.programme.rounding;
     let mut amt = round(amt, r.decimals, r.mode);
     amt.rescale(r.decimals);
-    formula.push_str(&format!(" = {amt}"));
+    // A plain fixed amount is its own formula: `200.00`, not `200 = 200.00`.
+    if kind == LineKind::Fixed && formula == raw.to_string() {
+        formula = amt.to_string();
+    } else {
+        formula.push_str(&format!(" = {amt}"));
+    }
     Ok((amt, formula, reason))
 }
 
@@ -361,8 +364,8 @@ fn base(
             }
             Some(Var::Unknown) => {
                 return Err(Stop::Withheld(format!(
-                    "no value for input {}",
-                    input.value
+                    "base: {}",
+                    super::no_value(std::slice::from_ref(&input.value), p.notes)
                 )));
             }
             _ => {
@@ -383,4 +386,17 @@ pub(crate) fn zero(rules: &Rules) -> Decimal {
     let mut z = Decimal::ZERO;
     z.rescale(rules.programme.rounding.decimals);
     z
+}
+
+/// `coverage 80.00% below 90%` when `coverage` is under the programme's minimum.
+pub(crate) fn coverage_short(rules: &Rules, coverage: Decimal) -> Option<String> {
+    let min = rules.missing_data.min_coverage.0;
+    (coverage < min).then(|| {
+        let pct = |d: Decimal| d * Decimal::ONE_HUNDRED;
+        format!(
+            "coverage {:.2}% below {}%",
+            pct(coverage),
+            pct(min).normalize()
+        )
+    })
 }

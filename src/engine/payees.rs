@@ -3,7 +3,7 @@
 
 use super::availability::{NodeInfo, availability, operator_region};
 use super::pay::{Payee, eval_line};
-use super::{dec_f64, incidents, promotion};
+use super::{Notes, dec_f64, incidents, promotion};
 use crate::evaluation::{Availability, Incident, LineStatus, PayLine, Statement, Verdict};
 use crate::facts::{Facts, InputFacts};
 use crate::period::Period;
@@ -22,6 +22,8 @@ pub(crate) struct OpCtx<'a> {
     pub availability: Availability,
     /// OPERATOR variables, inputs not included (they depend on who asks).
     pub vars: Vars,
+    /// Why unknown variables have no value.
+    pub notes: Notes,
     pub active_days: u32,
     /// In the programme for at least one day of the period.
     pub active: bool,
@@ -168,6 +170,33 @@ pub(crate) fn operators<'a>(
             set(&mut v, "period_month", num(period.month));
             set(&mut v, "referred", Var::Bool(spec.referred_by.is_some()));
 
+            let mut notes = Notes::new();
+            let mut note = |k: &str, why: String| {
+                if v.get(k) == Some(&Var::Unknown) {
+                    notes.insert(k.to_string(), why);
+                }
+            };
+            note("uptime", "no samples from the operator's nodes".into());
+            note("fleet_uptime", "no samples from the fleet".into());
+            note(
+                "region_uptime",
+                match &region {
+                    None => "the operator has no region".into(),
+                    Some(r) => format!("no samples from region {r}"),
+                },
+            );
+            let no_acks = "no acknowledgement source is configured".to_string();
+            note("respond_breaches", no_acks.clone());
+            note(
+                "avg_response_seconds",
+                if acks {
+                    "no acknowledged incident this period".into()
+                } else {
+                    no_acks
+                },
+            );
+            note("mttr_seconds", "no resolved incident this period".into());
+
             let mut node_ids: Vec<String> = mine.iter().map(|n| n.node.clone()).collect();
             node_ids.sort();
             OpCtx {
@@ -176,6 +205,7 @@ pub(crate) fn operators<'a>(
                 region,
                 availability: avail,
                 vars: v,
+                notes,
                 active_days: days,
                 active,
             }
@@ -192,23 +222,46 @@ pub(crate) struct Keys<'a> {
 }
 
 /// Add the input variables for `keys`: a value, the input's default, or unknown.
-pub(crate) fn add_inputs(rules: &Rules, facts: &Facts, keys: &Keys, vars: &mut Vars) {
+pub(crate) fn add_inputs(
+    rules: &Rules,
+    facts: &Facts,
+    keys: &Keys,
+    vars: &mut Vars,
+    notes: &mut Notes,
+) {
     for input in &rules.inputs {
-        let key = match input.by {
-            InputKey::Operator => keys.operator,
-            InputKey::Region => keys.region,
-            InputKey::Partner => keys.partner,
-            InputKey::Scalar => Some(""),
+        let name = &input.name.value;
+        let (key, by) = match input.by {
+            InputKey::Operator => (keys.operator, "operator"),
+            InputKey::Region => (keys.region, "region"),
+            InputKey::Partner => (keys.partner, "partner"),
+            InputKey::Scalar => (Some(""), ""),
         };
-        let v = match (facts.inputs.get(&input.name.value), key) {
+        let (v, why) = match (facts.inputs.get(name), key) {
             (Some(InputFacts::Values(m)), Some(k)) => match (m.get(k), input.default) {
-                (Some(x), _) => Var::Num(*x),
-                (None, Some(d)) => Var::Num(d),
-                (None, None) => Var::Unknown,
+                (Some(x), _) => (Var::Num(*x), None),
+                (None, Some(d)) => (Var::Num(d), None),
+                (None, None) => (
+                    Var::Unknown,
+                    Some(format!("input {name} has no series for {by} {k}")),
+                ),
             },
-            _ => Var::Unknown,
+            (Some(InputFacts::Failed(msg)), _) => {
+                (Var::Unknown, Some(format!("input {name} failed: {msg}")))
+            }
+            (None, _) => (Var::Unknown, Some(format!("input {name} was not read"))),
+            (Some(_), None) => (
+                Var::Unknown,
+                Some(format!(
+                    "input {name} is keyed by {by}, and there is none here"
+                )),
+            ),
         };
-        vars.insert(input.name.value.clone(), v);
+        vars.insert(name.clone(), v);
+        match why {
+            Some(w) => notes.insert(name.clone(), w),
+            None => notes.remove(name),
+        };
     }
 }
 
@@ -251,9 +304,11 @@ pub(crate) fn operator_statement(
         region: op.region.as_deref(),
         partner: spec.referred_by.as_ref().map(|p| p.value.as_str()),
     };
-    add_inputs(rules, facts, &keys, &mut vars);
+    let mut notes = op.notes.clone();
+    add_inputs(rules, facts, &keys, &mut vars, &mut notes);
     let payee = Payee {
         vars: &vars,
+        notes: &notes,
         coverage: op.availability.coverage,
         active_days: op.active_days,
         period_days: period.days(),
@@ -281,7 +336,13 @@ pub(crate) fn operator_statement(
         availability: op.availability.clone(),
         total: total(rules, &lines),
         lines,
-        promotion: promotion::promotion(rules, &spec.tier.value, &vars),
+        promotion: promotion::promotion(
+            rules,
+            &spec.tier.value,
+            &vars,
+            &notes,
+            op.availability.coverage,
+        ),
     }
 }
 
@@ -344,18 +405,22 @@ pub(crate) fn partner_statement(
     set(&mut pv, "period_month", num(period.month));
 
     let mut vars = pv.clone();
-    add_inputs(
-        rules,
-        facts,
-        &Keys {
-            partner: Some(pid),
-            ..Keys::default()
-        },
-        &mut vars,
-    );
+    let mut notes = Notes::new();
+    if ever.is_empty() {
+        notes.insert(
+            "retention".into(),
+            "the partner has referred no operator yet".into(),
+        );
+    }
+    let keys = Keys {
+        partner: Some(pid),
+        ..Keys::default()
+    };
+    add_inputs(rules, facts, &keys, &mut vars, &mut notes);
     let days = active_days(partner.start, None, period);
     let payee = Payee {
         vars: &vars,
+        notes: &notes,
         coverage: avail.coverage,
         active_days: days,
         period_days: period.days(),
@@ -381,9 +446,12 @@ pub(crate) fn partner_statement(
                         region: o.region.as_deref(),
                         partner: Some(pid),
                     };
-                    add_inputs(rules, facts, &keys, &mut v);
+                    let mut n = notes.clone();
+                    n.extend(o.notes.iter().map(|(k, x)| (k.clone(), x.clone())));
+                    add_inputs(rules, facts, &keys, &mut v, &mut n);
                     let payee = Payee {
                         vars: &v,
+                        notes: &n,
                         coverage: o.availability.coverage,
                         active_days: o.active_days,
                         period_days: period.days(),

@@ -437,7 +437,20 @@ fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_sou
     let e = run(&r, &f, &p);
     let l = line(&e, "alice", "response");
     assert_eq!(l.status, LineStatus::Withheld);
-    assert!(l.reason.contains("avg_response_seconds"), "{}", l.reason);
+    assert_eq!(
+        l.reason,
+        "condition: no value for avg_response_seconds (no acknowledgement source is configured)"
+    );
+    // With a source but no incident, the reason says that instead.
+    f.acknowledgements = Some(vec![]);
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "response");
+    assert_eq!(l.status, LineStatus::Withheld);
+    assert!(
+        l.reason.contains("no acknowledged incident"),
+        "{}",
+        l.reason
+    );
 }
 
 #[test]
@@ -796,4 +809,47 @@ fn a_node_labelled_for_an_operator_with_a_roster_is_not_paid_to_that_operator() 
     assert_eq!(line(&e, "alice", "stipend").amount, dec("1500"));
     assert!(e.warnings.iter().any(|w| w.contains("n9")));
     assert_eq!(e.fleet.nodes, 4);
+}
+
+#[test]
+fn a_promotion_check_on_uptime_is_undecided_when_coverage_is_low() {
+    let promo = r#"
+promotions:
+  - from: t1
+    to: t2
+    checks:
+      - { name: tenure, when: "tenure_months >= 6" }
+      - { name: uptime, when: "uptime > 0.995" }
+"#;
+    let r = rules(&format!(
+        "{}{promo}",
+        r#"
+version: 1
+operators:
+  - { id: alice, name: Alice, tier: t1, start: 2026-01-15, nodes: [n1, n2, n3] }
+tiers:
+  - { id: t1, name: T1, lines: [{ id: base, name: Base, kind: fixed, amount: 200 }] }
+"#
+    ));
+    let p = period("2026-10");
+    let mut f = facts(&p);
+    f.nodes = three_nodes(&f);
+    let e = run(&r, &f, &p);
+    let pr = statement(&e, "alice").promotion.clone().unwrap();
+    assert_eq!(pr.to, "t2");
+    assert!(pr.eligible);
+    assert_eq!(line(&e, "alice", "base").formula, "200.00");
+
+    let total = slots(&f);
+    f.nodes.iter_mut().for_each(|n| n.up_samples = total / 2);
+    let e = run(&r, &f, &p);
+    let pr = statement(&e, "alice").promotion.clone().unwrap();
+    assert_eq!(pr.checks[0].passed, Some(true));
+    assert_eq!(pr.checks[1].passed, None);
+    assert!(
+        pr.checks[1].detail.contains("coverage 50.00% below 90%"),
+        "{}",
+        pr.checks[1].detail
+    );
+    assert!(!pr.eligible);
 }
