@@ -757,6 +757,10 @@ fn the_same_input_gives_identical_json_bytes() {
     let a = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
     let b = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
     assert_eq!(a, b);
+    // Nor does the order the source listed the nodes in matter.
+    f.nodes.reverse();
+    let c = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
+    assert_eq!(a, c);
 }
 
 #[test]
