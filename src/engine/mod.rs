@@ -1,11 +1,181 @@
 //! The engine: a pure function of (facts, rules, period, evaluation time).
-use crate::evaluation::Evaluation;
-use crate::facts::Facts;
+//!
+//! - [`availability`]: roster → node/operator/region, availability sums.
+//! - [`incidents`]: failures → incidents, severities, SLA verdicts, summaries.
+//! - [`payees`]: operator and partner variables and statements.
+//! - [`pay`]: one pay line (condition, missing-data policy, formula, rounding).
+//! - [`promotion`]: promotion checks.
+//!
+//! No I/O, no clock; every collection is sorted so that the same input gives
+//! the same bytes. Money is `Decimal`; expressions see `f64`.
+
+mod availability;
+mod incidents;
+mod pay;
+mod payees;
+mod promotion;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+use crate::evaluation::{Evaluation, NodeResult, RegionResult};
+use crate::facts::{Facts, InputFacts};
+use crate::money::from_f64;
 use crate::period::Period;
 use crate::rules::Rules;
+use crate::rules::expr::Var;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Why a variable has no value this period, by variable name.
+pub(crate) type Notes = BTreeMap<String, String>;
+
+/// `no value for a (why), b` for the variables an expression could not read.
+pub(crate) fn no_value(vars: &[String], notes: &Notes) -> String {
+    let parts: Vec<String> = vars
+        .iter()
+        .map(|v| match notes.get(v) {
+            Some(why) => format!("{v} ({why})"),
+            None => v.clone(),
+        })
+        .collect();
+    format!("no value for {}", parts.join(", "))
+}
+
+/// Maintenance intervals of the window: sorted, merged, clipped.
+pub(crate) type Maint = [(DateTime<Utc>, DateTime<Utc>)];
+
+/// A Decimal as the nearest f64 (through its text, so `0.995` stays `0.995`).
+pub(crate) fn dec_f64(d: Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(f64::NAN)
+}
+
+/// An f64 as its shortest decimal text.
+pub(crate) fn fmt_f64(n: f64) -> String {
+    from_f64(n)
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| n.to_string())
+}
+
+/// A variable's value as text (`unknown` without one).
+pub(crate) fn fmt_var(v: Option<&Var>) -> String {
+    match v {
+        Some(Var::Num(n)) => fmt_f64(*n),
+        Some(Var::Bool(b)) => b.to_string(),
+        Some(Var::Unknown) | None => "unknown".into(),
+    }
+}
 
 /// Evaluate one period. No I/O, no clock.
-pub fn evaluate(_facts: &Facts, _rules: &Rules, _period: &Period, _now: DateTime<Utc>) -> Evaluation {
-    todo!("engine")
+pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc>) -> Evaluation {
+    let mut warnings = vec![];
+    let step = facts.step_seconds;
+    let maint = rules.maintenance_intervals(facts.start, facts.end);
+
+    for (name, input) in &facts.inputs {
+        if let InputFacts::Failed(msg) = input {
+            warnings.push(format!(
+                "input {name} failed: {msg}; lines that read it are withheld"
+            ));
+        }
+    }
+    for input in &rules.inputs {
+        if !facts.inputs.contains_key(&input.name.value) {
+            warnings.push(format!(
+                "input {} has no data; lines that read it are withheld",
+                input.name.value
+            ));
+        }
+    }
+
+    let nodes = availability::resolve_nodes(facts, rules, &maint, &mut warnings);
+    let incidents = incidents::build(facts, rules, &nodes, &maint, &mut warnings);
+
+    let fleet = availability::availability(nodes.values(), step);
+    let mut by_region: BTreeMap<String, Vec<&availability::NodeInfo>> = BTreeMap::new();
+    for n in nodes.values() {
+        if let Some(r) = &n.region {
+            by_region.entry(r.clone()).or_default().push(n);
+        }
+    }
+    let region_avail: BTreeMap<String, crate::evaluation::Availability> = by_region
+        .into_iter()
+        .map(|(r, ns)| (r, availability::availability(ns, step)))
+        .collect();
+
+    let mut per_node: BTreeMap<&str, u64> = BTreeMap::new();
+    for i in &incidents {
+        for n in &i.nodes {
+            *per_node.entry(n.as_str()).or_default() += 1;
+        }
+    }
+    let node_results: Vec<NodeResult> = nodes
+        .values()
+        .map(|n| NodeResult {
+            node: n.node.clone(),
+            operator: n.operator.clone(),
+            region: n.region.clone(),
+            availability: availability::availability([n], step),
+            incidents: per_node.get(n.node.as_str()).copied().unwrap_or(0),
+        })
+        .collect();
+
+    let ops = payees::operators(
+        rules,
+        facts,
+        period,
+        &nodes,
+        &incidents,
+        &fleet,
+        &region_avail,
+    );
+    let operators: Vec<_> = ops
+        .iter()
+        .filter(|o| o.active)
+        .map(|o| payees::operator_statement(rules, facts, period, o, &mut warnings))
+        .collect();
+    let partners: Vec<_> = rules
+        .partners
+        .iter()
+        .filter(|p| p.start <= period.last_day())
+        .map(|p| payees::partner_statement(rules, facts, period, p, &ops, &nodes, &mut warnings))
+        .collect();
+
+    let total = operators
+        .iter()
+        .chain(&partners)
+        .map(|s| s.total)
+        .fold(pay::zero(rules), |a, b| a + b);
+    warnings.sort();
+    warnings.dedup();
+
+    Evaluation {
+        period: period.label.clone(),
+        time_zone: period.time_zone.name().to_string(),
+        period_start: period.start,
+        period_end: period.end,
+        window_end: facts.end,
+        evaluated_at: now,
+        complete: facts.end >= period.end,
+        programme: rules.programme.name.clone(),
+        currency: rules.programme.currency.clone(),
+        rules_sha256: rules.sha256.clone(),
+        fleet,
+        regions: region_avail
+            .into_iter()
+            .map(|(region, availability)| RegionResult {
+                region,
+                availability,
+            })
+            .collect(),
+        nodes: node_results,
+        severities: incidents::summaries(rules, &incidents),
+        incidents,
+        operators,
+        partners,
+        total,
+        warnings,
+    }
 }

@@ -1,0 +1,339 @@
+//! Incidents: outages longer than `failure_after` (maintenance discounted)
+//! that overlap in time, across nodes, form one incident; its severity is the
+//! first `severities[]` whose `when` holds. Degraded-performance intervals
+//! form their own incidents. SLA verdicts and per-severity summaries.
+
+use super::availability::{NodeInfo, overlap_seconds};
+use super::{Maint, dec_f64};
+use crate::evaluation::{Incident, SeveritySummary, Verdict};
+use crate::facts::Facts;
+use crate::money::ratio;
+use crate::rules::Rules;
+use crate::rules::expr::{Var, Vars};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One node down (or degraded) over `[start, end)`.
+#[derive(Debug, Clone)]
+struct Span {
+    node: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    ongoing: bool,
+}
+
+/// All incidents of the window, sorted by (start, id).
+pub(crate) fn build(
+    facts: &Facts,
+    rules: &Rules,
+    nodes: &BTreeMap<String, NodeInfo>,
+    maint: &Maint,
+    warnings: &mut Vec<String>,
+) -> Vec<Incident> {
+    let failure_after = rules.source.failure_after.seconds();
+    let mut failures = vec![];
+    for nf in &facts.nodes {
+        for o in &nf.outages {
+            let countable =
+                (o.end - o.start).num_seconds() - overlap_seconds(o.start, o.end, maint);
+            if countable > failure_after {
+                failures.push(Span {
+                    node: nf.node.clone(),
+                    start: o.start,
+                    end: o.end,
+                    ongoing: o.ongoing,
+                });
+            }
+        }
+    }
+    let degraded: Vec<Span> = facts
+        .degraded
+        .iter()
+        .filter(|d| d.start < d.end)
+        .map(|d| Span {
+            node: d.node.clone(),
+            start: d.start,
+            end: d.end,
+            ongoing: d.end >= facts.end,
+        })
+        .collect();
+
+    let mut groups: Vec<(Vec<Span>, bool)> = vec![];
+    for (spans, is_degraded) in [(failures, false), (degraded, true)] {
+        groups.extend(
+            group_overlapping(spans)
+                .into_iter()
+                .map(|g| (g, is_degraded)),
+        );
+    }
+    // An acknowledgement belongs to the latest incident of its node that had
+    // started by then: bound each incident's acknowledgements by the start of
+    // the next incident sharing a node.
+    let meta: Vec<(DateTime<Utc>, BTreeSet<&str>)> = groups
+        .iter()
+        .map(|(g, _)| {
+            let start = g.iter().map(|s| s.start).min().unwrap_or(facts.end);
+            (start, g.iter().map(|s| s.node.as_str()).collect())
+        })
+        .collect();
+    let mut out = vec![];
+    for (k, (group, is_degraded)) in groups.iter().enumerate() {
+        let (start, ns) = &meta[k];
+        let ack_before = meta
+            .iter()
+            .filter(|(s, other)| s > start && !other.is_disjoint(ns))
+            .map(|(s, _)| *s)
+            .min();
+        if let Some(i) = make_incident(
+            group,
+            *is_degraded,
+            ack_before,
+            facts,
+            rules,
+            nodes,
+            maint,
+            warnings,
+        ) {
+            out.push(i);
+        }
+    }
+    out.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+    out
+}
+
+/// Groups of spans whose `[start, end)` overlap, transitively.
+fn group_overlapping(mut spans: Vec<Span>) -> Vec<Vec<Span>> {
+    spans.sort_by(|a, b| (a.start, a.end, &a.node).cmp(&(b.start, b.end, &b.node)));
+    let mut groups: Vec<(DateTime<Utc>, Vec<Span>)> = vec![];
+    for s in spans {
+        match groups.last_mut() {
+            Some((end, g)) if s.start < *end => {
+                *end = (*end).max(s.end);
+                g.push(s);
+            }
+            _ => groups.push((s.end, vec![s])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Most spans open at the same time (half-open intervals: an end at `t`
+/// comes before a start at `t`).
+fn max_simultaneous<'a>(spans: impl IntoIterator<Item = &'a Span>) -> u64 {
+    let mut events: Vec<(DateTime<Utc>, i64)> = vec![];
+    for s in spans {
+        events.push((s.start, 1));
+        events.push((s.end, -1));
+    }
+    events.sort();
+    let (mut cur, mut best) = (0i64, 0i64);
+    for (_, d) in events {
+        cur += d;
+        best = best.max(cur);
+    }
+    best as u64
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_incident(
+    group: &[Span],
+    degraded: bool,
+    ack_before: Option<DateTime<Utc>>,
+    facts: &Facts,
+    rules: &Rules,
+    nodes: &BTreeMap<String, NodeInfo>,
+    maint: &Maint,
+    warnings: &mut Vec<String>,
+) -> Option<Incident> {
+    let start = group.iter().map(|s| s.start).min()?;
+    let last = group.iter().map(|s| s.end).max()?;
+    let open = group.iter().any(|s| s.ongoing);
+    let until = if open { last.max(facts.end) } else { last };
+    let duration = (until - start).num_seconds() - overlap_seconds(start, until, maint);
+
+    let node_set: BTreeSet<&str> = group.iter().map(|s| s.node.as_str()).collect();
+    let info = |n: &str| nodes.get(n);
+    let regions: BTreeSet<String> = node_set
+        .iter()
+        .filter_map(|n| info(n)?.region.clone())
+        .collect();
+    let operators: BTreeSet<String> = node_set
+        .iter()
+        .filter_map(|n| info(n)?.operator.clone())
+        .collect();
+
+    let fleet_nodes = nodes.len() as u64;
+    let (nodes_down, fleet_ratio, region_ratio) = if degraded {
+        (0, Decimal::ZERO, Decimal::ZERO)
+    } else {
+        let down = max_simultaneous(group);
+        let mut region_ratio = Decimal::ZERO;
+        for r in &regions {
+            let size = nodes
+                .values()
+                .filter(|n| n.region.as_deref() == Some(r))
+                .count() as u64;
+            let in_region = group
+                .iter()
+                .filter(|s| info(&s.node).and_then(|n| n.region.as_deref()) == Some(r));
+            if let Some(q) = ratio(max_simultaneous(in_region), size) {
+                region_ratio = region_ratio.max(q);
+            }
+        }
+        (
+            down,
+            ratio(down, fleet_nodes).unwrap_or_default(),
+            region_ratio,
+        )
+    };
+
+    let vars: Vars = [
+        ("nodes_down", Var::Num(nodes_down as f64)),
+        ("fleet_nodes", Var::Num(fleet_nodes as f64)),
+        ("fleet_down_ratio", Var::Num(dec_f64(fleet_ratio))),
+        ("region_down_ratio", Var::Num(dec_f64(region_ratio))),
+        ("regions_affected", Var::Num(regions.len() as f64)),
+        ("duration_seconds", Var::Num(duration as f64)),
+        ("degraded", Var::Bool(degraded)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+
+    let first = node_set.iter().next()?.to_string();
+    let mut severity = None;
+    for s in &rules.severities {
+        match s.when.eval_bool(&vars) {
+            Ok(true) => {
+                severity = Some(s);
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => warnings.push(format!(
+                "severity {} could not be decided for the incident at {} on {}: {e}",
+                s.id.value,
+                start.to_rfc3339(),
+                first
+            )),
+        }
+    }
+    let Some(sev) = severity else {
+        warnings.push(format!(
+            "{} at {} on {} matched no severity; not counted as an incident",
+            if degraded {
+                "degraded performance"
+            } else {
+                "an outage"
+            },
+            start.to_rfc3339(),
+            first
+        ));
+        return None;
+    };
+
+    let resolve_target = sev.resolve_within.seconds();
+    let respond_target = sev.respond_within.seconds();
+    let resolve_verdict = if duration > resolve_target {
+        Verdict::Breached
+    } else if open {
+        Verdict::Open
+    } else {
+        Verdict::Met
+    };
+    let (acknowledged_at, response_seconds, respond_verdict) = match &facts.acknowledgements {
+        None => (None, None, Verdict::Unknown),
+        Some(acks) => {
+            let ack = acks
+                .iter()
+                .filter(|a| {
+                    a.at >= start
+                        && ack_before.is_none_or(|b| a.at < b)
+                        && node_set.contains(a.node.as_str())
+                })
+                .map(|a| a.at)
+                .min();
+            match ack {
+                Some(at) => {
+                    let secs = (at - start).num_seconds();
+                    let v = if secs <= respond_target {
+                        Verdict::Met
+                    } else {
+                        Verdict::Breached
+                    };
+                    (Some(at), Some(secs), v)
+                }
+                None if (facts.end - start).num_seconds() > respond_target => {
+                    (None, None, Verdict::Breached)
+                }
+                None => (None, None, Verdict::Open),
+            }
+        }
+    };
+
+    Some(Incident {
+        id: format!(
+            "{}-{}-{}",
+            sev.id.value,
+            start.format("%Y%m%dT%H%MZ"),
+            first
+        ),
+        severity: sev.id.value.clone(),
+        start,
+        end: if open { None } else { Some(last) },
+        duration_seconds: duration,
+        nodes: node_set.iter().map(|s| s.to_string()).collect(),
+        regions: regions.into_iter().collect(),
+        operators: operators.into_iter().collect(),
+        max_nodes_down: nodes_down,
+        respond_target_seconds: respond_target,
+        resolve_target_seconds: resolve_target,
+        acknowledged_at,
+        response_seconds,
+        respond_verdict,
+        resolve_verdict,
+    })
+}
+
+/// Mean of resolved incidents' durations; `None` without any.
+pub(crate) fn mttr<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> Option<Decimal> {
+    let resolved: Vec<i64> = incidents
+        .into_iter()
+        .filter(|i| i.end.is_some())
+        .map(|i| i.duration_seconds)
+        .collect();
+    if resolved.is_empty() {
+        return None;
+    }
+    let sum: i64 = resolved.iter().sum();
+    Some((Decimal::from(sum) / Decimal::from(resolved.len() as u64)).normalize())
+}
+
+/// One summary per severity, in rules order.
+pub(crate) fn summaries(rules: &Rules, incidents: &[Incident]) -> Vec<SeveritySummary> {
+    rules
+        .severities
+        .iter()
+        .map(|s| {
+            let of: Vec<&Incident> = incidents
+                .iter()
+                .filter(|i| i.severity == s.id.value)
+                .collect();
+            SeveritySummary {
+                severity: s.id.value.clone(),
+                name: s.name.clone(),
+                incidents: of.len() as u64,
+                open: of.iter().filter(|i| i.end.is_none()).count() as u64,
+                mttr_seconds: mttr(of.iter().copied()),
+                resolve_breaches: of
+                    .iter()
+                    .filter(|i| i.resolve_verdict == Verdict::Breached)
+                    .count() as u64,
+                respond_breaches: of
+                    .iter()
+                    .filter(|i| i.respond_verdict == Verdict::Breached)
+                    .count() as u64,
+            }
+        })
+        .collect()
+}
