@@ -127,6 +127,19 @@ impl<'de> Deserialize<'de> for ScalarText {
     }
 }
 
+/// Turn integer literals into floats. Every variable is a float, and in
+/// evalexpr `0.0 == 0` is false and `16 / 32` is integer division: with
+/// floats only, `major_incidents == 0` and `mentees / 2` mean what they say.
+fn floats_only(node: &mut Node) {
+    if let evalexpr::Operator::Const { value: Value::Int(i) } = node.operator() {
+        let f = *i as f64;
+        *node.operator_mut() = evalexpr::Operator::Const { value: Value::Float(f) };
+    }
+    for child in node.children_mut() {
+        floats_only(child);
+    }
+}
+
 /// Run a freshly compiled expression once with every variable set to 1.0,
 /// to catch what evalexpr only finds when it evaluates: missing operands,
 /// wrong argument counts, unknown functions. Type errors are not reported
@@ -180,6 +193,10 @@ impl Expr {
     pub fn compile(source: &str, pos: Pos) -> Expr {
         let compiled = evalexpr::build_operator_tree(source)
             .map_err(|e| format!("invalid expression `{source}`: {e}"))
+            .map(|mut node| {
+                floats_only(&mut node);
+                node
+            })
             .and_then(|node| {
                 let writes: Vec<&str> = node.iter_write_variable_identifiers().collect();
                 if writes.is_empty() {
@@ -312,6 +329,14 @@ mod tests {
         assert!(Expr::compile("nope(uptime)", Pos::default()).error().is_some());
         assert!(Expr::compile("min(uptime)", Pos::default()).error().is_none());
         assert!(Expr::compile("terminated && tenure_months <= 6", Pos::default()).error().is_none());
+    }
+
+    #[test]
+    fn integer_literals_compare_and_divide_as_floats() {
+        let v = vars(&[("major_incidents", Var::Num(0.0)), ("mentees", Var::Num(3.0))]);
+        assert_eq!(Expr::compile("major_incidents == 0", Pos::default()).eval_bool(&v), Ok(true));
+        assert_eq!(Expr::compile("16 / 32", Pos::default()).eval_number(&v), Ok(0.5));
+        assert_eq!(Expr::compile("mentees / 2", Pos::default()).eval_number(&v), Ok(1.5));
     }
 
     #[test]
