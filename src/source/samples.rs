@@ -21,21 +21,13 @@ fn in_any(t: DateTime<Utc>, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> bool 
 /// Number of step slots of `(start, end]` that fall inside `windows`
 /// (which must be sorted, merged and clipped to the window).
 pub fn slots_in(windows: &[(DateTime<Utc>, DateTime<Utc>)], step_seconds: i64) -> u64 {
-    windows
-        .iter()
-        .map(|(s, e)| ((*e - *s).num_seconds() / step_seconds) as u64)
-        .sum()
+    windows.iter().map(|(s, e)| ((*e - *s).num_seconds() / step_seconds) as u64).sum()
 }
 
 /// Runs of consecutive down samples. `samples` must be sorted by time; only
 /// samples in `(start, end]` are read. A run still down at the last slot
 /// before `end` is `ongoing`.
-pub fn outages(
-    samples: &[Sample],
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    step_seconds: i64,
-) -> Vec<Outage> {
+pub fn outages(samples: &[Sample], start: DateTime<Utc>, end: DateTime<Utc>, step_seconds: i64) -> Vec<Outage> {
     let step = Duration::seconds(step_seconds);
     let max_gap = Duration::milliseconds(step_seconds * 1500);
     let mut out: Vec<Outage> = vec![];
@@ -45,11 +37,7 @@ pub fn outages(
         let adjacent = prev.is_some_and(|p| t - p <= max_gap);
         if let Some((s, last)) = run {
             if v != 0.0 || !adjacent {
-                out.push(Outage {
-                    start: s,
-                    end: last,
-                    ongoing: false,
-                });
+                out.push(Outage { start: s, end: last, ongoing: false });
                 run = None;
             }
         }
@@ -62,11 +50,7 @@ pub fn outages(
         prev = Some(t);
     }
     if let Some((s, last)) = run {
-        out.push(Outage {
-            start: s,
-            end: last,
-            ongoing: end - last < step,
-        });
+        out.push(Outage { start: s, end: last, ongoing: end - last < step });
     }
     out
 }
@@ -84,10 +68,7 @@ pub fn node_facts(
     let slots = ((end - start).num_seconds() / step_seconds) as u64;
     let maintenance_samples = slots_in(maintenance, step_seconds);
     let (mut up, mut down) = (0u64, 0u64);
-    for &(t, v) in samples
-        .iter()
-        .filter(|(t, _)| start < *t && *t <= end && !in_any(*t, maintenance))
-    {
+    for &(t, v) in samples.iter().filter(|(t, _)| start < *t && *t <= end && !in_any(*t, maintenance)) {
         if v == 0.0 {
             down += 1;
         } else {
@@ -122,12 +103,7 @@ mod tests {
             .chars()
             .enumerate()
             .filter(|(_, c)| *c != '.')
-            .map(|(i, c)| {
-                (
-                    t0() + Duration::minutes(i as i64 + 1),
-                    if c == '1' { 1.0 } else { 0.0 },
-                )
-            })
+            .map(|(i, c)| (t0() + Duration::minutes(i as i64 + 1), if c == '1' { 1.0 } else { 0.0 }))
             .collect()
     }
 
@@ -141,15 +117,7 @@ mod tests {
         assert_eq!(o[0].end, t0() + Duration::minutes(5));
         assert!(!o[0].ongoing);
         let f = node_facts("n", &s, t0(), end, 60, &[]);
-        assert_eq!(
-            (
-                f.up_samples,
-                f.down_samples,
-                f.expected_samples,
-                f.unknown_samples()
-            ),
-            (4, 3, 7, 0)
-        );
+        assert_eq!((f.up_samples, f.down_samples, f.expected_samples, f.unknown_samples()), (4, 3, 7, 0));
     }
 
     #[test]
@@ -159,10 +127,7 @@ mod tests {
         let o = outages(&s, t0(), end, 60);
         assert_eq!(o.len(), 2, "{o:?}");
         let f = node_facts("n", &s, t0(), end, 60, &[]);
-        assert_eq!(
-            (f.up_samples, f.down_samples, f.unknown_samples()),
-            (4, 4, 2)
-        );
+        assert_eq!((f.up_samples, f.down_samples, f.unknown_samples()), (4, 4, 2));
     }
 
     #[test]
@@ -171,10 +136,7 @@ mod tests {
         let o = outages(&s, t0(), t0() + Duration::minutes(5), 60);
         assert!(o[0].ongoing);
         let o = outages(&s, t0(), t0() + Duration::minutes(9), 60);
-        assert!(
-            !o[0].ongoing,
-            "data stopped: the outage is not known to go on"
-        );
+        assert!(!o[0].ongoing, "data stopped: the outage is not known to go on");
     }
 
     #[test]
@@ -185,10 +147,6 @@ mod tests {
         assert_eq!(f.maintenance_samples, 3);
         assert_eq!(f.expected_samples, 7);
         assert_eq!((f.up_samples, f.down_samples), (4, 3));
-        assert_eq!(
-            f.outages.len(),
-            1,
-            "the engine discounts maintenance from outages"
-        );
+        assert_eq!(f.outages.len(), 1, "the engine discounts maintenance from outages");
     }
 }
