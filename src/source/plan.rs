@@ -1,0 +1,773 @@
+//! The query plan: which queries read a window `(start, end]` into facts.
+//!
+//! 1. Availability: the window is cut into chunks of at most one day,
+//!    aligned to `start`. Per chunk, two instant queries at the chunk end,
+//!    `count_over_time(UP[chunk])` and `sum_over_time(UP[chunk])`, give every
+//!    node's samples and up samples (down = count − sum; `up` is 0 or 1).
+//!    The same pair over each maintenance window is subtracted. One day of a
+//!    10,000-node fleet at 60 s is 14.4 M samples: far below
+//!    `--query.max-samples` (50 M), and no range query (11,000 points) is used.
+//! 2. Outages: raw samples (`UP{node=~"a|b"}[range]`) only for the nodes
+//!    and the chunks that had downtime; contiguous chunks are fetched together
+//!    so an outage across a chunk border stays one outage. Batches hold at
+//!    most [`MAX_RAW_SAMPLES`] samples.
+//! 3. Degraded (optional): the same on the `degraded` selector (1 = degraded).
+//! 4. Inputs: each input query at `end`, `$__range` = the window; a failing
+//!    input becomes [`InputFacts::Failed`] and the reading goes on. A failing
+//!    availability query fails the reading: downtime is never guessed.
+//!
+//! Ranges are left-open, `(t − r, t]`, like the slot model: Prometheus 2.x
+//! range selectors include both ends, so every range is written 1 ms short.
+
+use super::prometheus::{Client, Labels, QueryAnswer, QueryData, SourceError};
+use super::samples::{self, Sample};
+use super::{QueryKind, QueryRecord, Reading};
+use crate::facts::{Facts, InputFacts, Interval, NodeFacts};
+use crate::rules::Rules;
+use crate::rules::spec::{InputKey, InputSpec};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Longest chunk of the availability queries.
+pub const CHUNK_SECONDS: i64 = 86_400;
+/// Most samples one raw query may return (nodes × samples per node).
+pub const MAX_RAW_SAMPLES: u64 = 5_000_000;
+/// Queries in flight at once.
+pub const CONCURRENCY: usize = 4;
+
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+/// Read the window `(start, end]` from Prometheus into facts, following the
+/// plan above. See the module docs for what fails the reading.
+pub async fn read_facts(
+    client: &Client,
+    rules: &Rules,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Reading, SourceError> {
+    let step = rules.source.step.seconds();
+    if step <= 0 || end <= start {
+        return Err(SourceError::Config(format!(
+            "cannot read ({start}, {end}] at a step of {step}s: need start < end and a positive step"
+        )));
+    }
+    let src = &rules.source;
+    let chunks = chunks(start, end, CHUNK_SECONDS);
+    let maintenance = rules.maintenance_intervals(start, end);
+    let mut log = vec![];
+
+    let counts = availability(
+        client,
+        &src.up,
+        &src.node_label,
+        &chunks,
+        &maintenance,
+        &mut log,
+    )
+    .await?;
+    let down_chunks = counts.chunks_with(|c| c.count - c.sum > 0.0);
+    let down = raw_samples(
+        client,
+        &src.up,
+        &src.node_label,
+        &chunks,
+        &down_chunks,
+        step,
+        "outages",
+        &mut log,
+    )
+    .await?;
+
+    let mut nodes = node_facts(&counts, rules, start, end, &maintenance);
+    for n in &mut nodes {
+        if let Some(s) = down.get(&n.node) {
+            n.outages = samples::outages(s, start, end, step);
+        }
+    }
+    let degraded = match &src.degraded {
+        Some(sel) => {
+            degraded(
+                client,
+                sel,
+                &src.node_label,
+                &chunks,
+                step,
+                start,
+                end,
+                &mut log,
+            )
+            .await?
+        }
+        None => vec![],
+    };
+    let inputs = inputs(client, &rules.inputs, start, end, &mut log).await;
+    let facts = Facts {
+        start,
+        end,
+        step_seconds: step,
+        nodes,
+        degraded,
+        inputs,
+        acknowledgements: None,
+    };
+    Ok(Reading {
+        facts,
+        queries: log,
+    })
+}
+
+/// `(start, end]` cut into pieces of at most `seconds`, aligned to `start`.
+pub fn chunks(start: DateTime<Utc>, end: DateTime<Utc>, seconds: i64) -> Vec<Window> {
+    let mut out = vec![];
+    let mut s = start;
+    while s < end {
+        let e = (s + Duration::seconds(seconds)).min(end);
+        out.push((s, e));
+        s = e;
+    }
+    out
+}
+
+/// `SELECTOR[r]` over `(t − r, t]`: 1 ms short of `r` (see the module docs).
+pub fn range_selector(selector: &str, window: Window) -> String {
+    let ms = (window.1 - window.0).num_milliseconds() - 1;
+    format!("{}[{ms}ms]", selector.trim())
+}
+
+/// `selector` with one more label matcher, e.g. `up{job="x"}` + `instance=~"a|b"`.
+pub fn with_matcher(selector: &str, matcher: &str) -> String {
+    let s = selector.trim();
+    match (s.rfind('{'), s.ends_with('}')) {
+        (Some(open), true) if s[open + 1..s.len() - 1].trim().is_empty() => {
+            format!("{}{{{matcher}}}", &s[..open])
+        }
+        (Some(_), true) => format!("{},{matcher}}}", &s[..s.len() - 1]),
+        _ => format!("{s}{{{matcher}}}"),
+    }
+}
+
+/// A regex matching exactly the given names (metacharacters escaped), as a
+/// PromQL string literal.
+pub fn names_regex(names: &[&str]) -> String {
+    let alternatives: Vec<String> = names.iter().map(|n| escape_regex(n)).collect();
+    promql_string(&alternatives.join("|"))
+}
+
+fn escape_regex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn promql_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+// ---------------------------------------------------------------- running
+
+/// One query to send.
+#[derive(Debug, Clone)]
+struct Job {
+    purpose: String,
+    kind: QueryKind,
+    query: String,
+    time: DateTime<Utc>,
+}
+
+impl Job {
+    fn new(purpose: &str, kind: QueryKind, query: String, time: DateTime<Utc>) -> Self {
+        Job {
+            purpose: purpose.to_string(),
+            kind,
+            query,
+            time,
+        }
+    }
+
+    fn record(&self, answer: &Result<QueryAnswer, SourceError>) -> QueryRecord {
+        let (series, samples, warnings, total) = match answer {
+            Ok(a) => (
+                a.data.series(),
+                a.data.samples(),
+                a.warnings.clone(),
+                a.total_queryable_samples,
+            ),
+            Err(_) => (0, 0, vec![], None),
+        };
+        QueryRecord {
+            purpose: self.purpose.clone(),
+            kind: self.kind,
+            query: self.query.clone(),
+            time: Some(self.time),
+            start: None,
+            end: None,
+            step_seconds: None,
+            series,
+            samples,
+            warnings,
+            total_queryable_samples: total,
+            error: answer.as_ref().err().map(|e| e.to_string()),
+        }
+    }
+}
+
+/// Send `jobs` as instant queries, [`CONCURRENCY`] at a time; answers in
+/// job order, each job recorded in `log`.
+async fn run(
+    client: &Client,
+    jobs: Vec<Job>,
+    log: &mut Vec<QueryRecord>,
+) -> Vec<Result<QueryAnswer, SourceError>> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let (client, gate, query, time) =
+            (client.clone(), gate.clone(), job.query.clone(), job.time);
+        set.spawn(async move {
+            let _permit = gate
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            (i, client.instant(&query, time).await)
+        });
+    }
+    let mut answers: Vec<Option<Result<QueryAnswer, SourceError>>> =
+        jobs.iter().map(|_| None).collect();
+    while let Some(done) = set.join_next().await {
+        let (i, answer) = done.expect("query task panicked");
+        answers[i] = Some(answer);
+    }
+    let answers: Vec<_> = answers
+        .into_iter()
+        .map(|a| a.expect("every job answered"))
+        .collect();
+    log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
+    answers
+}
+
+/// [`run`] where any failure fails the whole step.
+async fn run_all(
+    client: &Client,
+    jobs: Vec<Job>,
+    log: &mut Vec<QueryRecord>,
+) -> Result<Vec<QueryAnswer>, SourceError> {
+    run(client, jobs, log).await.into_iter().collect()
+}
+
+fn vector(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, f64)>, SourceError> {
+    match answer.data {
+        QueryData::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
+        other => Err(decode_error(
+            query,
+            format!("expected a vector, got {}", kind_name(&other)),
+        )),
+    }
+}
+
+fn matrix(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, Vec<Sample>)>, SourceError> {
+    match answer.data {
+        QueryData::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.samples)).collect()),
+        other => Err(decode_error(
+            query,
+            format!("expected a matrix, got {}", kind_name(&other)),
+        )),
+    }
+}
+
+fn kind_name(d: &QueryData) -> &'static str {
+    match d {
+        QueryData::Vector(_) => "a vector",
+        QueryData::Matrix(_) => "a matrix",
+        QueryData::Scalar(..) => "a scalar",
+        QueryData::String(..) => "a string",
+    }
+}
+
+fn decode_error(query: &str, message: String) -> SourceError {
+    SourceError::Decode {
+        query: query.to_string(),
+        message,
+    }
+}
+
+fn node_of<'a>(query: &str, labels: &'a Labels, node_label: &str) -> Result<&'a str, SourceError> {
+    labels.get(node_label).map(String::as_str).ok_or_else(|| {
+        decode_error(
+            query,
+            format!("a series has no `{node_label}` label: {labels:?}"),
+        )
+    })
+}
+
+// ---------------------------------------------------------- availability
+
+/// Sample count and sum of one node over one chunk or window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Count {
+    count: f64,
+    sum: f64,
+}
+
+/// What the count queries found per node.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Per node, per chunk index.
+    chunks: BTreeMap<String, BTreeMap<usize, Count>>,
+    /// Per node, over all maintenance windows.
+    maintenance: BTreeMap<String, Count>,
+    /// Last seen series labels per node.
+    labels: BTreeMap<String, Labels>,
+}
+
+impl Counts {
+    /// Per node, the chunks where `pred` holds.
+    fn chunks_with(&self, pred: impl Fn(&Count) -> bool) -> BTreeMap<String, BTreeSet<usize>> {
+        self.chunks
+            .iter()
+            .map(|(n, cs)| {
+                (
+                    n.clone(),
+                    cs.iter()
+                        .filter(|(_, c)| pred(c))
+                        .map(|(i, _)| *i)
+                        .collect::<BTreeSet<_>>(),
+                )
+            })
+            .filter(|(_, set)| !set.is_empty())
+            .collect()
+    }
+}
+
+fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
+    windows
+        .iter()
+        .flat_map(|w| {
+            let sel = range_selector(up, *w);
+            [
+                Job::new(
+                    purpose,
+                    QueryKind::Instant,
+                    format!("count_over_time({sel})"),
+                    w.1,
+                ),
+                Job::new(
+                    purpose,
+                    QueryKind::Instant,
+                    format!("sum_over_time({sel})"),
+                    w.1,
+                ),
+            ]
+        })
+        .collect()
+}
+
+/// The answers of [`count_jobs`] as `(window index, node, count, labels)`.
+fn parse_counts(
+    jobs: &[Job],
+    answers: Vec<QueryAnswer>,
+    node_label: &str,
+) -> Result<Vec<(usize, String, Count, Labels)>, SourceError> {
+    let mut out = vec![];
+    for (k, (job, answer)) in jobs.iter().zip(answers).enumerate() {
+        for (labels, v) in vector(&job.query, answer)? {
+            let node = node_of(&job.query, &labels, node_label)?.to_string();
+            let c = if k % 2 == 0 {
+                Count { count: v, sum: 0.0 }
+            } else {
+                Count { count: 0.0, sum: v }
+            };
+            out.push((k / 2, node, c, labels));
+        }
+    }
+    Ok(out)
+}
+
+impl std::ops::AddAssign for Count {
+    fn add_assign(&mut self, o: Count) {
+        self.count += o.count;
+        self.sum += o.sum;
+    }
+}
+
+async fn availability(
+    client: &Client,
+    up: &str,
+    node_label: &str,
+    chunks: &[Window],
+    maintenance: &[Window],
+    log: &mut Vec<QueryRecord>,
+) -> Result<Counts, SourceError> {
+    let chunk_jobs = count_jobs("availability", up, chunks);
+    let maint_jobs = count_jobs("maintenance", up, maintenance);
+    let all = chunk_jobs.iter().chain(&maint_jobs).cloned().collect();
+    let mut answers = run_all(client, all, log).await?;
+    let maint_answers = answers.split_off(chunk_jobs.len());
+    let mut counts = Counts::default();
+    for (i, node, c, labels) in parse_counts(&chunk_jobs, answers, node_label)? {
+        *counts
+            .chunks
+            .entry(node.clone())
+            .or_default()
+            .entry(i)
+            .or_default() += c;
+        counts.labels.insert(node, labels);
+    }
+    for (_, node, c, labels) in parse_counts(&maint_jobs, maint_answers, node_label)? {
+        *counts.maintenance.entry(node.clone()).or_default() += c;
+        counts.labels.entry(node).or_insert(labels);
+    }
+    Ok(counts)
+}
+
+/// Per node facts from the counts (outages are added later).
+fn node_facts(
+    counts: &Counts,
+    rules: &Rules,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    maintenance: &[Window],
+) -> Vec<NodeFacts> {
+    let step = rules.source.step.seconds();
+    let slots = ((end - start).num_seconds() / step) as u64;
+    let maintenance_samples = samples::slots_in(maintenance, step);
+    let expected = slots.saturating_sub(maintenance_samples);
+    let nodes: BTreeSet<&String> = counts
+        .chunks
+        .keys()
+        .chain(counts.maintenance.keys())
+        .collect();
+    nodes
+        .into_iter()
+        .map(|node| {
+            let mut total = Count::default();
+            for c in counts.chunks.get(node).into_iter().flat_map(|m| m.values()) {
+                total += *c;
+            }
+            let m = counts.maintenance.get(node).copied().unwrap_or_default();
+            let up = whole(total.sum - m.sum).min(expected);
+            let down = whole((total.count - total.sum) - (m.count - m.sum)).min(expected - up);
+            let labels = counts.labels.get(node);
+            let label = |name: &Option<String>| name.as_ref().and_then(|n| labels?.get(n).cloned());
+            NodeFacts {
+                node: node.clone(),
+                operator: label(&rules.source.operator_label),
+                region: label(&rules.source.region_label),
+                up_samples: up,
+                down_samples: down,
+                expected_samples: expected,
+                maintenance_samples,
+                outages: vec![],
+            }
+        })
+        .collect()
+}
+
+/// A sample count from a float sum (never negative).
+fn whole(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 {
+        v.round() as u64
+    } else {
+        0
+    }
+}
+
+// ------------------------------------------------------------ raw samples
+
+/// Raw samples of `selector` for the nodes and chunks in `wanted`: runs of
+/// contiguous chunks are fetched as one range, nodes sharing a run are
+/// batched under [`MAX_RAW_SAMPLES`]. Samples per node, sorted, deduplicated.
+#[allow(clippy::too_many_arguments)]
+async fn raw_samples(
+    client: &Client,
+    selector: &str,
+    node_label: &str,
+    chunks: &[Window],
+    wanted: &BTreeMap<String, BTreeSet<usize>>,
+    step: i64,
+    purpose: &str,
+    log: &mut Vec<QueryRecord>,
+) -> Result<BTreeMap<String, Vec<Sample>>, SourceError> {
+    let jobs = raw_jobs(selector, node_label, chunks, wanted, step, purpose);
+    let answers = run_all(client, jobs.clone(), log).await?;
+    let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for (job, answer) in jobs.iter().zip(answers) {
+        for (labels, s) in matrix(&job.query, answer)? {
+            out.entry(node_of(&job.query, &labels, node_label)?.to_string())
+                .or_default()
+                .extend(s);
+        }
+    }
+    for s in out.values_mut() {
+        s.sort_by_key(|(t, _)| *t);
+        s.dedup_by_key(|(t, _)| *t);
+    }
+    Ok(out)
+}
+
+fn raw_jobs(
+    selector: &str,
+    node_label: &str,
+    chunks: &[Window],
+    wanted: &BTreeMap<String, BTreeSet<usize>>,
+    step: i64,
+    purpose: &str,
+) -> Vec<Job> {
+    let mut by_run: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
+    for (node, set) in wanted {
+        for run in contiguous_runs(set) {
+            by_run.entry(run).or_default().push(node);
+        }
+    }
+    let mut jobs = vec![];
+    for ((first, last), nodes) in by_run {
+        let window = (chunks[first].0, chunks[last].1);
+        let per_node = ((window.1 - window.0).num_seconds() / step).max(1) as u64;
+        let batch = (MAX_RAW_SAMPLES / per_node).max(1) as usize;
+        for names in nodes.chunks(batch) {
+            let sel = with_matcher(selector, &format!("{node_label}=~{}", names_regex(names)));
+            jobs.push(Job::new(
+                purpose,
+                QueryKind::Raw,
+                range_selector(&sel, window),
+                window.1,
+            ));
+        }
+    }
+    jobs
+}
+
+/// Runs of consecutive indices, as `(first, last)`.
+fn contiguous_runs(set: &BTreeSet<usize>) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = vec![];
+    for &i in set {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == i => *last = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    runs
+}
+
+// --------------------------------------------------------------- degraded
+
+/// Degraded intervals: chunks with any degraded sample, then raw samples
+/// there; runs of samples equal to 1 are the intervals (the slot model of
+/// outages, with "degraded" in place of "down").
+#[allow(clippy::too_many_arguments)]
+async fn degraded(
+    client: &Client,
+    selector: &str,
+    node_label: &str,
+    chunks: &[Window],
+    step: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    log: &mut Vec<QueryRecord>,
+) -> Result<Vec<Interval>, SourceError> {
+    let jobs: Vec<Job> = chunks
+        .iter()
+        .map(|w| {
+            Job::new(
+                "degraded",
+                QueryKind::Instant,
+                format!("sum_over_time({})", range_selector(selector, *w)),
+                w.1,
+            )
+        })
+        .collect();
+    let answers = run_all(client, jobs.clone(), log).await?;
+    let mut wanted: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (i, (job, answer)) in jobs.iter().zip(answers).enumerate() {
+        for (labels, v) in vector(&job.query, answer)? {
+            if v > 0.0 {
+                wanted
+                    .entry(node_of(&job.query, &labels, node_label)?.to_string())
+                    .or_default()
+                    .insert(i);
+            }
+        }
+    }
+    let raw = raw_samples(
+        client, selector, node_label, chunks, &wanted, step, "degraded", log,
+    )
+    .await?;
+    let mut out = vec![];
+    for (node, s) in raw {
+        let as_down: Vec<Sample> = s
+            .iter()
+            .map(|(t, v)| (*t, if *v == 1.0 { 0.0 } else { 1.0 }))
+            .collect();
+        for o in samples::outages(&as_down, start, end, step) {
+            out.push(Interval {
+                node: node.clone(),
+                start: o.start,
+                end: o.end,
+            });
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+// ----------------------------------------------------------------- inputs
+
+/// Every input at `end` over the window; each fails on its own.
+async fn inputs(
+    client: &Client,
+    specs: &[InputSpec],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    log: &mut Vec<QueryRecord>,
+) -> BTreeMap<String, InputFacts> {
+    let range = format!("{}s", (end - start).num_seconds());
+    let jobs: Vec<Job> = specs
+        .iter()
+        .map(|i| {
+            Job::new(
+                &format!("input:{}", i.name.value),
+                QueryKind::Instant,
+                i.query.value.replace("$__range", &range),
+                end,
+            )
+        })
+        .collect();
+    let answers = run(client, jobs.clone(), log).await;
+    specs
+        .iter()
+        .zip(jobs.iter().zip(answers))
+        .map(|(spec, (job, answer))| {
+            let facts = match answer.and_then(|a| input_values(spec, &job.query, a)) {
+                Ok(values) => InputFacts::Values(values),
+                Err(e) => InputFacts::Failed(e.to_string()),
+            };
+            (spec.name.value.clone(), facts)
+        })
+        .collect()
+}
+
+/// An input's answer keyed by its label (`""` for a scalar input).
+fn input_values(
+    spec: &InputSpec,
+    query: &str,
+    answer: QueryAnswer,
+) -> Result<BTreeMap<String, f64>, SourceError> {
+    let label = spec
+        .label
+        .clone()
+        .unwrap_or_else(|| key_name(spec.by).to_string());
+    let pairs: Vec<(String, f64)> = match (spec.by, answer.data) {
+        (_, QueryData::Scalar(_, v)) => vec![(String::new(), v)],
+        (InputKey::Scalar, QueryData::Vector(v)) if v.len() <= 1 => {
+            v.into_iter().map(|s| (String::new(), s.value)).collect()
+        }
+        (InputKey::Scalar, QueryData::Vector(v)) => {
+            return Err(decode_error(
+                query,
+                format!(
+                    "a scalar input returned {} series; aggregate it, e.g. sum(...)",
+                    v.len()
+                ),
+            ));
+        }
+        (_, QueryData::Vector(v)) => v
+            .into_iter()
+            .map(|s| Ok((node_of(query, &s.labels, &label)?.to_string(), s.value)))
+            .collect::<Result<_, SourceError>>()?,
+        (_, other) => {
+            return Err(decode_error(
+                query,
+                format!("expected a vector, got {}", kind_name(&other)),
+            ));
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (key, v) in pairs {
+        if out.insert(key.clone(), v).is_some() {
+            return Err(decode_error(
+                query,
+                format!(
+                    "two series for `{label}` = `{key}`; aggregate with sum by ({label}) (...)"
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn key_name(k: InputKey) -> &'static str {
+    match k {
+        InputKey::Operator => "operator",
+        InputKey::Region => "region",
+        InputKey::Partner => "partner",
+        InputKey::Scalar => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn chunks_are_days_aligned_to_the_start_and_the_last_is_shorter() {
+        let c = chunks(t(1, 6), t(3, 12), CHUNK_SECONDS);
+        assert_eq!(
+            c,
+            vec![(t(1, 6), t(2, 6)), (t(2, 6), t(3, 6)), (t(3, 6), t(3, 12))]
+        );
+    }
+
+    #[test]
+    fn ranges_are_one_millisecond_short_so_they_are_left_open() {
+        assert_eq!(range_selector("up", (t(1, 0), t(2, 0))), "up[86399999ms]");
+    }
+
+    #[test]
+    fn a_matcher_joins_any_selector() {
+        assert_eq!(with_matcher("up", "a=\"b\""), "up{a=\"b\"}");
+        assert_eq!(with_matcher("up{}", "a=\"b\""), "up{a=\"b\"}");
+        assert_eq!(
+            with_matcher(" up{job=\"x\"} ", "a=\"b\""),
+            "up{job=\"x\",a=\"b\"}"
+        );
+        assert_eq!(
+            with_matcher("{__name__=\"up\"}", "a=\"b\""),
+            "{__name__=\"up\",a=\"b\"}"
+        );
+    }
+
+    #[test]
+    fn node_names_are_escaped_for_regex_and_promql() {
+        assert_eq!(
+            names_regex(&["node-1.eu", "a|b", "q\"x"]),
+            r#""node-1\\.eu|a\\|b|q\"x""#
+        );
+    }
+
+    #[test]
+    fn contiguous_chunks_form_one_run() {
+        let set: BTreeSet<usize> = [0, 1, 2, 5, 7, 8].into_iter().collect();
+        assert_eq!(contiguous_runs(&set), vec![(0, 2), (5, 5), (7, 8)]);
+    }
+
+    #[test]
+    fn raw_batches_stay_under_the_sample_budget() {
+        let c = chunks(t(1, 0), t(11, 0), CHUNK_SECONDS);
+        let wanted: BTreeMap<String, BTreeSet<usize>> = (0..10_000)
+            .map(|i| (format!("n{i}"), (0..10).collect()))
+            .collect();
+        let jobs = raw_jobs("up", "instance", &c, &wanted, 60, "outages");
+        // 10 days at 60 s = 14,400 samples per node: 347 nodes per batch.
+        assert_eq!(jobs.len(), 10_000usize.div_ceil(347));
+    }
+}
