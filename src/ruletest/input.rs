@@ -11,6 +11,9 @@ use crate::source::samples::{self, Sample};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
+/// At most this many values in all the series of one test case.
+pub const MAX_VALUES_PER_TEST: usize = 20_000_000;
+
 /// The period, evaluation time and facts of one test case.
 pub struct Prepared {
     pub period: Period,
@@ -47,6 +50,7 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
 
     let mut nodes = BTreeMap::new();
     let mut degraded = vec![];
+    let mut total_values = 0usize;
     for s in &case.input_series {
         let at = format!("series {} (line {})", s.series.value, s.series.pos.line);
         let series = match parse_series(&s.series) {
@@ -63,6 +67,13 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
                 continue;
             }
         };
+        total_values += values.len();
+        if total_values > MAX_VALUES_PER_TEST {
+            errs.push(format!(
+                "{at}: more than {MAX_VALUES_PER_TEST} values in the series of one test"
+            ));
+            break;
+        }
         let Some(node) = series.labels.get(&rules.source.node_label).cloned() else {
             errs.push(format!(
                 "{at}: no `{}` label naming the node",
