@@ -1,0 +1,274 @@
+use super::*;
+use crate::rules::expr::Expr;
+use crate::rules::spec::{LineSpec, RuleFile};
+use crate::rules::vars;
+
+fn report() -> Report {
+    Report {
+        suites: vec![
+            SuiteResult {
+                file: PathBuf::from("rules/tests/tiers.yaml"),
+                error: None,
+                cases: vec![
+                    CaseResult { name: "a tier 1 operator gets <500> & more".into(), line: 3, failures: vec![], error: None, seconds: 0.0 },
+                    CaseResult {
+                        name: "uptime \"bonus\"".into(),
+                        line: 9,
+                        failures: vec![
+                            "operator alice line uptime_bonus: expected 200.00 paid, got 0.00 not_met (reason: uptime > 0.995 is false)".into(),
+                            "operator alice total: expected 700.00, got 500.00".into(),
+                        ],
+                        error: None,
+                        seconds: 0.0,
+                    },
+                ],
+            },
+            SuiteResult {
+                file: PathBuf::from("rules/examples/x/tests/bad.yaml"),
+                error: Some("bad.yaml:3:5: unknown field `expekt`".into()),
+                cases: vec![],
+            },
+        ],
+    }
+}
+
+#[test]
+fn junit_has_a_suite_per_file_a_case_per_test_and_escapes_xml() {
+    let x = report().junit_xml();
+    let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="fleet-incentives rule tests" tests="2" failures="1" errors="1" time="0.000">
+  <testsuite name="rules/tests/tiers.yaml" tests="2" failures="1" errors="0" time="0.000">
+    <testcase name="a tier 1 operator gets &lt;500&gt; &amp; more" classname="rules/tests/tiers.yaml" time="0.000"/>
+    <testcase name="uptime &quot;bonus&quot;" classname="rules/tests/tiers.yaml" time="0.000">
+      <failure message="2 mismatches; first: operator alice line uptime_bonus: expected 200.00 paid, got 0.00 not_met (reason: uptime &gt; 0.995 is false)">operator alice line uptime_bonus: expected 200.00 paid, got 0.00 not_met (reason: uptime &gt; 0.995 is false)
+operator alice total: expected 700.00, got 500.00</failure>
+    </testcase>
+  </testsuite>
+  <testsuite name="rules/examples/x/tests/bad.yaml" tests="0" failures="0" errors="1" time="0.000">
+    <testcase name="(test file)" classname="rules/examples/x/tests/bad.yaml" time="0.000">
+      <error message="bad.yaml:3:5: unknown field `expekt`">bad.yaml:3:5: unknown field `expekt`</error>
+    </testcase>
+  </testsuite>
+</testsuites>
+"#;
+    assert_eq!(x, expected);
+}
+
+#[test]
+fn xml_escaping_replaces_markup_and_control_characters() {
+    assert_eq!(xml("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+    assert_eq!(xml("x\u{1}y\nz"), "x\\u{1}y&#10;z");
+}
+
+#[test]
+fn the_human_rendering_lists_each_mismatch_under_its_test() {
+    let r = report();
+    assert!(!r.passed());
+    let text = r.render();
+    assert!(
+        text.contains("  ok    a tier 1 operator gets <500> & more\n"),
+        "{text}"
+    );
+    assert!(text.contains("  FAIL  uptime \"bonus\" (rules/tests/tiers.yaml:9)\n        operator alice line uptime_bonus"), "{text}");
+    assert!(
+        text.contains("  ERROR bad.yaml:3:5: unknown field `expekt`"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 tests, 1 failed, 1 test file(s) could not run: FAIL\n"),
+        "{text}"
+    );
+    assert!(Report::default().passed());
+}
+
+#[test]
+fn test_files_reject_unknown_fields_with_their_position() {
+    let text = "tests:\n  - name: t\n    period: 2026-11\n    expekt: {}\n";
+    let e = parse_test_file(Path::new("t.yaml"), text).unwrap_err();
+    assert!(e.starts_with("t.yaml:4:"), "{e}");
+    assert!(e.contains("expekt"), "{e}");
+}
+
+#[test]
+fn a_full_test_file_parses() {
+    let text = r#"
+rule_files_dir: ..
+tests:
+  - name: tier 1 operator at exactly 99.5 % gets no uptime bonus
+    period: 2026-11
+    evaluated_at: 2026-12-01T00:00:00Z
+    interval: 1m
+    input_series:
+      - series: 'up{instance="node-001", region="eu"}'
+        values: '1x43000 0x216'
+    inputs:
+      partner_revenue: {eu: 10000}
+      fx: 1.5
+    failed_inputs: {trips: "timeout"}
+    acknowledgements: [{node: node-001, at: 2026-11-03T10:05:00Z}]
+    expect:
+      incidents: [{severity: P2, nodes: [node-001], duration: 3h36m, resolve: met}]
+      severities: [{severity: P2, incidents: 1, mttr: 3h36m}, {severity: P0, mttr: none}]
+      operators:
+        - id: alice
+          total: "700.00"
+          lines: {base_stipend: "500.00", uptime_bonus: {amount: "0", status: not_met}, x: 12.5}
+          promotion: {eligible: false, checks: {tenure: unknown, uptime: true}}
+          uptime: none
+      fleet: {uptime: "0.995", coverage: "1"}
+      regions: {eu: {uptime: 1}}
+"#;
+    let f = parse_test_file(Path::new("t.yaml"), text).unwrap();
+    let t = &f.tests[0];
+    assert_eq!(t.name.pos.line, 4);
+    assert_eq!(t.inputs["fx"].0[""], 1.5);
+    let op = &t.expect.operators[0];
+    assert_eq!(
+        op.lines["base_stipend"].amount.unwrap().0.to_string(),
+        "500.00"
+    );
+    assert_eq!(
+        op.lines["uptime_bonus"].status,
+        Some(crate::evaluation::LineStatus::NotMet)
+    );
+    assert_eq!(op.lines["x"].amount.unwrap().0.to_string(), "12.5");
+    assert_eq!(op.uptime, Some(file::OptDec(None)));
+    assert_eq!(t.expect.severities[1].mttr, Some(file::OptDur(None)));
+}
+
+#[test]
+fn rule_dirs_resolve_lexically() {
+    assert_eq!(
+        normalize(Path::new("rules/tests/..")),
+        PathBuf::from("rules")
+    );
+    assert_eq!(normalize(Path::new("tests/..")), PathBuf::from("."));
+    assert_eq!(
+        normalize(Path::new("../x/tests/../")),
+        PathBuf::from("../x")
+    );
+}
+
+// ------------------------------------------------------------- the shipped rules
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Rule sets: `rules/` and every directory below it holding `*.yaml` outside `tests/`.
+fn rule_sets() -> Vec<PathBuf> {
+    let mut out = vec![];
+    fn go(d: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        if entries
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "yaml"))
+        {
+            out.push(d.to_path_buf());
+        }
+        for p in entries {
+            if p.is_dir() && p.file_name().unwrap() != "tests" {
+                go(&p, out);
+            }
+        }
+    }
+    go(&repo().join("rules"), &mut out);
+    out
+}
+
+fn exprs_of_line(l: &LineSpec) -> Vec<&Expr> {
+    [&l.when, &l.quantity, &l.over, &l.ratio, &l.factor, &l.by]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Every shipped rule file deserializes (unknown fields rejected), every
+/// expression compiles and reads only variables the engine sets. This is a
+/// subset of what `check` does; it runs without the loader.
+#[test]
+fn the_shipped_rule_files_parse_and_their_expressions_compile() {
+    let sets = rule_sets();
+    assert!(sets.len() >= 4, "{sets:?}");
+    for dir in sets {
+        let mut files = vec![];
+        for p in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+            if p.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let f: RuleFile = serde_saphyr::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                assert_eq!(f.version, 1, "{}", p.display());
+                files.push((p, f));
+            }
+        }
+        let severity_ids: Vec<String> = files
+            .iter()
+            .flat_map(|(_, f)| f.severities.iter().map(|s| s.id.value.clone()))
+            .collect();
+        let inputs: Vec<String> = files
+            .iter()
+            .flat_map(|(_, f)| f.inputs.iter().map(|i| i.name.value.clone()))
+            .collect();
+        let op_var =
+            |v: &str| vars::is_operator_var(v, &severity_ids) || inputs.iter().any(|i| i == v);
+        let partner_var = |v: &str| vars::is_partner_var(v) || op_var(v);
+        let check = |p: &Path, e: &Expr, known: &dyn Fn(&str) -> bool| {
+            assert_eq!(e.error(), None, "{}:{}", p.display(), e.pos);
+            let unknown = e.unknown_variables(known);
+            assert!(
+                unknown.is_empty(),
+                "{}:{}: unknown variables {unknown:?}",
+                p.display(),
+                e.pos
+            );
+        };
+        for (p, f) in &files {
+            for s in &f.severities {
+                check(p, &s.when, &vars::is_incident_var);
+            }
+            for t in &f.tiers {
+                for l in &t.lines {
+                    for e in exprs_of_line(l) {
+                        check(p, e, &op_var);
+                    }
+                }
+            }
+            for t in &f.partner_tiers {
+                for l in &t.lines {
+                    for e in exprs_of_line(l) {
+                        check(p, e, &partner_var);
+                    }
+                }
+            }
+            for pr in &f.promotions {
+                for c in &pr.checks {
+                    check(p, &c.when, &op_var);
+                }
+            }
+        }
+    }
+}
+
+/// Every test file of the shipped rules parses (unknown fields rejected).
+#[test]
+fn the_shipped_test_files_parse() {
+    let files = find_test_files(&repo().join("rules")).unwrap();
+    assert!(files.len() >= 4, "{files:?}");
+    for p in files {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let f = parse_test_file(&p, &text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!f.tests.is_empty(), "{}", p.display());
+        for t in &f.tests {
+            for s in &t.input_series {
+                series::parse_series(&s.series)
+                    .unwrap_or_else(|e| panic!("{}:{}: {e}", p.display(), s.series.pos));
+                series::parse_values(&s.values)
+                    .unwrap_or_else(|e| panic!("{}:{}: {e}", p.display(), s.values.pos));
+            }
+        }
+    }
+}
