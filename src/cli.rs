@@ -6,6 +6,7 @@
 use crate::period::Period;
 use crate::report::{self, Format};
 use crate::rules::{self, Rules};
+use crate::source::prometheus::ClientConfig;
 use crate::{engine, ruletest, source};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
@@ -173,20 +174,19 @@ fn evaluate(args: EvaluateArgs) -> Result<ExitCode, Error> {
     let rules = load_rules(&args.rules_dir)?;
     let period = Period::month(&args.period, rules.time_zone)?;
     let now = args.at.unwrap_or_else(Utc::now);
-    let options = source::prometheus::Options {
+    let config = ClientConfig {
         timeout: std::time::Duration::from_secs(args.query_timeout.seconds() as u64),
-        attempts: args.query_attempts,
-        ..Default::default()
+        max_attempts: args.query_attempts,
+        ..ClientConfig::new(&args.prometheus_url)
     };
-    let evaluation = evaluate_period(&args.prometheus_url, options, &rules, &period, now)?;
+    let evaluation = evaluate_period(config, &rules, &period, now)?;
     print!("{}", report::render(&evaluation, args.format));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Read a period (to date, if `now` is inside it) from Prometheus and evaluate it.
 fn evaluate_period(
-    url: &str,
-    options: source::prometheus::Options,
+    config: ClientConfig,
     rules: &Rules,
     period: &Period,
     now: DateTime<Utc>,
@@ -194,7 +194,7 @@ fn evaluate_period(
     if now <= period.start {
         return Err(format!("period {} has not started at {}", period.label, now.to_rfc3339()).into());
     }
-    let client = source::prometheus::Client::new(url, options)?;
+    let client = source::prometheus::Client::new(config)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let reading = runtime.block_on(source::read_facts(&client, rules, period.start, now.min(period.end)))?;
     tracing::info!(queries = reading.queries.len(), nodes = reading.facts.nodes.len(), "read facts from Prometheus");
@@ -216,7 +216,7 @@ fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
     demo::backfill(&files, &data)?;
     let prometheus = demo::LocalPrometheus::start(&data, "global:\n  scrape_interval: 1m\n", &[])?;
     eprintln!("Prometheus ready at {}", prometheus.url);
-    let result = evaluate_period(&prometheus.url, Default::default(), &rules, &period, period.end);
+    let result = evaluate_period(ClientConfig::new(&prometheus.url), &rules, &period, period.end);
     drop(prometheus);
     if args.keep {
         eprintln!("kept {}", dir.display());

@@ -68,7 +68,7 @@ pub fn node_facts(
     let slots = ((end - start).num_seconds() / step_seconds) as u64;
     let maintenance_samples = slots_in(maintenance, step_seconds);
     let (mut up, mut down) = (0u64, 0u64);
-    for &(t, v) in samples.iter().filter(|(t, _)| start < *t && *t <= end && !in_any(*t, maintenance)) {
+    for &(_, v) in samples.iter().filter(|(t, _)| start < *t && *t <= end && !in_any(*t, maintenance)) {
         if v == 0.0 {
             down += 1;
         } else {
