@@ -72,7 +72,9 @@ pub fn write_openmetrics(
             let _ = writeln!(text, "# TYPE {metric} {kind}");
             for s in series.iter().filter(|s| s.metric == metric) {
                 let sel = s.selector();
-                let mut i = (block_start - start).num_seconds() / step_seconds + 1;
+                // Samples in [block_start, block_end), and the last one at `end`.
+                let mut i = ((block_start - start).num_seconds() + step_seconds - 1) / step_seconds;
+                i = i.max(1);
                 loop {
                     let t = start + Duration::seconds(i * step_seconds);
                     if t > block_end || (t == block_end && block_end != end) {
@@ -93,6 +95,8 @@ pub fn write_openmetrics(
     Ok(files)
 }
 
+const DEMO_REGIONS: &[&str] = &["eu", "us", "ap"];
+
 /// A month of demo data for the nodes on `rules`' roster, with scripted
 /// events (times from the period start): a 20-minute fleet-wide outage on
 /// day 3, a 90-minute outage of the first region on day 8, a 26-hour
@@ -104,14 +108,19 @@ pub fn demo_fleet(rules: &Rules, start: DateTime<Utc>, end: DateTime<Utc>) -> Ve
     let at = |day: i64, h: i64, m: i64| start + Duration::days(day - 1) + Duration::hours(h) + Duration::minutes(m);
     let src = &rules.source;
     let region_label = src.region_label.clone().unwrap_or_else(|| "region".into());
-    let mut nodes: Vec<(String, String, String)> = vec![];
+    let mut nodes: Vec<(String, Option<String>, String)> = vec![];
     for op in &rules.operators {
-        let region = op.region.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| "default".into());
         for n in &op.nodes {
-            nodes.push((n.value.clone(), region.clone(), op.id.value.clone()));
+            nodes.push((n.value.clone(), op.region.as_ref().map(|r| r.value.clone()), op.id.value.clone()));
         }
     }
     nodes.sort();
+    // Nodes without a roster region are spread over three demo regions.
+    let nodes: Vec<(String, String, String)> = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, r, o))| (n, r.unwrap_or_else(|| DEMO_REGIONS[i % DEMO_REGIONS.len()].to_string()), o))
+        .collect();
     let first_region = nodes.first().map(|n| n.1.clone()).unwrap_or_default();
     let maintenance = rules.maintenance_intervals(start, end);
     let mut plans = vec![];
