@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "fleet-incentives", version, about = "Prometheus monitoring data → incident severities, SLA verdicts and exact money")]
+#[command(
+    name = "fleet-incentives",
+    version,
+    about = "Prometheus monitoring data → incident severities, SLA verdicts and exact money"
+)]
 pub struct Cli {
     /// Log level (error, warn, info, debug, trace).
     #[arg(long = "log.level", default_value = "info", global = true)]
@@ -140,7 +144,13 @@ fn check(dir: &Path) -> ExitCode {
     let mut errors = 0;
     for (path, result) in &sets {
         match result {
-            Ok(r) => println!("{}: OK ({} tiers, {} operators, sha256 {})", path.display(), r.tiers.len(), r.operators.len(), &r.sha256[..12]),
+            Ok(r) => println!(
+                "{}: OK ({} tiers, {} operators, sha256 {})",
+                path.display(),
+                r.tiers.len(),
+                r.operators.len(),
+                &r.sha256[..12]
+            ),
             Err(e) => {
                 errors += e.0.len();
                 for err in &e.0 {

@@ -4,11 +4,11 @@
 //! window (promtool reads its whole input once per block). Used by
 //! `fleet-incentives demo`, the integration tests and the benchmarks.
 
+use crate::rules::Rules;
 use chrono::{DateTime, Duration, Utc};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use crate::rules::Rules;
 
 /// One series to generate: labels, and when it is down or has no samples.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +68,8 @@ pub fn write_openmetrics(
         let mut metrics: Vec<&str> = series.iter().map(|s| s.metric.as_str()).collect();
         metrics.dedup();
         for metric in metrics {
-            let kind = if series.iter().any(|s| s.metric == metric && s.counter_rate.is_some()) { "counter" } else { "gauge" };
+            let kind =
+                if series.iter().any(|s| s.metric == metric && s.counter_rate.is_some()) { "counter" } else { "gauge" };
             let _ = writeln!(text, "# TYPE {metric} {kind}");
             for s in series.iter().filter(|s| s.metric == metric) {
                 let sel = s.selector();
@@ -233,8 +234,7 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 fn require(bin: &'static str) -> Result<(), LocalError> {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()));
+    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()));
     if found { Ok(()) } else { Err(LocalError::Missing(bin)) }
 }
 
@@ -304,7 +304,8 @@ impl LocalPrometheus {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String =
+            log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         Err(LocalError::NotReady { port, seconds, log: tail })
     }
 }

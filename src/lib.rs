@@ -30,6 +30,7 @@
 //! - The same facts and rules give the same bytes.
 
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod evaluation;
 pub mod facts;
@@ -39,4 +40,3 @@ pub mod report;
 pub mod rules;
 pub mod ruletest;
 pub mod source;
-pub mod demo;

@@ -38,10 +38,7 @@ pub fn from_f64(value: f64) -> Option<Decimal> {
         return None;
     }
     let text = format!("{value}");
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&format!("{value:e}")))
-        .ok()
-        .map(|d| d.normalize())
+    Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&format!("{value:e}"))).ok().map(|d| d.normalize())
 }
 
 /// `Decimal` → `f64`, for expressions and the `/metrics` edge only.
@@ -78,9 +75,7 @@ impl<'de> Deserialize<'de> for Dec {
                 Ok(Dec(Decimal::from(v)))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Dec, E> {
-                from_f64(v)
-                    .map(Dec)
-                    .ok_or_else(|| E::custom(format!("{v} is not a finite decimal")))
+                from_f64(v).map(Dec).ok_or_else(|| E::custom(format!("{v} is not a finite decimal")))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dec, E> {
                 let t = v.trim().replace('_', "");

@@ -29,8 +29,19 @@ pub fn json(e: &Evaluation) -> String {
 }
 
 const CSV_HEADER: &[&str] = &[
-    "period", "payee_kind", "payee_id", "payee_name", "tier", "line_id", "line_name", "category",
-    "status", "amount", "currency", "formula", "reason",
+    "period",
+    "payee_kind",
+    "payee_id",
+    "payee_name",
+    "tier",
+    "line_id",
+    "line_name",
+    "category",
+    "status",
+    "amount",
+    "currency",
+    "formula",
+    "reason",
 ];
 
 /// One row per payee and pay line, RFC 4180 quoting.
@@ -44,8 +55,19 @@ pub fn csv(e: &Evaluation) -> String {
                 push_row(
                     &mut out,
                     [
-                        e.period.as_str(), kind, &s.id, &s.name, &s.tier, &l.id, &l.name, &l.category,
-                        status(l.status), &amount, &e.currency, &l.formula, &l.reason,
+                        e.period.as_str(),
+                        kind,
+                        &s.id,
+                        &s.name,
+                        &s.tier,
+                        &l.id,
+                        &l.name,
+                        &l.category,
+                        status(l.status),
+                        &amount,
+                        &e.currency,
+                        &l.formula,
+                        &l.reason,
                     ],
                 );
             }
@@ -61,11 +83,7 @@ fn push_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
 }
 
 fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.to_string()
-    }
+    if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.to_string() }
 }
 
 pub fn status(s: LineStatus) -> &'static str {

@@ -83,7 +83,13 @@ fn a_misspelt_field_and_a_broken_expression_are_both_reported_with_file_line_and
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let sev_prefix = format!("{}:{sev_line}:", sev.display());
     let tiers_prefix = format!("{}:{tiers_line}:", tiers.display());
-    assert!(stdout.lines().any(|l| l.starts_with(&sev_prefix) && l.contains("resolve_witin")), "no misspelt-field error at {sev_prefix}:\n{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with(&tiers_prefix) && l.contains("uptime >>")), "no expression error at {tiers_prefix}:\n{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with(&sev_prefix) && l.contains("resolve_witin")),
+        "no misspelt-field error at {sev_prefix}:\n{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with(&tiers_prefix) && l.contains("uptime >>")),
+        "no expression error at {tiers_prefix}:\n{stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -28,10 +28,7 @@ fn names(ns: &[u32]) -> Vec<String> {
 
 /// Sundays of October 2026, 02:00–04:00 UTC.
 fn sunday_maintenance() -> Vec<Window> {
-    [4, 11, 18, 25]
-        .iter()
-        .map(|d| (at(*d, 2, 0), at(*d, 4, 0)))
-        .collect()
+    [4, 11, 18, 25].iter().map(|d| (at(*d, 2, 0), at(*d, 4, 0))).collect()
 }
 
 const RULES: &str = r#"
@@ -64,23 +61,15 @@ fn plan() -> Plan {
     let nodes = (1..=12)
         .map(|i| {
             let (region, operator) = regions[(i - 1) / 4];
-            Node {
-                name: format!("n{i:02}"),
-                region: region.into(),
-                operator: operator.into(),
-            }
+            Node { name: format!("n{i:02}"), region: region.into(), operator: operator.into() }
         })
         .collect();
     let all: Vec<u32> = (1..=12).collect();
     Plan {
-        span: Span {
-            start: at(1, 0, 0),
-            end: month_end(),
-            step: 60,
-        },
+        span: Span { start: at(1, 0, 0), end: month_end(), step: 60 },
         nodes,
         outages: vec![
-            (names(&all), at(3, 10, 0), at(3, 10, 30)), // fleet-wide
+            (names(&all), at(3, 10, 0), at(3, 10, 30)),       // fleet-wide
             (names(&[1, 2, 3]), at(7, 14, 0), at(7, 15, 30)), // regional: 3 of 4 in eu
             (names(&[5]), at(9, 8, 0), at(9, 8, 7)),
             (names(&[6]), at(12, 23, 50), at(13, 0, 20)), // across a chunk border
@@ -99,15 +88,9 @@ fn plan() -> Plan {
 
 /// Planned outages per node, as the reader must report them.
 fn expected_outages() -> BTreeMap<String, Vec<Outage>> {
-    let o = |start, end| Outage {
-        start,
-        end,
-        ongoing: false,
-    };
-    let mut m: BTreeMap<String, Vec<Outage>> = names(&(1..=12).collect::<Vec<_>>())
-        .into_iter()
-        .map(|n| (n, vec![o(at(3, 10, 0), at(3, 10, 30))]))
-        .collect();
+    let o = |start, end| Outage { start, end, ongoing: false };
+    let mut m: BTreeMap<String, Vec<Outage>> =
+        names(&(1..=12).collect::<Vec<_>>()).into_iter().map(|n| (n, vec![o(at(3, 10, 0), at(3, 10, 30))])).collect();
     let mut add = |n: u32, out: Outage| m.get_mut(&format!("n{n:02}")).unwrap().push(out);
     for n in [1, 2, 3] {
         add(n, o(at(7, 14, 0), at(7, 15, 30)));
@@ -118,14 +101,7 @@ fn expected_outages() -> BTreeMap<String, Vec<Outage>> {
     add(10, o(at(11, 2, 30), at(11, 3, 30)));
     add(11, o(at(18, 3, 30), at(18, 5, 0)));
     add(12, o(at(20, 5, 0), at(20, 6, 0)));
-    add(
-        7,
-        Outage {
-            start: at(31, 23, 30),
-            end: month_end(),
-            ongoing: true,
-        },
-    );
+    add(7, Outage { start: at(31, 23, 30), end: month_end(), ongoing: true });
     for v in m.values_mut() {
         v.sort();
     }
@@ -133,17 +109,12 @@ fn expected_outages() -> BTreeMap<String, Vec<Outage>> {
 }
 
 fn degraded_series() -> Vec<Series> {
-    let windows = [
-        ("n02", at(10, 22, 0), at(11, 1, 0)),
-        ("n05", at(5, 12, 0), at(5, 14, 0)),
-    ];
+    let windows = [("n02", at(10, 22, 0), at(11, 1, 0)), ("n05", at(5, 12, 0), at(5, 14, 0))];
     windows
         .into_iter()
         .map(|(node, s, e)| {
             let labels = [("job", "fleet"), ("instance", node)];
-            Series::new("degraded", &labels, move |t| {
-                Some(if s < t && t <= e { 1.0 } else { 0.0 })
-            })
+            Series::new("degraded", &labels, move |t| Some(if s < t && t <= e { 1.0 } else { 0.0 }))
         })
         .collect()
 }
@@ -169,16 +140,8 @@ fn fixture() -> &'static Fixture {
         series.extend(degraded_series());
         series.extend(revenue_series());
         let prometheus = Prometheus::start(&series, plan.span);
-        eprintln!(
-            "backfill of {} series over a month: {:.1} s",
-            series.len(),
-            prometheus.backfill_seconds
-        );
-        Fixture {
-            plan,
-            prometheus,
-            rules: rules_from_yaml(RULES),
-        }
+        eprintln!("backfill of {} series over a month: {:.1} s", series.len(), prometheus.backfill_seconds);
+        Fixture { plan, prometheus, rules: rules_from_yaml(RULES) }
     })
 }
 
@@ -188,61 +151,28 @@ fn month() -> &'static Reading {
     R.get_or_init(|| {
         let f = fixture();
         let started = std::time::Instant::now();
-        let r = block_on(read_facts(
-            &f.prometheus.client(),
-            &f.rules,
-            f.plan.span.start,
-            f.plan.span.end,
-        ))
-        .unwrap();
-        eprintln!(
-            "read_facts over the month: {:.2} s, {} queries",
-            started.elapsed().as_secs_f64(),
-            r.queries.len()
-        );
+        let r = block_on(read_facts(&f.prometheus.client(), &f.rules, f.plan.span.start, f.plan.span.end)).unwrap();
+        eprintln!("read_facts over the month: {:.2} s, {} queries", started.elapsed().as_secs_f64(), r.queries.len());
         r
     })
 }
 
 fn node<'a>(r: &'a Reading, name: &str) -> &'a NodeFacts {
-    r.facts
-        .nodes
-        .iter()
-        .find(|n| n.node == name)
-        .unwrap_or_else(|| panic!("no facts for {name}"))
+    r.facts.nodes.iter().find(|n| n.node == name).unwrap_or_else(|| panic!("no facts for {name}"))
 }
 
 #[test]
 fn every_node_reads_the_planned_up_down_expected_and_maintenance_samples() {
     let (f, r) = (fixture(), month());
-    assert_eq!(
-        r.facts
-            .nodes
-            .iter()
-            .map(|n| n.node.clone())
-            .collect::<Vec<_>>(),
-        f.plan.node_names()
-    );
+    assert_eq!(r.facts.nodes.iter().map(|n| n.node.clone()).collect::<Vec<_>>(), f.plan.node_names());
     for name in f.plan.node_names() {
         let want = f.plan.expected(&name, &sunday_maintenance());
         let n = node(r, &name);
-        let got = (
-            n.up_samples,
-            n.down_samples,
-            n.expected_samples,
-            n.maintenance_samples,
-        );
-        assert_eq!(
-            got,
-            (want.up, want.down, want.expected, want.maintenance),
-            "{name}"
-        );
+        let got = (n.up_samples, n.down_samples, n.expected_samples, n.maintenance_samples);
+        assert_eq!(got, (want.up, want.down, want.expected, want.maintenance), "{name}");
     }
     assert_eq!(r.facts.step_seconds, 60);
-    assert_eq!(
-        (r.facts.start, r.facts.end),
-        (f.plan.span.start, f.plan.span.end)
-    );
+    assert_eq!((r.facts.start, r.facts.end), (f.plan.span.start, f.plan.span.end));
     assert_eq!(r.facts.acknowledgements, None);
 }
 
@@ -268,16 +198,8 @@ fn missing_data_is_unknown_not_down() {
 #[test]
 fn an_outage_inside_a_maintenance_window_is_not_counted_down() {
     let r = month();
-    assert_eq!(
-        node(r, "n10").down_samples,
-        30,
-        "only the fleet-wide outage counts"
-    );
-    assert_eq!(
-        node(r, "n11").down_samples,
-        30 + 60,
-        "only the hour after the window counts"
-    );
+    assert_eq!(node(r, "n10").down_samples, 30, "only the fleet-wide outage counts");
+    assert_eq!(node(r, "n11").down_samples, 30 + 60, "only the hour after the window counts");
     assert_eq!(node(r, "n01").maintenance_samples, 4 * 120);
 }
 
@@ -285,25 +207,14 @@ fn an_outage_inside_a_maintenance_window_is_not_counted_down() {
 fn operator_and_region_come_from_the_series_labels() {
     let r = month();
     let n = node(r, "n06");
-    assert_eq!(
-        (n.operator.as_deref(), n.region.as_deref()),
-        (Some("op-b"), Some("us"))
-    );
+    assert_eq!((n.operator.as_deref(), n.region.as_deref()), (Some("op-b"), Some("us")));
 }
 
 #[test]
 fn degraded_intervals_are_read_as_planned() {
     let want = vec![
-        Interval {
-            node: "n02".into(),
-            start: at(10, 22, 0),
-            end: at(11, 1, 0),
-        },
-        Interval {
-            node: "n05".into(),
-            start: at(5, 12, 0),
-            end: at(5, 14, 0),
-        },
+        Interval { node: "n02".into(), start: at(10, 22, 0), end: at(11, 1, 0) },
+        Interval { node: "n05".into(), start: at(5, 12, 0), end: at(5, 14, 0) },
     ];
     assert_eq!(month().facts.degraded, want);
 }
@@ -311,19 +222,12 @@ fn degraded_intervals_are_read_as_planned() {
 #[test]
 fn inputs_are_keyed_by_their_label_and_a_failing_input_fails_alone() {
     let inputs = &month().facts.inputs;
-    let want: BTreeMap<String, f64> = [("ap", 300.0), ("eu", 1000.5), ("us", 2000.0)]
-        .map(|(k, v)| (k.to_string(), v))
-        .into();
+    let want: BTreeMap<String, f64> =
+        [("ap", 300.0), ("eu", 1000.5), ("us", 2000.0)].map(|(k, v)| (k.to_string(), v)).into();
     assert_eq!(inputs["revenue"], InputFacts::Values(want));
-    assert_eq!(
-        inputs["total_revenue"],
-        InputFacts::Values([(String::new(), 3300.5)].into())
-    );
+    assert_eq!(inputs["total_revenue"], InputFacts::Values([(String::new(), 3300.5)].into()));
     match &inputs["broken"] {
-        InputFacts::Failed(m) => assert!(
-            m.contains("sum(rate(revenue[2678400s])") && m.contains("bad_data"),
-            "{m}"
-        ),
+        InputFacts::Failed(m) => assert!(m.contains("sum(rate(revenue[2678400s])") && m.contains("bad_data"), "{m}"),
         other => panic!("expected a failed input, got {other:?}"),
     }
 }
@@ -334,37 +238,17 @@ fn every_query_is_recorded_and_stays_small() {
     let count = |p: &str| r.queries.iter().filter(|q| q.purpose == p).count();
     assert_eq!(count("availability"), 31 * 2, "two instant queries per day");
     assert_eq!(count("maintenance"), 4 * 2, "two per maintenance window");
-    assert!(
-        r.queries.iter().all(|q| q.kind != QueryKind::Range),
-        "no range query"
-    );
-    let outage_queries: Vec<_> = r
-        .queries
-        .iter()
-        .filter(|q| q.purpose == "outages")
-        .collect();
+    assert!(r.queries.iter().all(|q| q.kind != QueryKind::Range), "no range query");
+    let outage_queries: Vec<_> = r.queries.iter().filter(|q| q.purpose == "outages").collect();
     assert!(!outage_queries.is_empty() && outage_queries.iter().all(|q| q.kind == QueryKind::Raw));
-    for q in r
-        .queries
-        .iter()
-        .filter(|q| !q.purpose.starts_with("input:"))
-    {
+    for q in r.queries.iter().filter(|q| !q.purpose.starts_with("input:")) {
         {
-            let loaded = q
-                .total_queryable_samples
-                .unwrap_or_else(|| panic!("no stats for {}", q.query));
-            assert!(
-                loaded <= 12 * 1440 * 2,
-                "{} loaded {loaded} samples",
-                q.query
-            );
+            let loaded = q.total_queryable_samples.unwrap_or_else(|| panic!("no stats for {}", q.query));
+            assert!(loaded <= 12 * 1440 * 2, "{} loaded {loaded} samples", q.query);
         }
     }
     let raw: usize = outage_queries.iter().map(|q| q.samples).sum();
-    assert!(
-        raw < 12 * 1440 * 6,
-        "raw samples only where there was downtime: {raw}"
-    );
+    assert!(raw < 12 * 1440 * 6, "raw samples only where there was downtime: {raw}");
 }
 
 #[test]
@@ -372,50 +256,21 @@ fn a_window_shorter_than_a_day_and_not_at_midnight_reads_the_same_slots() {
     let f = fixture();
     let (start, end) = (at(12, 12, 0), at(13, 0, 10));
     let r = block_on(read_facts(&f.prometheus.client(), &f.rules, start, end)).unwrap();
-    let plan = Plan {
-        span: Span {
-            start,
-            end,
-            step: 60,
-        },
-        ..(*f.plan).clone()
-    };
+    let plan = Plan { span: Span { start, end, step: 60 }, ..(*f.plan).clone() };
     let n = node(&r, "n06");
     let want = plan.expected("n06", &[]);
-    assert_eq!(
-        (n.up_samples, n.down_samples, n.expected_samples),
-        (want.up, want.down, want.expected)
-    );
-    assert_eq!(
-        n.outages,
-        vec![Outage {
-            start: at(12, 23, 50),
-            end,
-            ongoing: true
-        }]
-    );
+    assert_eq!((n.up_samples, n.down_samples, n.expected_samples), (want.up, want.down, want.expected));
+    assert_eq!(n.outages, vec![Outage { start: at(12, 23, 50), end, ongoing: true }]);
 }
 
 #[test]
 fn a_bad_query_fails_the_reading_with_an_error_naming_the_query() {
     let f = fixture();
     let rules = rules_from_yaml("version: 1\nsource:\n  up: up{job=\"fleet\"\n");
-    let err = block_on(read_facts(
-        &f.prometheus.client(),
-        &rules,
-        at(1, 0, 0),
-        at(2, 0, 0),
-    ))
-    .unwrap_err();
+    let err = block_on(read_facts(&f.prometheus.client(), &rules, at(1, 0, 0), at(2, 0, 0))).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        matches!(err, SourceError::Rejected { status: 400, .. }),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("count_over_time(up{job=\"fleet\"[86399999ms])") && msg.contains("bad_data"),
-        "{msg}"
-    );
+    assert!(matches!(err, SourceError::Rejected { status: 400, .. }), "{msg}");
+    assert!(msg.contains("count_over_time(up{job=\"fleet\"[86399999ms])") && msg.contains("bad_data"), "{msg}");
 }
 
 #[test]
@@ -428,14 +283,10 @@ fn prometheus_down_gives_a_connection_error_after_bounded_retries() {
     let started = std::time::Instant::now();
     let err = block_on(read_facts(&client, &rules, at(1, 0, 0), at(2, 0, 0))).unwrap_err();
     let elapsed = started.elapsed();
-    assert!(
-        matches!(err, SourceError::Connection { attempts: 3, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, SourceError::Connection { attempts: 3, .. }), "{err}");
     assert!(err.to_string().contains("count_over_time("), "{err}");
     assert!(
-        elapsed >= std::time::Duration::from_millis(300)
-            && elapsed < std::time::Duration::from_secs(10),
+        elapsed >= std::time::Duration::from_millis(300) && elapsed < std::time::Duration::from_secs(10),
         "{elapsed:?}"
     );
 }

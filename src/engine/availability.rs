@@ -31,10 +31,7 @@ pub(crate) fn overlap_seconds(
     end: DateTime<Utc>,
     maint: &[(DateTime<Utc>, DateTime<Utc>)],
 ) -> i64 {
-    maint
-        .iter()
-        .map(|(ms, me)| ((*me).min(end) - (*ms).max(start)).num_seconds().max(0))
-        .sum()
+    maint.iter().map(|(ms, me)| ((*me).min(end) - (*ms).max(start)).num_seconds().max(0)).sum()
 }
 
 /// Resolve every node of the fleet: the nodes in the facts plus roster nodes
@@ -75,8 +72,7 @@ pub(crate) fn resolve_nodes(
         }
     }
     let op_spec = |id: &str| rules.operators.iter().find(|o| o.id.value == id);
-    let has_roster =
-        |id: &str| op_spec(id).is_some_and(|o| !o.nodes.is_empty() || o.region.is_some());
+    let has_roster = |id: &str| op_spec(id).is_some_and(|o| !o.nodes.is_empty() || o.region.is_some());
 
     let mut out = BTreeMap::new();
     for nf in &facts.nodes {
@@ -87,10 +83,7 @@ pub(crate) fn resolve_nodes(
         let operator = match (roster_op, nf.operator.as_deref()) {
             (Some(op), _) => Some(op.to_string()),
             (None, Some(label)) if op_spec(label).is_none() => {
-                warnings.push(format!(
-                    "node {} is labelled operator {}, who is not on the roster",
-                    nf.node, label
-                ));
+                warnings.push(format!("node {} is labelled operator {}, who is not on the roster", nf.node, label));
                 Some(label.to_string())
             }
             (None, Some(label)) if has_roster(label) => {
@@ -102,17 +95,11 @@ pub(crate) fn resolve_nodes(
             }
             (None, Some(label)) => Some(label.to_string()),
             (None, None) => {
-                warnings.push(format!(
-                    "node {} is not on the roster and has no operator label",
-                    nf.node
-                ));
+                warnings.push(format!("node {} is not on the roster and has no operator label", nf.node));
                 None
             }
         };
-        let roster_region = roster_op
-            .and_then(op_spec)
-            .and_then(|o| o.region.as_ref())
-            .map(|r| r.value.clone());
+        let roster_region = roster_op.and_then(op_spec).and_then(|o| o.region.as_ref()).map(|r| r.value.clone());
         out.insert(
             nf.node.clone(),
             NodeInfo {
@@ -136,17 +123,13 @@ pub(crate) fn resolve_nodes(
         if out.contains_key(*node) {
             continue;
         }
-        warnings.push(format!(
-            "node {node} of operator {op} has no data in the window"
-        ));
+        warnings.push(format!("node {node} of operator {op} has no data in the window"));
         out.insert(
             node.to_string(),
             NodeInfo {
                 node: node.to_string(),
                 operator: Some(op.to_string()),
-                region: op_spec(op)
-                    .and_then(|o| o.region.as_ref())
-                    .map(|r| r.value.clone()),
+                region: op_spec(op).and_then(|o| o.region.as_ref()).map(|r| r.value.clone()),
                 up: 0,
                 down: 0,
                 expected,
@@ -158,10 +141,7 @@ pub(crate) fn resolve_nodes(
 }
 
 /// Availability over a set of nodes.
-pub(crate) fn availability<'a>(
-    nodes: impl IntoIterator<Item = &'a NodeInfo>,
-    step: i64,
-) -> Availability {
+pub(crate) fn availability<'a>(nodes: impl IntoIterator<Item = &'a NodeInfo>, step: i64) -> Availability {
     let (mut n, mut up, mut down, mut expected, mut maint) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for x in nodes {
         n += 1;
@@ -196,8 +176,5 @@ pub(crate) fn operator_region(field: Option<&str>, nodes: &[&NodeInfo]) -> Optio
         }
     }
     let best = counts.values().copied().max()?;
-    counts
-        .into_iter()
-        .find(|(_, c)| *c == best)
-        .map(|(r, _)| r.to_string())
+    counts.into_iter().find(|(_, c)| *c == best).map(|(r, _)| r.to_string())
 }

@@ -35,15 +35,9 @@ pub(crate) fn build(
     let mut failures = vec![];
     for nf in &facts.nodes {
         for o in &nf.outages {
-            let countable =
-                (o.end - o.start).num_seconds() - overlap_seconds(o.start, o.end, maint);
+            let countable = (o.end - o.start).num_seconds() - overlap_seconds(o.start, o.end, maint);
             if countable > failure_after {
-                failures.push(Span {
-                    node: nf.node.clone(),
-                    start: o.start,
-                    end: o.end,
-                    ongoing: o.ongoing,
-                });
+                failures.push(Span { node: nf.node.clone(), start: o.start, end: o.end, ongoing: o.ongoing });
             }
         }
     }
@@ -51,21 +45,12 @@ pub(crate) fn build(
         .degraded
         .iter()
         .filter(|d| d.start < d.end)
-        .map(|d| Span {
-            node: d.node.clone(),
-            start: d.start,
-            end: d.end,
-            ongoing: d.end >= facts.end,
-        })
+        .map(|d| Span { node: d.node.clone(), start: d.start, end: d.end, ongoing: d.end >= facts.end })
         .collect();
 
     let mut groups: Vec<(Vec<Span>, bool)> = vec![];
     for (spans, is_degraded) in [(failures, false), (degraded, true)] {
-        groups.extend(
-            group_overlapping(spans)
-                .into_iter()
-                .map(|g| (g, is_degraded)),
-        );
+        groups.extend(group_overlapping(spans).into_iter().map(|g| (g, is_degraded)));
     }
     // An acknowledgement belongs to the latest incident of its node that had
     // started by then: bound each incident's acknowledgements by the start of
@@ -80,21 +65,8 @@ pub(crate) fn build(
     let mut out = vec![];
     for (k, (group, is_degraded)) in groups.iter().enumerate() {
         let (start, ns) = &meta[k];
-        let ack_before = meta
-            .iter()
-            .filter(|(s, other)| s > start && !other.is_disjoint(ns))
-            .map(|(s, _)| *s)
-            .min();
-        if let Some(i) = make_incident(
-            group,
-            *is_degraded,
-            ack_before,
-            facts,
-            rules,
-            nodes,
-            maint,
-            warnings,
-        ) {
+        let ack_before = meta.iter().filter(|(s, other)| s > start && !other.is_disjoint(ns)).map(|(s, _)| *s).min();
+        if let Some(i) = make_incident(group, *is_degraded, ack_before, facts, rules, nodes, maint, warnings) {
             out.push(i);
         }
     }
@@ -154,14 +126,8 @@ fn make_incident(
 
     let node_set: BTreeSet<&str> = group.iter().map(|s| s.node.as_str()).collect();
     let info = |n: &str| nodes.get(n);
-    let regions: BTreeSet<String> = node_set
-        .iter()
-        .filter_map(|n| info(n)?.region.clone())
-        .collect();
-    let operators: BTreeSet<String> = node_set
-        .iter()
-        .filter_map(|n| info(n)?.operator.clone())
-        .collect();
+    let regions: BTreeSet<String> = node_set.iter().filter_map(|n| info(n)?.region.clone()).collect();
+    let operators: BTreeSet<String> = node_set.iter().filter_map(|n| info(n)?.operator.clone()).collect();
 
     let fleet_nodes = nodes.len() as u64;
     let (nodes_down, fleet_ratio, region_ratio) = if degraded {
@@ -170,22 +136,13 @@ fn make_incident(
         let down = max_simultaneous(group);
         let mut region_ratio = Decimal::ZERO;
         for r in &regions {
-            let size = nodes
-                .values()
-                .filter(|n| n.region.as_deref() == Some(r))
-                .count() as u64;
-            let in_region = group
-                .iter()
-                .filter(|s| info(&s.node).and_then(|n| n.region.as_deref()) == Some(r));
+            let size = nodes.values().filter(|n| n.region.as_deref() == Some(r)).count() as u64;
+            let in_region = group.iter().filter(|s| info(&s.node).and_then(|n| n.region.as_deref()) == Some(r));
             if let Some(q) = ratio(max_simultaneous(in_region), size) {
                 region_ratio = region_ratio.max(q);
             }
         }
-        (
-            down,
-            ratio(down, fleet_nodes).unwrap_or_default(),
-            region_ratio,
-        )
+        (down, ratio(down, fleet_nodes).unwrap_or_default(), region_ratio)
     };
 
     let vars: Vars = [
@@ -221,11 +178,7 @@ fn make_incident(
     let Some(sev) = severity else {
         warnings.push(format!(
             "{} at {} on {} matched no severity; not counted as an incident",
-            if degraded {
-                "degraded performance"
-            } else {
-                "an outage"
-            },
+            if degraded { "degraded performance" } else { "an outage" },
             start.to_rfc3339(),
             first
         ));
@@ -246,38 +199,23 @@ fn make_incident(
         Some(acks) => {
             let ack = acks
                 .iter()
-                .filter(|a| {
-                    a.at >= start
-                        && ack_before.is_none_or(|b| a.at < b)
-                        && node_set.contains(a.node.as_str())
-                })
+                .filter(|a| a.at >= start && ack_before.is_none_or(|b| a.at < b) && node_set.contains(a.node.as_str()))
                 .map(|a| a.at)
                 .min();
             match ack {
                 Some(at) => {
                     let secs = (at - start).num_seconds();
-                    let v = if secs <= respond_target {
-                        Verdict::Met
-                    } else {
-                        Verdict::Breached
-                    };
+                    let v = if secs <= respond_target { Verdict::Met } else { Verdict::Breached };
                     (Some(at), Some(secs), v)
                 }
-                None if (facts.end - start).num_seconds() > respond_target => {
-                    (None, None, Verdict::Breached)
-                }
+                None if (facts.end - start).num_seconds() > respond_target => (None, None, Verdict::Breached),
                 None => (None, None, Verdict::Open),
             }
         }
     };
 
     Some(Incident {
-        id: format!(
-            "{}-{}-{}",
-            sev.id.value,
-            start.format("%Y%m%dT%H%MZ"),
-            first
-        ),
+        id: format!("{}-{}-{}", sev.id.value, start.format("%Y%m%dT%H%MZ"), first),
         severity: sev.id.value.clone(),
         start,
         end: if open { None } else { Some(last) },
@@ -297,11 +235,7 @@ fn make_incident(
 
 /// Mean of resolved incidents' durations; `None` without any.
 pub(crate) fn mttr<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> Option<Decimal> {
-    let resolved: Vec<i64> = incidents
-        .into_iter()
-        .filter(|i| i.end.is_some())
-        .map(|i| i.duration_seconds)
-        .collect();
+    let resolved: Vec<i64> = incidents.into_iter().filter(|i| i.end.is_some()).map(|i| i.duration_seconds).collect();
     if resolved.is_empty() {
         return None;
     }
@@ -315,24 +249,15 @@ pub(crate) fn summaries(rules: &Rules, incidents: &[Incident]) -> Vec<SeveritySu
         .severities
         .iter()
         .map(|s| {
-            let of: Vec<&Incident> = incidents
-                .iter()
-                .filter(|i| i.severity == s.id.value)
-                .collect();
+            let of: Vec<&Incident> = incidents.iter().filter(|i| i.severity == s.id.value).collect();
             SeveritySummary {
                 severity: s.id.value.clone(),
                 name: s.name.clone(),
                 incidents: of.len() as u64,
                 open: of.iter().filter(|i| i.end.is_none()).count() as u64,
                 mttr_seconds: mttr(of.iter().copied()),
-                resolve_breaches: of
-                    .iter()
-                    .filter(|i| i.resolve_verdict == Verdict::Breached)
-                    .count() as u64,
-                respond_breaches: of
-                    .iter()
-                    .filter(|i| i.respond_verdict == Verdict::Breached)
-                    .count() as u64,
+                resolve_breaches: of.iter().filter(|i| i.resolve_verdict == Verdict::Breached).count() as u64,
+                respond_breaches: of.iter().filter(|i| i.respond_verdict == Verdict::Breached).count() as u64,
             }
         })
         .collect()

@@ -54,9 +54,7 @@ pub(crate) fn dec_f64(d: Decimal) -> f64 {
 
 /// An f64 as its shortest decimal text.
 pub(crate) fn fmt_f64(n: f64) -> String {
-    from_f64(n)
-        .map(|d| d.to_string())
-        .unwrap_or_else(|| n.to_string())
+    from_f64(n).map(|d| d.to_string()).unwrap_or_else(|| n.to_string())
 }
 
 /// A variable's value as text (`unknown` without one).
@@ -76,17 +74,12 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
 
     for (name, input) in &facts.inputs {
         if let InputFacts::Failed(msg) = input {
-            warnings.push(format!(
-                "input {name} failed: {msg}; lines that read it are withheld"
-            ));
+            warnings.push(format!("input {name} failed: {msg}; lines that read it are withheld"));
         }
     }
     for input in &rules.inputs {
         if !facts.inputs.contains_key(&input.name.value) {
-            warnings.push(format!(
-                "input {} has no data; lines that read it are withheld",
-                input.name.value
-            ));
+            warnings.push(format!("input {} has no data; lines that read it are withheld", input.name.value));
         }
     }
 
@@ -100,10 +93,8 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
             by_region.entry(r.clone()).or_default().push(n);
         }
     }
-    let region_avail: BTreeMap<String, crate::evaluation::Availability> = by_region
-        .into_iter()
-        .map(|(r, ns)| (r, availability::availability(ns, step)))
-        .collect();
+    let region_avail: BTreeMap<String, crate::evaluation::Availability> =
+        by_region.into_iter().map(|(r, ns)| (r, availability::availability(ns, step))).collect();
 
     let mut per_node: BTreeMap<&str, u64> = BTreeMap::new();
     for i in &incidents {
@@ -122,15 +113,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
         })
         .collect();
 
-    let ops = payees::operators(
-        rules,
-        facts,
-        period,
-        &nodes,
-        &incidents,
-        &fleet,
-        &region_avail,
-    );
+    let ops = payees::operators(rules, facts, period, &nodes, &incidents, &fleet, &region_avail);
     let operators: Vec<_> = ops
         .iter()
         .filter(|o| o.active)
@@ -143,11 +126,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
         .map(|p| payees::partner_statement(rules, facts, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
-    let total = operators
-        .iter()
-        .chain(&partners)
-        .map(|s| s.total)
-        .fold(pay::zero(rules), |a, b| a + b);
+    let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
     warnings.dedup();
 
@@ -163,13 +142,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
         currency: rules.programme.currency.clone(),
         rules_sha256: rules.sha256.clone(),
         fleet,
-        regions: region_avail
-            .into_iter()
-            .map(|(region, availability)| RegionResult {
-                region,
-                availability,
-            })
-            .collect(),
+        regions: region_avail.into_iter().map(|(region, availability)| RegionResult { region, availability }).collect(),
         nodes: node_results,
         severities: incidents::summaries(rules, &incidents),
         incidents,

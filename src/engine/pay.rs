@@ -66,19 +66,8 @@ fn stop(e: EvalError, what: &str, notes: &super::Notes) -> Stop {
 
 /// Every variable a line reads (its expressions and a money input base).
 pub(crate) fn read_vars(line: &LineSpec) -> BTreeSet<String> {
-    let exprs = [
-        &line.when,
-        &line.quantity,
-        &line.over,
-        &line.ratio,
-        &line.factor,
-        &line.by,
-    ];
-    let mut read: BTreeSet<String> = exprs
-        .iter()
-        .filter_map(|e| e.as_ref())
-        .flat_map(|e| e.variables())
-        .collect();
+    let exprs = [&line.when, &line.quantity, &line.over, &line.ratio, &line.factor, &line.by];
+    let mut read: BTreeSet<String> = exprs.iter().filter_map(|e| e.as_ref()).flat_map(|e| e.variables()).collect();
     if let Some(i) = line.of.as_ref().and_then(|o| o.input.as_ref()) {
         read.insert(i.value.clone());
     }
@@ -87,22 +76,12 @@ pub(crate) fn read_vars(line: &LineSpec) -> BTreeSet<String> {
 
 /// ` (a = 1, b = true)` for the variables an expression reads.
 fn values(e: &Expr, vars: &Vars) -> String {
-    let v: Vec<String> = e
-        .variables()
-        .iter()
-        .map(|n| format!("{n} = {}", fmt_var(vars.get(n))))
-        .collect();
-    if v.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", v.join(", "))
-    }
+    let v: Vec<String> = e.variables().iter().map(|n| format!("{n} = {}", fmt_var(vars.get(n)))).collect();
+    if v.is_empty() { String::new() } else { format!(" ({})", v.join(", ")) }
 }
 
 fn num(e: &Expr, p: &Payee, what: &str) -> Result<(f64, Decimal), Stop> {
-    let n = e
-        .eval_number(p.vars)
-        .map_err(|err| stop(err, what, p.notes))?;
+    let n = e.eval_number(p.vars).map_err(|err| stop(err, what, p.notes))?;
     let d = from_f64(n).ok_or_else(|| Stop::Error(format!("{what}: `{}` gave {n}", e.source)))?;
     Ok((n, d))
 }
@@ -112,12 +91,7 @@ fn need<T: Copy>(v: Option<T>, field: &str, kind: LineKind) -> Result<T, Stop> {
 }
 
 /// Evaluate a line. `done` holds the earlier lines of the same payee (for `of.lines`).
-pub(crate) fn eval_line(
-    line: &LineSpec,
-    rules: &Rules,
-    p: &Payee,
-    done: &BTreeMap<String, PayLine>,
-) -> PayLine {
+pub(crate) fn eval_line(line: &LineSpec, rules: &Rules, p: &Payee, done: &BTreeMap<String, PayLine>) -> PayLine {
     let read = read_vars(line);
     let mut shown = read.clone();
     if line.kind == LineKind::PerNode {
@@ -127,10 +101,7 @@ pub(crate) fn eval_line(
         shown.insert("active_days".into());
         shown.insert("period_days".into());
     }
-    let inputs = shown
-        .iter()
-        .map(|n| (n.clone(), fmt_var(p.vars.get(n))))
-        .collect();
+    let inputs = shown.iter().map(|n| (n.clone(), fmt_var(p.vars.get(n)))).collect();
     let mut out = PayLine {
         id: line.id.value.clone(),
         name: line.name.clone(),
@@ -182,11 +153,7 @@ fn compute(
         Some(w) => match w.eval_bool(p.vars) {
             Ok(true) => format!("`{}` holds{}", w.source, values(w, p.vars)),
             Ok(false) => {
-                return Err(Stop::NotMet(format!(
-                    "`{}` does not hold{}",
-                    w.source,
-                    values(w, p.vars)
-                )));
+                return Err(Stop::NotMet(format!("`{}` does not hold{}", w.source, values(w, p.vars))));
             }
             Err(e) => return Err(stop(e, "condition", p.notes)),
         },
@@ -230,10 +197,7 @@ fn compute(
                 k = Decimal::from(m);
                 capped = format!(", at most {m}");
             }
-            (
-                a * k,
-                format!("{a} × {k} steps (⌊({o} − {above}) / {step}⌋{capped})"),
-            )
+            (a * k, format!("{a} × {k} steps (⌊({o} − {above}) / {step}⌋{capped})"))
         }
         LineKind::Percent => {
             let pct = need(line.percent.map(|d| d.0), "percent", kind)?;
@@ -241,25 +205,16 @@ fn compute(
             match &line.ratio {
                 Some(r) => {
                     let (_, rd) = num(r, p, "ratio")?;
-                    (
-                        pct / Decimal::ONE_HUNDRED * rd * base,
-                        format!("{pct}% × {rd} ({}) × {base_text}", r.source),
-                    )
+                    (pct / Decimal::ONE_HUNDRED * rd * base, format!("{pct}% × {rd} ({}) × {base_text}", r.source))
                 }
-                None => (
-                    pct / Decimal::ONE_HUNDRED * base,
-                    format!("{pct}% × {base_text}"),
-                ),
+                None => (pct / Decimal::ONE_HUNDRED * base, format!("{pct}% × {base_text}")),
             }
         }
         LineKind::Multiplier => {
             let f = need(line.factor.as_ref(), "factor", kind)?;
             let (_, fd) = num(f, p, "factor")?;
             let (base, base_text) = base(line.of.as_ref(), p, done)?;
-            (
-                (fd - Decimal::ONE) * base,
-                format!("({fd} − 1) × {base_text}"),
-            )
+            ((fd - Decimal::ONE) * base, format!("({fd} − 1) × {base_text}"))
         }
         LineKind::Band => {
             let by = need(line.by.as_ref(), "by", kind)?;
@@ -268,9 +223,7 @@ fn compute(
                 .bands
                 .iter()
                 .find(|b| b.from.is_none_or(|f| f.0 <= v) && b.to.is_none_or(|t| v < t.0))
-                .ok_or_else(|| {
-                    Stop::NotMet(format!("{reason}; no band holds {} = {v}", by.source))
-                })?;
+                .ok_or_else(|| Stop::NotMet(format!("{reason}; no band holds {} = {v}", by.source)))?;
             let label = band.label.clone().unwrap_or_else(|| {
                 let f = band.from.map(|d| d.0.to_string()).unwrap_or_default();
                 let t = band.to.map(|d| d.0.to_string()).unwrap_or_default();
@@ -280,15 +233,10 @@ fn compute(
                 (Some(a), _) => (a.0, format!("band {label} ({} = {v}): {}", by.source, a.0)),
                 (None, Some(pct)) => {
                     let (b, bt) = base(line.of.as_ref(), p, done)?;
-                    (
-                        pct.0 / Decimal::ONE_HUNDRED * b,
-                        format!("band {label} ({} = {v}): {}% × {bt}", by.source, pct.0),
-                    )
+                    (pct.0 / Decimal::ONE_HUNDRED * b, format!("band {label} ({} = {v}): {}% × {bt}", by.source, pct.0))
                 }
                 (None, None) => {
-                    return Err(Stop::Error(format!(
-                        "band {label} has neither amount nor percent"
-                    )));
+                    return Err(Stop::Error(format!("band {label} has neither amount nor percent")));
                 }
             }
         }
@@ -328,28 +276,17 @@ fn compute(
 
 /// The base of a percent/multiplier/band line: earlier lines' rounded amounts
 /// and/or a money input. A base line that was withheld withholds this line.
-fn base(
-    of: Option<&BaseSpec>,
-    p: &Payee,
-    done: &BTreeMap<String, PayLine>,
-) -> Result<(Decimal, String), Stop> {
-    let of =
-        of.ok_or_else(|| Stop::Error("the line needs `of` (lines or a money input)".into()))?;
+fn base(of: Option<&BaseSpec>, p: &Payee, done: &BTreeMap<String, PayLine>) -> Result<(Decimal, String), Stop> {
+    let of = of.ok_or_else(|| Stop::Error("the line needs `of` (lines or a money input)".into()))?;
     let mut sum = Decimal::ZERO;
     let mut parts = vec![];
     for id in &of.lines {
-        let l = done.get(&id.value).ok_or_else(|| {
-            Stop::Error(format!(
-                "`of` names line {}, which is not an earlier line",
-                id.value
-            ))
-        })?;
+        let l = done
+            .get(&id.value)
+            .ok_or_else(|| Stop::Error(format!("`of` names line {}, which is not an earlier line", id.value)))?;
         match l.status {
             LineStatus::Withheld => {
-                return Err(Stop::Withheld(format!(
-                    "base line {} was withheld",
-                    id.value
-                )));
+                return Err(Stop::Withheld(format!("base line {} was withheld", id.value)));
             }
             LineStatus::Error => return Err(Stop::Error(format!("base line {} failed", id.value))),
             _ => {}
@@ -359,9 +296,7 @@ fn base(
     }
     if let Some(input) = &of.input {
         let v = match p.vars.get(&input.value) {
-            Some(Var::Num(n)) => {
-                from_f64(*n).ok_or_else(|| Stop::Error(format!("input {} is {n}", input.value)))?
-            }
+            Some(Var::Num(n)) => from_f64(*n).ok_or_else(|| Stop::Error(format!("input {} is {n}", input.value)))?,
             Some(Var::Unknown) => {
                 return Err(Stop::Withheld(format!(
                     "base: {}",
@@ -369,10 +304,7 @@ fn base(
                 )));
             }
             _ => {
-                return Err(Stop::Error(format!(
-                    "`of` names input {}, which is not a number input",
-                    input.value
-                )));
+                return Err(Stop::Error(format!("`of` names input {}, which is not a number input", input.value)));
             }
         };
         sum += v;
@@ -393,10 +325,6 @@ pub(crate) fn coverage_short(rules: &Rules, coverage: Decimal) -> Option<String>
     let min = rules.missing_data.min_coverage.0;
     (coverage < min).then(|| {
         let pct = |d: Decimal| d * Decimal::ONE_HUNDRED;
-        format!(
-            "coverage {:.2}% below {}%",
-            pct(coverage),
-            pct(min).normalize()
-        )
+        format!("coverage {:.2}% below {}%", pct(coverage), pct(min).normalize())
     })
 }

@@ -43,20 +43,14 @@ fn opt_dec(d: Option<Decimal>) -> Var {
 
 /// Month of the programme this period is, counting the start month as 1.
 pub(crate) fn tenure_months(start: NaiveDate, period: &Period) -> i64 {
-    (period.year as i64 * 12 + period.month as i64)
-        - (start.year() as i64 * 12 + start.month() as i64)
-        + 1
+    (period.year as i64 * 12 + period.month as i64) - (start.year() as i64 * 12 + start.month() as i64) + 1
 }
 
 /// Days of the period within `[start, end]` (inclusive, local dates).
 pub(crate) fn active_days(start: NaiveDate, end: Option<NaiveDate>, period: &Period) -> u32 {
     let from = start.max(period.first_day());
     let to = end.unwrap_or(period.last_day()).min(period.last_day());
-    if to < from {
-        0
-    } else {
-        ((to - from).num_days() + 1) as u32
-    }
+    if to < from { 0 } else { ((to - from).num_days() + 1) as u32 }
 }
 
 /// Build the context of every operator on the roster, in roster order.
@@ -76,19 +70,12 @@ pub(crate) fn operators<'a>(
         .iter()
         .map(|spec| {
             let id = spec.id.value.as_str();
-            let mine: Vec<&NodeInfo> = nodes
-                .values()
-                .filter(|n| n.operator.as_deref() == Some(id))
-                .collect();
+            let mine: Vec<&NodeInfo> = nodes.values().filter(|n| n.operator.as_deref() == Some(id)).collect();
             let avail = availability(mine.iter().copied(), step);
             let region = operator_region(spec.region.as_ref().map(|r| r.value.as_str()), &mine);
-            let incs: Vec<&Incident> = incidents_all
-                .iter()
-                .filter(|i| i.operators.iter().any(|o| o == id))
-                .collect();
+            let incs: Vec<&Incident> = incidents_all.iter().filter(|i| i.operators.iter().any(|o| o == id)).collect();
             let days = active_days(spec.start, spec.end, period);
-            let active =
-                spec.start <= period.last_day() && spec.end.is_none_or(|e| e >= period.first_day());
+            let active = spec.start <= period.last_day() && spec.end.is_none_or(|e| e >= period.first_day());
 
             let mut v = Vars::new();
             set(&mut v, "nodes", num(mine.len() as f64));
@@ -97,74 +84,36 @@ pub(crate) fn operators<'a>(
             set(&mut v, "downtime_seconds", num(avail.down_seconds as f64));
             set(&mut v, "unknown_seconds", num(avail.unknown_seconds as f64));
             set(&mut v, "fleet_uptime", opt_dec(fleet.uptime));
-            set(
-                &mut v,
-                "region_uptime",
-                opt_dec(region.as_ref().and_then(|r| regions.get(r)?.uptime)),
-            );
+            set(&mut v, "region_uptime", opt_dec(region.as_ref().and_then(|r| regions.get(r)?.uptime)));
             set(&mut v, "incidents", num(incs.len() as f64));
-            let major = incs
-                .iter()
-                .filter(|i| {
-                    rules
-                        .severities
-                        .iter()
-                        .any(|s| s.id.value == i.severity && s.major)
-                })
-                .count();
+            let major =
+                incs.iter().filter(|i| rules.severities.iter().any(|s| s.id.value == i.severity && s.major)).count();
             set(&mut v, "major_incidents", num(major as f64));
             for s in &rules.severities {
                 let n = incs.iter().filter(|i| i.severity == s.id.value).count();
                 set(&mut v, &format!("incidents_{}", s.id.value), num(n as f64));
             }
-            let breached = |f: fn(&Incident) -> Verdict| {
-                incs.iter().filter(|i| f(i) == Verdict::Breached).count()
-            };
-            set(
-                &mut v,
-                "resolve_breaches",
-                num(breached(|i| i.resolve_verdict) as f64),
-            );
+            let breached = |f: fn(&Incident) -> Verdict| incs.iter().filter(|i| f(i) == Verdict::Breached).count();
+            set(&mut v, "resolve_breaches", num(breached(|i| i.resolve_verdict) as f64));
             let acks = facts.acknowledgements.is_some();
             set(
                 &mut v,
                 "respond_breaches",
-                if acks {
-                    num(breached(|i| i.respond_verdict) as f64)
-                } else {
-                    Var::Unknown
-                },
+                if acks { num(breached(|i| i.respond_verdict) as f64) } else { Var::Unknown },
             );
-            set(
-                &mut v,
-                "mttr_seconds",
-                opt_dec(incidents::mttr(incs.iter().copied())),
-            );
+            set(&mut v, "mttr_seconds", opt_dec(incidents::mttr(incs.iter().copied())));
             let responses: Vec<i64> = incs.iter().filter_map(|i| i.response_seconds).collect();
             let avg = if acks && !responses.is_empty() {
-                Some(
-                    Decimal::from(responses.iter().sum::<i64>())
-                        / Decimal::from(responses.len() as u64),
-                )
+                Some(Decimal::from(responses.iter().sum::<i64>()) / Decimal::from(responses.len() as u64))
             } else {
                 None
             };
             set(&mut v, "avg_response_seconds", opt_dec(avg));
-            set(
-                &mut v,
-                "tenure_months",
-                num(tenure_months(spec.start, period) as f64),
-            );
+            set(&mut v, "tenure_months", num(tenure_months(spec.start, period) as f64));
             set(&mut v, "active_days", num(days));
             set(&mut v, "period_days", num(period_days));
-            set(
-                &mut v,
-                "active_ratio",
-                num(days as f64 / period_days as f64),
-            );
-            let terminated = spec
-                .end
-                .is_some_and(|e| e >= period.first_day() && e <= period.last_day());
+            set(&mut v, "active_ratio", num(days as f64 / period_days as f64));
+            let terminated = spec.end.is_some_and(|e| e >= period.first_day() && e <= period.last_day());
             set(&mut v, "terminated", Var::Bool(terminated));
             set(&mut v, "mentees", num(spec.mentees.len() as f64));
             set(&mut v, "period_month", num(period.month));
@@ -187,28 +136,12 @@ pub(crate) fn operators<'a>(
             );
             let no_acks = "no acknowledgement source is configured".to_string();
             note("respond_breaches", no_acks.clone());
-            note(
-                "avg_response_seconds",
-                if acks {
-                    "no acknowledged incident this period".into()
-                } else {
-                    no_acks
-                },
-            );
+            note("avg_response_seconds", if acks { "no acknowledged incident this period".into() } else { no_acks });
             note("mttr_seconds", "no resolved incident this period".into());
 
             let mut node_ids: Vec<String> = mine.iter().map(|n| n.node.clone()).collect();
             node_ids.sort();
-            OpCtx {
-                spec,
-                nodes: node_ids,
-                region,
-                availability: avail,
-                vars: v,
-                notes,
-                active_days: days,
-                active,
-            }
+            OpCtx { spec, nodes: node_ids, region, availability: avail, vars: v, notes, active_days: days, active }
         })
         .collect()
 }
@@ -222,13 +155,7 @@ pub(crate) struct Keys<'a> {
 }
 
 /// Add the input variables for `keys`: a value, the input's default, or unknown.
-pub(crate) fn add_inputs(
-    rules: &Rules,
-    facts: &Facts,
-    keys: &Keys,
-    vars: &mut Vars,
-    notes: &mut Notes,
-) {
+pub(crate) fn add_inputs(rules: &Rules, facts: &Facts, keys: &Keys, vars: &mut Vars, notes: &mut Notes) {
     for input in &rules.inputs {
         let name = &input.name.value;
         let (key, by) = match input.by {
@@ -241,21 +168,11 @@ pub(crate) fn add_inputs(
             (Some(InputFacts::Values(m)), Some(k)) => match (m.get(k), input.default) {
                 (Some(x), _) => (Var::Num(*x), None),
                 (None, Some(d)) => (Var::Num(d), None),
-                (None, None) => (
-                    Var::Unknown,
-                    Some(format!("input {name} has no series for {by} {k}")),
-                ),
+                (None, None) => (Var::Unknown, Some(format!("input {name} has no series for {by} {k}"))),
             },
-            (Some(InputFacts::Failed(msg)), _) => {
-                (Var::Unknown, Some(format!("input {name} failed: {msg}")))
-            }
+            (Some(InputFacts::Failed(msg)), _) => (Var::Unknown, Some(format!("input {name} failed: {msg}"))),
             (None, _) => (Var::Unknown, Some(format!("input {name} was not read"))),
-            (Some(_), None) => (
-                Var::Unknown,
-                Some(format!(
-                    "input {name} is keyed by {by}, and there is none here"
-                )),
-            ),
+            (Some(_), None) => (Var::Unknown, Some(format!("input {name} is keyed by {by}, and there is none here"))),
         };
         vars.insert(name.clone(), v);
         match why {
@@ -266,10 +183,7 @@ pub(crate) fn add_inputs(
 }
 
 fn total(rules: &Rules, lines: &[PayLine]) -> Decimal {
-    lines
-        .iter()
-        .map(|l| l.amount)
-        .fold(super::pay::zero(rules), |a, b| a + b)
+    lines.iter().map(|l| l.amount).fold(super::pay::zero(rules), |a, b| a + b)
 }
 
 fn tier_or_warn<'a>(
@@ -281,9 +195,7 @@ fn tier_or_warn<'a>(
     match t {
         Some(t) => &t.lines,
         None => {
-            warnings.push(format!(
-                "{who} has tier {tier}, which is not defined; no pay lines"
-            ));
+            warnings.push(format!("{who} has tier {tier}, which is not defined; no pay lines"));
             &[]
         }
     }
@@ -313,12 +225,8 @@ pub(crate) fn operator_statement(
         active_days: op.active_days,
         period_days: period.days(),
     };
-    let lines_spec = tier_or_warn(
-        rules.tier(&spec.tier.value),
-        &format!("operator {}", spec.id.value),
-        &spec.tier.value,
-        warnings,
-    );
+    let lines_spec =
+        tier_or_warn(rules.tier(&spec.tier.value), &format!("operator {}", spec.id.value), &spec.tier.value, warnings);
     let mut done: BTreeMap<String, PayLine> = BTreeMap::new();
     let mut lines = vec![];
     for l in lines_spec {
@@ -336,13 +244,7 @@ pub(crate) fn operator_statement(
         availability: op.availability.clone(),
         total: total(rules, &lines),
         lines,
-        promotion: promotion::promotion(
-            rules,
-            &spec.tier.value,
-            &vars,
-            &notes,
-            op.availability.coverage,
-        ),
+        promotion: promotion::promotion(rules, &spec.tier.value, &vars, &notes, op.availability.coverage),
     }
 }
 
@@ -359,79 +261,37 @@ pub(crate) fn partner_statement(
     let pid = partner.id.value.as_str();
     let ever: Vec<&OpCtx> = ops
         .iter()
-        .filter(|o| {
-            o.spec.referred_by.as_ref().is_some_and(|r| r.value == pid)
-                && o.spec.start <= period.last_day()
-        })
+        .filter(|o| o.spec.referred_by.as_ref().is_some_and(|r| r.value == pid) && o.spec.start <= period.last_day())
         .collect();
     let active: Vec<&OpCtx> = ever.iter().copied().filter(|o| o.active).collect();
-    let mut node_ids: Vec<String> = active
-        .iter()
-        .flat_map(|o| o.nodes.iter().cloned())
-        .collect();
+    let mut node_ids: Vec<String> = active.iter().flat_map(|o| o.nodes.iter().cloned()).collect();
     node_ids.sort();
     node_ids.dedup();
-    let avail = availability(
-        node_ids.iter().filter_map(|n| nodes.get(n)),
-        facts.step_seconds,
-    );
+    let avail = availability(node_ids.iter().filter_map(|n| nodes.get(n)), facts.step_seconds);
 
     let mut pv = Vars::new();
     set(&mut pv, "referrals", num(active.len() as f64));
-    let recent = ever
-        .iter()
-        .filter(|o| (1..=12).contains(&tenure_months(o.spec.start, period)))
-        .count();
+    let recent = ever.iter().filter(|o| (1..=12).contains(&tenure_months(o.spec.start, period))).count();
     set(&mut pv, "referrals_12m", num(recent as f64));
-    let retained = ever
-        .iter()
-        .filter(|o| o.spec.end.is_none_or(|e| e >= period.last_day()))
-        .count();
-    set(
-        &mut pv,
-        "retention",
-        if ever.is_empty() {
-            Var::Unknown
-        } else {
-            num(retained as f64 / ever.len() as f64)
-        },
-    );
+    let retained = ever.iter().filter(|o| o.spec.end.is_none_or(|e| e >= period.last_day())).count();
+    set(&mut pv, "retention", if ever.is_empty() { Var::Unknown } else { num(retained as f64 / ever.len() as f64) });
     set(&mut pv, "partner_nodes", num(node_ids.len() as f64));
-    set(
-        &mut pv,
-        "partner_tenure_months",
-        num(tenure_months(partner.start, period) as f64),
-    );
+    set(&mut pv, "partner_tenure_months", num(tenure_months(partner.start, period) as f64));
     set(&mut pv, "period_month", num(period.month));
 
     let mut vars = pv.clone();
     let mut notes = Notes::new();
     if ever.is_empty() {
-        notes.insert(
-            "retention".into(),
-            "the partner has referred no operator yet".into(),
-        );
+        notes.insert("retention".into(), "the partner has referred no operator yet".into());
     }
-    let keys = Keys {
-        partner: Some(pid),
-        ..Keys::default()
-    };
+    let keys = Keys { partner: Some(pid), ..Keys::default() };
     add_inputs(rules, facts, &keys, &mut vars, &mut notes);
     let days = active_days(partner.start, None, period);
-    let payee = Payee {
-        vars: &vars,
-        notes: &notes,
-        coverage: avail.coverage,
-        active_days: days,
-        period_days: period.days(),
-    };
+    let payee =
+        Payee { vars: &vars, notes: &notes, coverage: avail.coverage, active_days: days, period_days: period.days() };
 
-    let lines_spec = tier_or_warn(
-        rules.partner_tier(&partner.tier.value),
-        &format!("partner {pid}"),
-        &partner.tier.value,
-        warnings,
-    );
+    let lines_spec =
+        tier_or_warn(rules.partner_tier(&partner.tier.value), &format!("partner {pid}"), &partner.tier.value, warnings);
     let mut done: BTreeMap<String, PayLine> = BTreeMap::new();
     let mut lines = vec![];
     for l in lines_spec {
@@ -441,11 +301,8 @@ pub(crate) fn partner_statement(
                 .map(|o| {
                     let mut v = pv.clone();
                     v.extend(o.vars.iter().map(|(k, x)| (k.clone(), *x)));
-                    let keys = Keys {
-                        operator: Some(&o.spec.id.value),
-                        region: o.region.as_deref(),
-                        partner: Some(pid),
-                    };
+                    let keys =
+                        Keys { operator: Some(&o.spec.id.value), region: o.region.as_deref(), partner: Some(pid) };
                     let mut n = notes.clone();
                     n.extend(o.notes.iter().map(|(k, x)| (k.clone(), x.clone())));
                     add_inputs(rules, facts, &keys, &mut v, &mut n);
@@ -482,11 +339,7 @@ pub(crate) fn partner_statement(
 
 /// One `per_referral` line from its per-operator evaluations: paid lines add
 /// up; the reason lists every referred operator's outcome.
-fn combine(
-    rules: &Rules,
-    l: &crate::rules::spec::LineSpec,
-    subs: Vec<(String, PayLine)>,
-) -> PayLine {
+fn combine(rules: &Rules, l: &crate::rules::spec::LineSpec, subs: Vec<(String, PayLine)>) -> PayLine {
     let mut out = PayLine {
         id: l.id.value.clone(),
         name: l.name.clone(),
@@ -530,11 +383,8 @@ fn combine(
             out.inputs.insert(format!("{op}.{k}"), v.clone());
         }
     }
-    out.formula = if formulas.len() > 1 {
-        format!("{}; total {}", formulas.join("; "), out.amount)
-    } else {
-        formulas.join("; ")
-    };
+    out.formula =
+        if formulas.len() > 1 { format!("{}; total {}", formulas.join("; "), out.amount) } else { formulas.join("; ") };
     out.reason = reasons.join("; ");
     out
 }

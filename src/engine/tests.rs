@@ -21,19 +21,11 @@ fn run(rules: &Rules, facts: &Facts, p: &Period) -> Evaluation {
 }
 
 fn statement<'a>(e: &'a Evaluation, id: &str) -> &'a Statement {
-    e.operators
-        .iter()
-        .chain(&e.partners)
-        .find(|s| s.id == id)
-        .unwrap_or_else(|| panic!("no statement {id}"))
+    e.operators.iter().chain(&e.partners).find(|s| s.id == id).unwrap_or_else(|| panic!("no statement {id}"))
 }
 
 fn line<'a>(e: &'a Evaluation, payee: &str, id: &str) -> &'a PayLine {
-    statement(e, payee)
-        .lines
-        .iter()
-        .find(|l| l.id == id)
-        .unwrap_or_else(|| panic!("no line {id}"))
+    statement(e, payee).lines.iter().find(|l| l.id == id).unwrap_or_else(|| panic!("no line {id}"))
 }
 
 /// A programme with one tier-1 operator `alice` on nodes n1..n3 (region eu).
@@ -81,10 +73,7 @@ tiers:
 }
 
 fn three_nodes(f: &Facts) -> Vec<NodeFacts> {
-    ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| node(f, n, "eu", &[]))
-        .collect()
+    ["n1", "n2", "n3"].iter().map(|n| node(f, n, "eu", &[])).collect()
 }
 
 // ---------------------------------------------------------------- uptime
@@ -147,10 +136,7 @@ fn unknown_time_is_neither_up_nor_down_and_lowers_coverage_only() {
     assert_eq!(n1.unknown_seconds, (total - total / 2) as i64 * 60);
     assert_eq!(n1.coverage, Decimal::from(total / 2) / Decimal::from(total));
     let fleet = &e.fleet;
-    assert_eq!(
-        fleet.coverage,
-        Decimal::from(total * 2 + total / 2) / Decimal::from(total * 3)
-    );
+    assert_eq!(fleet.coverage, Decimal::from(total * 2 + total / 2) / Decimal::from(total * 3));
 }
 
 // ---------------------------------------------------------------- incidents
@@ -232,18 +218,11 @@ fn a_single_node_failure_is_a_p2() {
     let p = period("2026-10");
     let mut f = facts(&p);
     let s = t(2026, 10, 8, 12, 0);
-    f.nodes = vec![
-        node(&f, "a1", "eu", &[(s, 20)]),
-        node(&f, "a2", "eu", &[]),
-        node(&f, "a3", "eu", &[]),
-    ];
+    f.nodes = vec![node(&f, "a1", "eu", &[(s, 20)]), node(&f, "a2", "eu", &[]), node(&f, "a3", "eu", &[])];
     let e = run(&r, &f, &p);
     assert_eq!(e.incidents.len(), 1);
     assert_eq!(e.incidents[0].severity, "P2");
-    assert_eq!(
-        e.nodes.iter().map(|n| n.incidents).collect::<Vec<_>>(),
-        vec![1, 0, 0]
-    );
+    assert_eq!(e.nodes.iter().map(|n| n.incidents).collect::<Vec<_>>(), vec![1, 0, 0]);
     assert_eq!(e.severities[2].incidents, 1);
 }
 
@@ -288,11 +267,7 @@ fn mttr_is_the_mean_duration_of_resolved_incidents_and_open_ones_are_counted_apa
     let mut f = facts(&p);
     let mut a3 = node(&f, "a3", "eu", &[]);
     let open_start = f.end - Duration::minutes(90);
-    a3.outages = vec![Outage {
-        start: open_start,
-        end: f.end,
-        ongoing: true,
-    }];
+    a3.outages = vec![Outage { start: open_start, end: f.end, ongoing: true }];
     f.nodes = vec![
         node(&f, "a1", "eu", &[(t(2026, 10, 8, 12, 0), 20)]),
         node(&f, "a2", "eu", &[(t(2026, 10, 9, 12, 0), 40)]),
@@ -303,10 +278,7 @@ fn mttr_is_the_mean_duration_of_resolved_incidents_and_open_ones_are_counted_apa
     let p2 = e.severities.iter().find(|s| s.severity == "P2").unwrap();
     assert_eq!(p2.incidents, 3);
     assert_eq!(p2.open, 1);
-    assert_eq!(
-        p2.mttr_seconds,
-        Some(Decimal::from(20 * 60 + 40 * 60) / Decimal::from(2))
-    );
+    assert_eq!(p2.mttr_seconds, Some(Decimal::from(20 * 60 + 40 * 60) / Decimal::from(2)));
     let open = e.incidents.iter().find(|i| i.end.is_none()).unwrap();
     assert_eq!(open.duration_seconds, 90 * 60);
     assert_eq!(open.resolve_verdict, Verdict::Open);
@@ -320,11 +292,7 @@ fn an_incident_over_its_resolve_target_is_breached_even_while_open() {
     let p = period("2026-10");
     let mut f = facts(&p);
     let mut a1 = node(&f, "a1", "eu", &[]);
-    a1.outages = vec![Outage {
-        start: f.end - Duration::hours(25),
-        end: f.end,
-        ongoing: true,
-    }];
+    a1.outages = vec![Outage { start: f.end - Duration::hours(25), end: f.end, ongoing: true }];
     f.nodes = vec![a1, node(&f, "a2", "eu", &[])];
     let e = run(&r, &f, &p);
     assert_eq!(e.incidents[0].severity, "P2");
@@ -339,31 +307,15 @@ fn an_acknowledgement_within_target_meets_the_response_sla_and_a_late_one_breach
     let mut f = facts(&p);
     let s1 = t(2026, 10, 8, 12, 0);
     let s2 = t(2026, 10, 9, 12, 0);
-    f.nodes = vec![
-        node(&f, "a1", "eu", &[(s1, 20)]),
-        node(&f, "a2", "eu", &[(s2, 90)]),
-        node(&f, "a3", "eu", &[]),
-    ];
+    f.nodes = vec![node(&f, "a1", "eu", &[(s1, 20)]), node(&f, "a2", "eu", &[(s2, 90)]), node(&f, "a3", "eu", &[])];
     f.acknowledgements = Some(vec![
-        Acknowledgement {
-            node: "a1".into(),
-            at: s1 + Duration::minutes(10),
-        },
-        Acknowledgement {
-            node: "a2".into(),
-            at: s2 + Duration::minutes(61),
-        },
+        Acknowledgement { node: "a1".into(), at: s1 + Duration::minutes(10) },
+        Acknowledgement { node: "a2".into(), at: s2 + Duration::minutes(61) },
     ]);
     let e = run(&r, &f, &p);
     let (i1, i2) = (&e.incidents[0], &e.incidents[1]);
-    assert_eq!(
-        (i1.response_seconds, i1.respond_verdict),
-        (Some(600), Verdict::Met)
-    );
-    assert_eq!(
-        (i2.response_seconds, i2.respond_verdict),
-        (Some(61 * 60), Verdict::Breached)
-    );
+    assert_eq!((i1.response_seconds, i1.respond_verdict), (Some(600), Verdict::Met));
+    assert_eq!((i2.response_seconds, i2.respond_verdict), (Some(61 * 60), Verdict::Breached));
     assert_eq!(e.severities[2].respond_breaches, 1);
 }
 
@@ -374,11 +326,7 @@ fn degraded_performance_is_a_p3() {
     let mut f = facts(&p);
     f.nodes = vec![node(&f, "a1", "eu", &[]), node(&f, "a2", "eu", &[])];
     let s = t(2026, 10, 10, 9, 0);
-    f.degraded = vec![Interval {
-        node: "a2".into(),
-        start: s,
-        end: s + Duration::hours(2),
-    }];
+    f.degraded = vec![Interval { node: "a2".into(), start: s, end: s + Duration::hours(2) }];
     let e = run(&r, &f, &p);
     assert_eq!(e.incidents.len(), 1);
     assert_eq!(e.incidents[0].severity, "P3");
@@ -415,9 +363,7 @@ fn the_evaluate_policy_pays_a_line_on_the_known_data_alone() {
     let mut f = facts(&p);
     f.nodes = three_nodes(&f);
     let total = slots(&f);
-    f.nodes
-        .iter_mut()
-        .for_each(|n| n.up_samples = total * 8 / 10);
+    f.nodes.iter_mut().for_each(|n| n.up_samples = total * 8 / 10);
     let e = run(&r, &f, &p);
     assert_eq!(line(&e, "alice", "uptime_bonus").status, LineStatus::Paid);
 }
@@ -437,20 +383,13 @@ fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_sou
     let e = run(&r, &f, &p);
     let l = line(&e, "alice", "response");
     assert_eq!(l.status, LineStatus::Withheld);
-    assert_eq!(
-        l.reason,
-        "condition: no value for avg_response_seconds (no acknowledgement source is configured)"
-    );
+    assert_eq!(l.reason, "condition: no value for avg_response_seconds (no acknowledgement source is configured)");
     // With a source but no incident, the reason says that instead.
     f.acknowledgements = Some(vec![]);
     let e = run(&r, &f, &p);
     let l = line(&e, "alice", "response");
     assert_eq!(l.status, LineStatus::Withheld);
-    assert!(
-        l.reason.contains("no acknowledged incident"),
-        "{}",
-        l.reason
-    );
+    assert!(l.reason.contains("no acknowledged incident"), "{}", l.reason);
 }
 
 #[test]
@@ -465,17 +404,10 @@ fn an_operator_who_joined_mid_month_gets_a_prorated_stipend() {
     f.nodes = three_nodes(&f);
     let e = run(&r, &f, &p);
     let active = 31 - 16 + 1;
-    let want = round(
-        Decimal::from(500 * 3 * active) / Decimal::from(31),
-        2,
-        RoundingMode::HalfEven,
-    );
+    let want = round(Decimal::from(500 * 3 * active) / Decimal::from(31), 2, RoundingMode::HalfEven);
     let l = line(&e, "alice", "stipend");
     assert_eq!(l.amount, want);
-    assert_eq!(
-        l.formula,
-        format!("500 × 3 nodes × {active}/31 days = {want}")
-    );
+    assert_eq!(l.formula, format!("500 × 3 nodes × {active}/31 days = {want}"));
     assert_eq!(statement(&e, "alice").total, want + dec("200"));
 }
 
@@ -500,11 +432,7 @@ fn early_termination_within_six_months_charges_the_churn_rebate() {
     let l = line(&e, "alice", "churn");
     assert_eq!((l.status, l.amount), (LineStatus::Paid, dec("-250")));
     assert_eq!(l.inputs["tenure_months"], "6");
-    let stipend = round(
-        Decimal::from(500 * 3 * 10) / Decimal::from(31),
-        2,
-        RoundingMode::HalfEven,
-    );
+    let stipend = round(Decimal::from(500 * 3 * 10) / Decimal::from(31), 2, RoundingMode::HalfEven);
     assert_eq!(line(&e, "alice", "stipend").amount, stipend);
     // Started in April: October is month 7, no rebate.
     r.operators[0].start = date(4, 30);
@@ -531,15 +459,10 @@ fn a_steps_line_pays_per_whole_step_above_the_threshold_up_to_the_maximum() {
     for (up, down) in [(9_983u64, 17u64), (9_950, 50), (9_900, 100), (10_000, 0)] {
         let mut f = facts(&p);
         f.nodes = with_samples(&f, up, down);
-        f.nodes
-            .iter_mut()
-            .for_each(|n| n.expected_samples = up + down);
+        f.nodes.iter_mut().for_each(|n| n.expected_samples = up + down);
         let e = run(&r, &f, &p);
         let uptime = Decimal::from(up) / Decimal::from(up + down);
-        let steps = ((uptime - dec("0.995")) / dec("0.001"))
-            .floor()
-            .max(Decimal::ZERO)
-            .min(Decimal::from(4));
+        let steps = ((uptime - dec("0.995")) / dec("0.001")).floor().max(Decimal::ZERO).min(Decimal::from(4));
         let l = line(&e, "alice", "graduated");
         assert_eq!(l.amount, dec("200") * steps, "uptime {uptime}: {l:?}");
     }
@@ -559,28 +482,17 @@ fn a_percent_line_takes_its_share_of_a_money_input() {
     let mut f = facts(&p);
     f.nodes = three_nodes(&f);
     let revenue = 15_000.55;
-    f.inputs.insert(
-        "revenue".into(),
-        InputFacts::Values([("eu".to_string(), revenue)].into()),
-    );
+    f.inputs.insert("revenue".into(), InputFacts::Values([("eu".to_string(), revenue)].into()));
     let e = run(&r, &f, &p);
     let want = round(dec("0.02") * dec("15000.55"), 2, RoundingMode::HalfEven);
     let l = line(&e, "alice", "revenue_share");
     assert_eq!((l.status, l.amount), (LineStatus::Paid, want), "{l:?}");
 
     // A failed query withholds the line and says so.
-    f.inputs
-        .insert("revenue".into(), InputFacts::Failed("timeout".into()));
+    f.inputs.insert("revenue".into(), InputFacts::Failed("timeout".into()));
     let e = run(&r, &f, &p);
-    assert_eq!(
-        line(&e, "alice", "revenue_share").status,
-        LineStatus::Withheld
-    );
-    assert!(
-        e.warnings
-            .iter()
-            .any(|w| w.contains("revenue") && w.contains("timeout"))
-    );
+    assert_eq!(line(&e, "alice", "revenue_share").status, LineStatus::Withheld);
+    assert!(e.warnings.iter().any(|w| w.contains("revenue") && w.contains("timeout")));
 }
 
 #[test]
@@ -604,28 +516,14 @@ fn a_band_line_pays_the_band_holding_the_value_and_a_multiplier_scales_earlier_l
     let mut f = facts(&p);
     f.nodes = three_nodes(&f);
     for (rating, band) in [(4.85, "100"), (4.8, "100"), (4.95, "250"), (4.79, "50")] {
-        f.inputs.insert(
-            "rating".into(),
-            InputFacts::Values([("alice".to_string(), rating)].into()),
-        );
+        f.inputs.insert("rating".into(), InputFacts::Values([("alice".to_string(), rating)].into()));
         let e = run(&r, &f, &p);
-        assert_eq!(
-            line(&e, "alice", "rating_band").amount,
-            dec(band),
-            "rating {rating}"
-        );
-        let factor = if rating > 4.8 {
-            dec("1.25")
-        } else {
-            Decimal::ONE
-        };
+        assert_eq!(line(&e, "alice", "rating_band").amount, dec(band), "rating {rating}");
+        let factor = if rating > 4.8 { dec("1.25") } else { Decimal::ONE };
         let l = line(&e, "alice", "tier_multiplier");
         assert_eq!(l.amount, (factor - Decimal::ONE) * dec("1500"), "{l:?}");
     }
-    f.inputs.insert(
-        "rating".into(),
-        InputFacts::Values([("alice".to_string(), 4.0)].into()),
-    );
+    f.inputs.insert("rating".into(), InputFacts::Values([("alice".to_string(), 4.0)].into()));
     let e = run(&r, &f, &p);
     assert_eq!(line(&e, "alice", "rating_band").status, LineStatus::NotMet);
 }
@@ -635,26 +533,14 @@ fn a_roster_node_without_data_has_zero_coverage_and_a_warning() {
     let r = programme("", "");
     let p = period("2026-10");
     let mut f = facts(&p);
-    f.nodes = vec![
-        node(&f, "n1", "eu", &[]),
-        node(&f, "n2", "eu", &[]),
-        node(&f, "x9", "eu", &[]),
-    ];
+    f.nodes = vec![node(&f, "n1", "eu", &[]), node(&f, "n2", "eu", &[]), node(&f, "x9", "eu", &[])];
     let e = run(&r, &f, &p);
     let n3 = e.nodes.iter().find(|n| n.node == "n3").unwrap();
     assert_eq!(n3.availability.coverage, Decimal::ZERO);
     assert_eq!(n3.availability.unknown_seconds, p.seconds());
     assert_eq!(statement(&e, "alice").nodes, vec!["n1", "n2", "n3"]);
-    assert!(
-        e.warnings.iter().any(|w| w.contains("n3")),
-        "{:?}",
-        e.warnings
-    );
-    assert!(
-        e.warnings.iter().any(|w| w.contains("x9")),
-        "{:?}",
-        e.warnings
-    );
+    assert!(e.warnings.iter().any(|w| w.contains("n3")), "{:?}", e.warnings);
+    assert!(e.warnings.iter().any(|w| w.contains("x9")), "{:?}", e.warnings);
     assert_eq!(e.fleet.nodes, 4);
 }
 
@@ -700,26 +586,14 @@ promotions:
     let r = rules(&yaml);
     let p = period("2026-10");
     let mut f = facts(&p);
-    f.nodes = vec![
-        node(&f, "a1", "eu", &[]),
-        node(&f, "b1", "eu", &[]),
-        node(&f, "c1", "us", &[]),
-    ];
+    f.nodes = vec![node(&f, "a1", "eu", &[]), node(&f, "b1", "eu", &[]), node(&f, "c1", "us", &[])];
     f.inputs.insert(
         "revenue".into(),
-        InputFacts::Values(
-            [
-                ("a".to_string(), 1000.0),
-                ("b".to_string(), 333.33),
-                ("c".to_string(), 9.0),
-            ]
-            .into(),
-        ),
+        InputFacts::Values([("a".to_string(), 1000.0), ("b".to_string(), 333.33), ("c".to_string(), 9.0)].into()),
     );
     let e = run(&r, &f, &p);
     let l = line(&e, "bronze1", "commission");
-    let want = round(dec("100"), 2, RoundingMode::HalfEven)
-        + round(dec("33.333"), 2, RoundingMode::HalfEven);
+    let want = round(dec("100"), 2, RoundingMode::HalfEven) + round(dec("33.333"), 2, RoundingMode::HalfEven);
     assert_eq!((l.status, l.amount), (LineStatus::Paid, want), "{l:?}");
     assert_eq!(statement(&e, "bronze1").nodes, vec!["a1", "b1"]);
     assert_eq!(e.total, Decimal::from(300) + want);
@@ -744,15 +618,8 @@ fn the_same_input_gives_identical_json_bytes() {
     let p = period("2026-10");
     let mut f = facts(&p);
     let s = t(2026, 10, 6, 10, 0);
-    f.nodes = vec![
-        node(&f, "n1", "eu", &[(s, 30)]),
-        node(&f, "n2", "eu", &[(s, 10)]),
-        node(&f, "zz", "us", &[]),
-    ];
-    f.inputs.insert(
-        "revenue".into(),
-        InputFacts::Values([("eu".to_string(), 1234.5)].into()),
-    );
+    f.nodes = vec![node(&f, "n1", "eu", &[(s, 30)]), node(&f, "n2", "eu", &[(s, 10)]), node(&f, "zz", "us", &[])];
+    f.inputs.insert("revenue".into(), InputFacts::Values([("eu".to_string(), 1234.5)].into()));
     f.acknowledgements = Some(vec![]);
     let a = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
     let b = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
@@ -770,14 +637,8 @@ fn an_acknowledgement_of_a_later_incident_does_not_answer_an_earlier_one() {
     let mut f = facts(&p);
     let s1 = t(2026, 10, 8, 12, 0);
     let s2 = t(2026, 10, 9, 12, 0);
-    f.nodes = vec![
-        node(&f, "a1", "eu", &[(s1, 20), (s2, 20)]),
-        node(&f, "a2", "eu", &[]),
-    ];
-    f.acknowledgements = Some(vec![Acknowledgement {
-        node: "a1".into(),
-        at: s2 + Duration::minutes(5),
-    }]);
+    f.nodes = vec![node(&f, "a1", "eu", &[(s1, 20), (s2, 20)]), node(&f, "a2", "eu", &[])];
+    f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: s2 + Duration::minutes(5) }]);
     let e = run(&r, &f, &p);
     assert_eq!(e.incidents.len(), 2);
     assert_eq!(e.incidents[0].acknowledged_at, None);
@@ -850,10 +711,6 @@ tiers:
     let pr = statement(&e, "alice").promotion.clone().unwrap();
     assert_eq!(pr.checks[0].passed, Some(true));
     assert_eq!(pr.checks[1].passed, None);
-    assert!(
-        pr.checks[1].detail.contains("coverage 50.00% below 90%"),
-        "{}",
-        pr.checks[1].detail
-    );
+    assert!(pr.checks[1].detail.contains("coverage 50.00% below 90%"), "{}", pr.checks[1].detail);
     assert!(!pr.eligible);
 }

@@ -20,19 +20,14 @@ pub fn rules(yaml: &str) -> Rules {
             (Some(day), _) => Maintenance::Weekly {
                 name: m.name.value.clone(),
                 weekday: day.value.parse::<Weekday>().expect("weekday"),
-                at: NaiveTime::parse_from_str(&m.at.as_ref().expect("at").value, "%H:%M")
-                    .expect("HH:MM"),
+                at: NaiveTime::parse_from_str(&m.at.as_ref().expect("at").value, "%H:%M").expect("HH:MM"),
                 duration_seconds: m.duration.expect("duration").seconds(),
                 time_zone: Tz::UTC,
             },
             (None, Some(from)) => Maintenance::Once {
                 name: m.name.value.clone(),
-                from: DateTime::parse_from_rfc3339(&from.value)
-                    .unwrap()
-                    .with_timezone(&Utc),
-                to: DateTime::parse_from_rfc3339(&m.to.as_ref().expect("to").value)
-                    .unwrap()
-                    .with_timezone(&Utc),
+                from: DateTime::parse_from_rfc3339(&from.value).unwrap().with_timezone(&Utc),
+                to: DateTime::parse_from_rfc3339(&m.to.as_ref().expect("to").value).unwrap().with_timezone(&Utc),
             },
             _ => panic!("maintenance needs weekday or from"),
         })
@@ -40,19 +35,14 @@ pub fn rules(yaml: &str) -> Rules {
     Rules {
         dir: PathBuf::from("rules"),
         sha256: "0".repeat(64),
-        programme: f
-            .programme
-            .unwrap_or_else(|| serde_saphyr::from_str::<ProgrammeSpec>("name: test").unwrap()),
+        programme: f.programme.unwrap_or_else(|| serde_saphyr::from_str::<ProgrammeSpec>("name: test").unwrap()),
         time_zone: Tz::UTC,
-        source: f
-            .source
-            .unwrap_or_else(|| serde_saphyr::from_str::<SourceSpec>("up: up").unwrap()),
+        source: f.source.unwrap_or_else(|| serde_saphyr::from_str::<SourceSpec>("up: up").unwrap()),
         maintenance,
         severities: f.severities,
         inputs: f.inputs,
         missing_data: f.missing_data.unwrap_or_else(|| {
-            serde_saphyr::from_str::<MissingDataSpec>("min_coverage: 0.9\npolicy: withhold")
-                .unwrap()
+            serde_saphyr::from_str::<MissingDataSpec>("min_coverage: 0.9\npolicy: withhold").unwrap()
         }),
         operators: f.operators,
         partners: f.partners,
@@ -103,12 +93,7 @@ pub fn t(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
 
 /// Facts for a whole period at a 60 s step with no nodes yet.
 pub fn facts(p: &Period) -> Facts {
-    Facts {
-        start: p.start,
-        end: p.end,
-        step_seconds: 60,
-        ..Facts::default()
-    }
+    Facts { start: p.start, end: p.end, step_seconds: 60, ..Facts::default() }
 }
 
 /// Slots of the whole window at the facts' step.
@@ -120,10 +105,7 @@ pub fn slots(f: &Facts) -> u64 {
 /// (start, minutes).
 pub fn node(f: &Facts, id: &str, region: &str, outages: &[(DateTime<Utc>, i64)]) -> NodeFacts {
     let total = slots(f);
-    let down: u64 = outages
-        .iter()
-        .map(|(_, m)| (*m * 60 / f.step_seconds) as u64)
-        .sum();
+    let down: u64 = outages.iter().map(|(_, m)| (*m * 60 / f.step_seconds) as u64).sum();
     NodeFacts {
         node: id.into(),
         operator: None,
@@ -134,11 +116,7 @@ pub fn node(f: &Facts, id: &str, region: &str, outages: &[(DateTime<Utc>, i64)])
         maintenance_samples: 0,
         outages: outages
             .iter()
-            .map(|(s, m)| Outage {
-                start: *s,
-                end: *s + Duration::minutes(*m),
-                ongoing: false,
-            })
+            .map(|(s, m)| Outage { start: *s, end: *s + Duration::minutes(*m), ongoing: false })
             .collect(),
     }
 }

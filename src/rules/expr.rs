@@ -151,9 +151,11 @@ fn dry_run(node: &Node) -> Result<(), String> {
         let _ = ctx.set_value(name.to_string(), Value::Float(1.0));
     }
     match node.eval_with_context(&ctx) {
-        Err(e @ (E::WrongOperatorArgumentAmount { .. }
-        | E::WrongFunctionArgumentAmount { .. }
-        | E::FunctionIdentifierNotFound(_))) => Err(e.to_string()),
+        Err(
+            e @ (E::WrongOperatorArgumentAmount { .. }
+            | E::WrongFunctionArgumentAmount { .. }
+            | E::FunctionIdentifierNotFound(_)),
+        ) => Err(e.to_string()),
         _ => Ok(()),
     }
 }
@@ -261,18 +263,14 @@ impl Expr {
         if !missing.is_empty() {
             return Err(EvalError::Unknown(missing));
         }
-        node.eval_with_context(&ctx)
-            .map_err(|e| EvalError::Failed(format!("`{}`: {e}", self.source)))
+        node.eval_with_context(&ctx).map_err(|e| EvalError::Failed(format!("`{}`: {e}", self.source)))
     }
 
     /// Evaluate as a condition.
     pub fn eval_bool(&self, vars: &Vars) -> Result<bool, EvalError> {
         match self.run(vars)? {
             Value::Boolean(b) => Ok(b),
-            other => Err(EvalError::Failed(format!(
-                "`{}` gave {other} where true or false was expected",
-                self.source
-            ))),
+            other => Err(EvalError::Failed(format!("`{}` gave {other} where true or false was expected", self.source))),
         }
     }
 
@@ -282,17 +280,10 @@ impl Expr {
             Value::Float(f) => f,
             Value::Int(i) => i as f64,
             other => {
-                return Err(EvalError::Failed(format!(
-                    "`{}` gave {other} where a number was expected",
-                    self.source
-                )));
+                return Err(EvalError::Failed(format!("`{}` gave {other} where a number was expected", self.source)));
             }
         };
-        if n.is_finite() {
-            Ok(n)
-        } else {
-            Err(EvalError::Failed(format!("`{}` gave {n}", self.source)))
-        }
+        if n.is_finite() { Ok(n) } else { Err(EvalError::Failed(format!("`{}` gave {n}", self.source))) }
     }
 }
 

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use spec::*;
 use std::path::PathBuf;
 
-pub use load::{load_dir, LoadError, RuleError};
+pub use load::{LoadError, RuleError, load_dir};
 
 /// A planned-downtime window, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,11 +94,7 @@ pub fn maintenance_intervals(
             }
         }
     }
-    let mut clipped: Vec<_> = out
-        .into_iter()
-        .map(|(s, e)| (s.max(start), e.min(end)))
-        .filter(|(s, e)| s < e)
-        .collect();
+    let mut clipped: Vec<_> = out.into_iter().map(|(s, e)| (s.max(start), e.min(end))).filter(|(s, e)| s < e).collect();
     clipped.sort();
     let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = vec![];
     for (s, e) in clipped {

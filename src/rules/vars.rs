@@ -54,9 +54,7 @@ pub const PARTNER: &[(&str, &str)] = &[
 /// Is `name` an operator variable, given the severity ids?
 pub fn is_operator_var(name: &str, severity_ids: &[String]) -> bool {
     OPERATOR.iter().any(|(n, _)| *n == name)
-        || name
-            .strip_prefix("incidents_")
-            .is_some_and(|id| severity_ids.iter().any(|s| s == id))
+        || name.strip_prefix("incidents_").is_some_and(|id| severity_ids.iter().any(|s| s == id))
 }
 
 pub fn is_incident_var(name: &str) -> bool {

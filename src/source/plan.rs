@@ -57,27 +57,9 @@ pub async fn read_facts(
     let maintenance = rules.maintenance_intervals(start, end);
     let mut log = vec![];
 
-    let counts = availability(
-        client,
-        &src.up,
-        &src.node_label,
-        &chunks,
-        &maintenance,
-        &mut log,
-    )
-    .await?;
+    let counts = availability(client, &src.up, &src.node_label, &chunks, &maintenance, &mut log).await?;
     let down_chunks = counts.chunks_with(|c| c.count - c.sum > 0.0);
-    let down = raw_samples(
-        client,
-        &src.up,
-        &src.node_label,
-        &chunks,
-        &down_chunks,
-        step,
-        "outages",
-        &mut log,
-    )
-    .await?;
+    let down = raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", &mut log).await?;
 
     let mut nodes = node_facts(&counts, rules, start, end, &maintenance);
     for n in &mut nodes {
@@ -86,35 +68,12 @@ pub async fn read_facts(
         }
     }
     let degraded = match &src.degraded {
-        Some(sel) => {
-            degraded(
-                client,
-                sel,
-                &src.node_label,
-                &chunks,
-                step,
-                start,
-                end,
-                &mut log,
-            )
-            .await?
-        }
+        Some(sel) => degraded(client, sel, &src.node_label, &chunks, step, start, end, &mut log).await?,
         None => vec![],
     };
     let inputs = inputs(client, &rules.inputs, start, end, &mut log).await;
-    let facts = Facts {
-        start,
-        end,
-        step_seconds: step,
-        nodes,
-        degraded,
-        inputs,
-        acknowledgements: None,
-    };
-    Ok(Reading {
-        facts,
-        queries: log,
-    })
+    let facts = Facts { start, end, step_seconds: step, nodes, degraded, inputs, acknowledgements: None };
+    Ok(Reading { facts, queries: log })
 }
 
 /// `(start, end]` cut into pieces of at most `seconds`, aligned to `start`.
@@ -182,22 +141,12 @@ struct Job {
 
 impl Job {
     fn new(purpose: &str, kind: QueryKind, query: String, time: DateTime<Utc>) -> Self {
-        Job {
-            purpose: purpose.to_string(),
-            kind,
-            query,
-            time,
-        }
+        Job { purpose: purpose.to_string(), kind, query, time }
     }
 
     fn record(&self, answer: &Result<QueryAnswer, SourceError>) -> QueryRecord {
         let (series, samples, warnings, total) = match answer {
-            Ok(a) => (
-                a.data.series(),
-                a.data.samples(),
-                a.warnings.clone(),
-                a.total_queryable_samples,
-            ),
+            Ok(a) => (a.data.series(), a.data.samples(), a.warnings.clone(), a.total_queryable_samples),
             Err(_) => (0, 0, vec![], None),
         };
         QueryRecord {
@@ -219,64 +168,42 @@ impl Job {
 
 /// Send `jobs` as instant queries, [`CONCURRENCY`] at a time; answers in
 /// job order, each job recorded in `log`.
-async fn run(
-    client: &Client,
-    jobs: Vec<Job>,
-    log: &mut Vec<QueryRecord>,
-) -> Vec<Result<QueryAnswer, SourceError>> {
+async fn run(client: &Client, jobs: Vec<Job>, log: &mut Vec<QueryRecord>) -> Vec<Result<QueryAnswer, SourceError>> {
     let gate = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
     for (i, job) in jobs.iter().enumerate() {
-        let (client, gate, query, time) =
-            (client.clone(), gate.clone(), job.query.clone(), job.time);
+        let (client, gate, query, time) = (client.clone(), gate.clone(), job.query.clone(), job.time);
         set.spawn(async move {
-            let _permit = gate
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
+            let _permit = gate.acquire_owned().await.expect("semaphore is never closed");
             (i, client.instant(&query, time).await)
         });
     }
-    let mut answers: Vec<Option<Result<QueryAnswer, SourceError>>> =
-        jobs.iter().map(|_| None).collect();
+    let mut answers: Vec<Option<Result<QueryAnswer, SourceError>>> = jobs.iter().map(|_| None).collect();
     while let Some(done) = set.join_next().await {
         let (i, answer) = done.expect("query task panicked");
         answers[i] = Some(answer);
     }
-    let answers: Vec<_> = answers
-        .into_iter()
-        .map(|a| a.expect("every job answered"))
-        .collect();
+    let answers: Vec<_> = answers.into_iter().map(|a| a.expect("every job answered")).collect();
     log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
     answers
 }
 
 /// [`run`] where any failure fails the whole step.
-async fn run_all(
-    client: &Client,
-    jobs: Vec<Job>,
-    log: &mut Vec<QueryRecord>,
-) -> Result<Vec<QueryAnswer>, SourceError> {
+async fn run_all(client: &Client, jobs: Vec<Job>, log: &mut Vec<QueryRecord>) -> Result<Vec<QueryAnswer>, SourceError> {
     run(client, jobs, log).await.into_iter().collect()
 }
 
 fn vector(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, f64)>, SourceError> {
     match answer.data {
         QueryData::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
-        other => Err(decode_error(
-            query,
-            format!("expected a vector, got {}", kind_name(&other)),
-        )),
+        other => Err(decode_error(query, format!("expected a vector, got {}", kind_name(&other)))),
     }
 }
 
 fn matrix(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, Vec<Sample>)>, SourceError> {
     match answer.data {
         QueryData::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.samples)).collect()),
-        other => Err(decode_error(
-            query,
-            format!("expected a matrix, got {}", kind_name(&other)),
-        )),
+        other => Err(decode_error(query, format!("expected a matrix, got {}", kind_name(&other)))),
     }
 }
 
@@ -290,19 +217,14 @@ fn kind_name(d: &QueryData) -> &'static str {
 }
 
 fn decode_error(query: &str, message: String) -> SourceError {
-    SourceError::Decode {
-        query: query.to_string(),
-        message,
-    }
+    SourceError::Decode { query: query.to_string(), message }
 }
 
 fn node_of<'a>(query: &str, labels: &'a Labels, node_label: &str) -> Result<&'a str, SourceError> {
-    labels.get(node_label).map(String::as_str).ok_or_else(|| {
-        decode_error(
-            query,
-            format!("a series has no `{node_label}` label: {labels:?}"),
-        )
-    })
+    labels
+        .get(node_label)
+        .map(String::as_str)
+        .ok_or_else(|| decode_error(query, format!("a series has no `{node_label}` label: {labels:?}")))
 }
 
 // ---------------------------------------------------------- availability
@@ -330,15 +252,7 @@ impl Counts {
     fn chunks_with(&self, pred: impl Fn(&Count) -> bool) -> BTreeMap<String, BTreeSet<usize>> {
         self.chunks
             .iter()
-            .map(|(n, cs)| {
-                (
-                    n.clone(),
-                    cs.iter()
-                        .filter(|(_, c)| pred(c))
-                        .map(|(i, _)| *i)
-                        .collect::<BTreeSet<_>>(),
-                )
-            })
+            .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| pred(c)).map(|(i, _)| *i).collect::<BTreeSet<_>>()))
             .filter(|(_, set)| !set.is_empty())
             .collect()
     }
@@ -350,18 +264,8 @@ fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
         .flat_map(|w| {
             let sel = range_selector(up, *w);
             [
-                Job::new(
-                    purpose,
-                    QueryKind::Instant,
-                    format!("count_over_time({sel})"),
-                    w.1,
-                ),
-                Job::new(
-                    purpose,
-                    QueryKind::Instant,
-                    format!("sum_over_time({sel})"),
-                    w.1,
-                ),
+                Job::new(purpose, QueryKind::Instant, format!("count_over_time({sel})"), w.1),
+                Job::new(purpose, QueryKind::Instant, format!("sum_over_time({sel})"), w.1),
             ]
         })
         .collect()
@@ -377,11 +281,7 @@ fn parse_counts(
     for (k, (job, answer)) in jobs.iter().zip(answers).enumerate() {
         for (labels, v) in vector(&job.query, answer)? {
             let node = node_of(&job.query, &labels, node_label)?.to_string();
-            let c = if k % 2 == 0 {
-                Count { count: v, sum: 0.0 }
-            } else {
-                Count { count: 0.0, sum: v }
-            };
+            let c = if k % 2 == 0 { Count { count: v, sum: 0.0 } } else { Count { count: 0.0, sum: v } };
             out.push((k / 2, node, c, labels));
         }
     }
@@ -410,12 +310,7 @@ async fn availability(
     let maint_answers = answers.split_off(chunk_jobs.len());
     let mut counts = Counts::default();
     for (i, node, c, labels) in parse_counts(&chunk_jobs, answers, node_label)? {
-        *counts
-            .chunks
-            .entry(node.clone())
-            .or_default()
-            .entry(i)
-            .or_default() += c;
+        *counts.chunks.entry(node.clone()).or_default().entry(i).or_default() += c;
         counts.labels.insert(node, labels);
     }
     for (_, node, c, labels) in parse_counts(&maint_jobs, maint_answers, node_label)? {
@@ -437,11 +332,7 @@ fn node_facts(
     let slots = ((end - start).num_seconds() / step) as u64;
     let maintenance_samples = samples::slots_in(maintenance, step);
     let expected = slots.saturating_sub(maintenance_samples);
-    let nodes: BTreeSet<&String> = counts
-        .chunks
-        .keys()
-        .chain(counts.maintenance.keys())
-        .collect();
+    let nodes: BTreeSet<&String> = counts.chunks.keys().chain(counts.maintenance.keys()).collect();
     nodes
         .into_iter()
         .map(|node| {
@@ -470,11 +361,7 @@ fn node_facts(
 
 /// A sample count from a float sum (never negative).
 fn whole(v: f64) -> u64 {
-    if v.is_finite() && v > 0.0 {
-        v.round() as u64
-    } else {
-        0
-    }
+    if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
 }
 
 // ------------------------------------------------------------ raw samples
@@ -498,9 +385,7 @@ async fn raw_samples(
     let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
     for (job, answer) in jobs.iter().zip(answers) {
         for (labels, s) in matrix(&job.query, answer)? {
-            out.entry(node_of(&job.query, &labels, node_label)?.to_string())
-                .or_default()
-                .extend(s);
+            out.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().extend(s);
         }
     }
     for s in out.values_mut() {
@@ -531,12 +416,7 @@ fn raw_jobs(
         let batch = (MAX_RAW_SAMPLES / per_node).max(1) as usize;
         for names in nodes.chunks(batch) {
             let sel = with_matcher(selector, &format!("{node_label}=~{}", names_regex(names)));
-            jobs.push(Job::new(
-                purpose,
-                QueryKind::Raw,
-                range_selector(&sel, window),
-                window.1,
-            ));
+            jobs.push(Job::new(purpose, QueryKind::Raw, range_selector(&sel, window), window.1));
         }
     }
     jobs
@@ -573,12 +453,7 @@ async fn degraded(
     let jobs: Vec<Job> = chunks
         .iter()
         .map(|w| {
-            Job::new(
-                "degraded",
-                QueryKind::Instant,
-                format!("sum_over_time({})", range_selector(selector, *w)),
-                w.1,
-            )
+            Job::new("degraded", QueryKind::Instant, format!("sum_over_time({})", range_selector(selector, *w)), w.1)
         })
         .collect();
     let answers = run_all(client, jobs.clone(), log).await?;
@@ -586,29 +461,16 @@ async fn degraded(
     for (i, (job, answer)) in jobs.iter().zip(answers).enumerate() {
         for (labels, v) in vector(&job.query, answer)? {
             if v > 0.0 {
-                wanted
-                    .entry(node_of(&job.query, &labels, node_label)?.to_string())
-                    .or_default()
-                    .insert(i);
+                wanted.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().insert(i);
             }
         }
     }
-    let raw = raw_samples(
-        client, selector, node_label, chunks, &wanted, step, "degraded", log,
-    )
-    .await?;
+    let raw = raw_samples(client, selector, node_label, chunks, &wanted, step, "degraded", log).await?;
     let mut out = vec![];
     for (node, s) in raw {
-        let as_down: Vec<Sample> = s
-            .iter()
-            .map(|(t, v)| (*t, if *v == 1.0 { 0.0 } else { 1.0 }))
-            .collect();
+        let as_down: Vec<Sample> = s.iter().map(|(t, v)| (*t, if *v == 1.0 { 0.0 } else { 1.0 })).collect();
         for o in samples::outages(&as_down, start, end, step) {
-            out.push(Interval {
-                node: node.clone(),
-                start: o.start,
-                end: o.end,
-            });
+            out.push(Interval { node: node.clone(), start: o.start, end: o.end });
         }
     }
     out.sort();
@@ -652,15 +514,8 @@ async fn inputs(
 }
 
 /// An input's answer keyed by its label (`""` for a scalar input).
-fn input_values(
-    spec: &InputSpec,
-    query: &str,
-    answer: QueryAnswer,
-) -> Result<BTreeMap<String, f64>, SourceError> {
-    let label = spec
-        .label
-        .clone()
-        .unwrap_or_else(|| key_name(spec.by).to_string());
+fn input_values(spec: &InputSpec, query: &str, answer: QueryAnswer) -> Result<BTreeMap<String, f64>, SourceError> {
+    let label = spec.label.clone().unwrap_or_else(|| key_name(spec.by).to_string());
     let pairs: Vec<(String, f64)> = match (spec.by, answer.data) {
         (_, QueryData::Scalar(_, v)) => vec![(String::new(), v)],
         (InputKey::Scalar, QueryData::Vector(v)) if v.len() <= 1 => {
@@ -669,10 +524,7 @@ fn input_values(
         (InputKey::Scalar, QueryData::Vector(v)) => {
             return Err(decode_error(
                 query,
-                format!(
-                    "a scalar input returned {} series; aggregate it, e.g. sum(...)",
-                    v.len()
-                ),
+                format!("a scalar input returned {} series; aggregate it, e.g. sum(...)", v.len()),
             ));
         }
         (_, QueryData::Vector(v)) => v
@@ -680,10 +532,7 @@ fn input_values(
             .map(|s| Ok((node_of(query, &s.labels, &label)?.to_string(), s.value)))
             .collect::<Result<_, SourceError>>()?,
         (_, other) => {
-            return Err(decode_error(
-                query,
-                format!("expected a vector, got {}", kind_name(&other)),
-            ));
+            return Err(decode_error(query, format!("expected a vector, got {}", kind_name(&other))));
         }
     };
     let mut out = BTreeMap::new();
@@ -691,9 +540,7 @@ fn input_values(
         if out.insert(key.clone(), v).is_some() {
             return Err(decode_error(
                 query,
-                format!(
-                    "two series for `{label}` = `{key}`; aggregate with sum by ({label}) (...)"
-                ),
+                format!("two series for `{label}` = `{key}`; aggregate with sum by ({label}) (...)"),
             ));
         }
     }
@@ -721,10 +568,7 @@ mod tests {
     #[test]
     fn chunks_are_days_aligned_to_the_start_and_the_last_is_shorter() {
         let c = chunks(t(1, 6), t(3, 12), CHUNK_SECONDS);
-        assert_eq!(
-            c,
-            vec![(t(1, 6), t(2, 6)), (t(2, 6), t(3, 6)), (t(3, 6), t(3, 12))]
-        );
+        assert_eq!(c, vec![(t(1, 6), t(2, 6)), (t(2, 6), t(3, 6)), (t(3, 6), t(3, 12))]);
     }
 
     #[test]
@@ -736,22 +580,13 @@ mod tests {
     fn a_matcher_joins_any_selector() {
         assert_eq!(with_matcher("up", "a=\"b\""), "up{a=\"b\"}");
         assert_eq!(with_matcher("up{}", "a=\"b\""), "up{a=\"b\"}");
-        assert_eq!(
-            with_matcher(" up{job=\"x\"} ", "a=\"b\""),
-            "up{job=\"x\",a=\"b\"}"
-        );
-        assert_eq!(
-            with_matcher("{__name__=\"up\"}", "a=\"b\""),
-            "{__name__=\"up\",a=\"b\"}"
-        );
+        assert_eq!(with_matcher(" up{job=\"x\"} ", "a=\"b\""), "up{job=\"x\",a=\"b\"}");
+        assert_eq!(with_matcher("{__name__=\"up\"}", "a=\"b\""), "{__name__=\"up\",a=\"b\"}");
     }
 
     #[test]
     fn node_names_are_escaped_for_regex_and_promql() {
-        assert_eq!(
-            names_regex(&["node-1.eu", "a|b", "q\"x"]),
-            r#""node-1\\.eu|a\\|b|q\"x""#
-        );
+        assert_eq!(names_regex(&["node-1.eu", "a|b", "q\"x"]), r#""node-1\\.eu|a\\|b|q\"x""#);
     }
 
     #[test]
@@ -763,9 +598,8 @@ mod tests {
     #[test]
     fn raw_batches_stay_under_the_sample_budget() {
         let c = chunks(t(1, 0), t(11, 0), CHUNK_SECONDS);
-        let wanted: BTreeMap<String, BTreeSet<usize>> = (0..10_000)
-            .map(|i| (format!("n{i}"), (0..10).collect()))
-            .collect();
+        let wanted: BTreeMap<String, BTreeSet<usize>> =
+            (0..10_000).map(|i| (format!("n{i}"), (0..10).collect())).collect();
         let jobs = raw_jobs("up", "instance", &c, &wanted, 60, "outages");
         // 10 days at 60 s = 14,400 samples per node: 347 nodes per batch.
         assert_eq!(jobs.len(), 10_000usize.div_ceil(347));

@@ -48,32 +48,12 @@ impl ClientConfig {
 /// Everything that can go wrong asking Prometheus. Every message names the query.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error(
-        "cannot reach Prometheus at {url} for query `{query}` after {attempts} attempt(s): {message}"
-    )]
-    Connection {
-        url: String,
-        query: String,
-        attempts: u32,
-        message: String,
-    },
+    #[error("cannot reach Prometheus at {url} for query `{query}` after {attempts} attempt(s): {message}")]
+    Connection { url: String, query: String, attempts: u32, message: String },
     #[error("Prometheus rejected query `{query}` (HTTP {status}, {error_type}): {error}")]
-    Rejected {
-        query: String,
-        status: u16,
-        error_type: String,
-        error: String,
-    },
-    #[error(
-        "Prometheus failed on query `{query}` after {attempts} attempt(s) (HTTP {status}, {error_type}): {error}"
-    )]
-    Server {
-        query: String,
-        status: u16,
-        attempts: u32,
-        error_type: String,
-        error: String,
-    },
+    Rejected { query: String, status: u16, error_type: String, error: String },
+    #[error("Prometheus failed on query `{query}` after {attempts} attempt(s) (HTTP {status}, {error_type}): {error}")]
+    Server { query: String, status: u16, attempts: u32, error_type: String, error: String },
     #[error("unexpected answer from Prometheus to query `{query}`: {message}")]
     Decode { query: String, message: String },
     #[error("bad source configuration: {0}")]
@@ -151,10 +131,7 @@ impl Client {
         let mut config = config;
         config.max_attempts = config.max_attempts.max(1);
         config.base_url = config.base_url.trim_end_matches('/').to_string();
-        Ok(Client {
-            http,
-            config: Arc::new(config),
-        })
+        Ok(Client { http, config: Arc::new(config) })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -162,11 +139,7 @@ impl Client {
     }
 
     /// An instant query at `time`.
-    pub async fn instant(
-        &self,
-        query: &str,
-        time: DateTime<Utc>,
-    ) -> Result<QueryAnswer, SourceError> {
+    pub async fn instant(&self, query: &str, time: DateTime<Utc>) -> Result<QueryAnswer, SourceError> {
         let params = vec![("query", query.to_string()), ("time", unix(time))];
         self.post("query", query, params).await
     }
@@ -228,13 +201,7 @@ impl Client {
                 message: error_chain(&e),
             })
         };
-        let response = self
-            .http
-            .post(url)
-            .form(params)
-            .send()
-            .await
-            .map_err(connection)?;
+        let response = self.http.post(url).form(params).send().await.map_err(connection)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(connection)?;
         decode(query, status, &body, attempt)
@@ -310,10 +277,7 @@ struct RawMatrix {
 }
 
 fn decode(query: &str, status: u16, body: &[u8], attempt: u32) -> Result<QueryAnswer, Attempt> {
-    let bad = |message: String| SourceError::Decode {
-        query: query.to_string(),
-        message,
-    };
+    let bad = |message: String| SourceError::Decode { query: query.to_string(), message };
     let envelope: Envelope = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(e) => {
@@ -323,11 +287,7 @@ fn decode(query: &str, status: u16, body: &[u8], attempt: u32) -> Result<QueryAn
             } else {
                 server_error(query, status, attempt, "http".into(), text)
             };
-            return Err(if retryable(status) {
-                Attempt::Retry(err)
-            } else {
-                Attempt::Final(err)
-            });
+            return Err(if retryable(status) { Attempt::Retry(err) } else { Attempt::Final(err) });
         }
     };
     if envelope.status != "success" || status != 200 {
@@ -336,44 +296,17 @@ fn decode(query: &str, status: u16, body: &[u8], attempt: u32) -> Result<QueryAn
         return Err(if retryable(status) {
             Attempt::Retry(server_error(query, status, attempt, error_type, error))
         } else {
-            Attempt::Final(SourceError::Rejected {
-                query: query.to_string(),
-                status,
-                error_type,
-                error,
-            })
+            Attempt::Final(SourceError::Rejected { query: query.to_string(), status, error_type, error })
         });
     }
-    let data = envelope
-        .data
-        .ok_or_else(|| Attempt::Final(bad("answer without `data`".into())))?;
-    let total_queryable_samples = data
-        .stats
-        .as_ref()
-        .and_then(|s| s.samples.as_ref()?.total_queryable_samples);
-    let parsed =
-        parse_result(&data.result_type, data.result).map_err(|m| Attempt::Final(bad(m)))?;
-    Ok(QueryAnswer {
-        data: parsed,
-        warnings: envelope.warnings,
-        total_queryable_samples,
-    })
+    let data = envelope.data.ok_or_else(|| Attempt::Final(bad("answer without `data`".into())))?;
+    let total_queryable_samples = data.stats.as_ref().and_then(|s| s.samples.as_ref()?.total_queryable_samples);
+    let parsed = parse_result(&data.result_type, data.result).map_err(|m| Attempt::Final(bad(m)))?;
+    Ok(QueryAnswer { data: parsed, warnings: envelope.warnings, total_queryable_samples })
 }
 
-fn server_error(
-    query: &str,
-    status: u16,
-    attempts: u32,
-    error_type: String,
-    error: String,
-) -> SourceError {
-    SourceError::Server {
-        query: query.to_string(),
-        status,
-        attempts,
-        error_type,
-        error,
-    }
+fn server_error(query: &str, status: u16, attempts: u32, error_type: String, error: String) -> SourceError {
+    SourceError::Server { query: query.to_string(), status, attempts, error_type, error }
 }
 
 fn parse_result(result_type: &str, result: serde_json::Value) -> Result<QueryData, String> {
@@ -383,11 +316,7 @@ fn parse_result(result_type: &str, result: serde_json::Value) -> Result<QueryDat
             let raw: Vec<RawVector> = serde_json::from_value(result).map_err(json)?;
             let mut out = Vec::with_capacity(raw.len());
             for r in raw {
-                out.push(VectorSample {
-                    time: time(r.value.0)?,
-                    value: value(&r.value.1)?,
-                    labels: r.metric,
-                });
+                out.push(VectorSample { time: time(r.value.0)?, value: value(&r.value.1)?, labels: r.metric });
             }
             QueryData::Vector(out)
         }
@@ -395,15 +324,9 @@ fn parse_result(result_type: &str, result: serde_json::Value) -> Result<QueryDat
             let raw: Vec<RawMatrix> = serde_json::from_value(result).map_err(json)?;
             let mut out = Vec::with_capacity(raw.len());
             for r in raw {
-                let samples = r
-                    .values
-                    .iter()
-                    .map(|(t, v)| Ok((time(*t)?, value(v)?)))
-                    .collect::<Result<_, String>>()?;
-                out.push(MatrixSeries {
-                    labels: r.metric,
-                    samples,
-                });
+                let samples =
+                    r.values.iter().map(|(t, v)| Ok((time(*t)?, value(v)?))).collect::<Result<_, String>>()?;
+                out.push(MatrixSeries { labels: r.metric, samples });
             }
             QueryData::Matrix(out)
         }
@@ -421,8 +344,7 @@ fn parse_result(result_type: &str, result: serde_json::Value) -> Result<QueryDat
 
 /// A Prometheus timestamp (seconds, millisecond precision).
 fn time(t: f64) -> Result<DateTime<Utc>, String> {
-    DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
-        .ok_or_else(|| format!("timestamp {t} out of range"))
+    DateTime::from_timestamp_millis((t * 1000.0).round() as i64).ok_or_else(|| format!("timestamp {t} out of range"))
 }
 
 /// A Prometheus sample value: `"1"`, `"0.5"`, `"NaN"`, `"+Inf"`, `"-Inf"`.
@@ -431,9 +353,7 @@ pub fn value(text: &str) -> Result<f64, String> {
         "NaN" => Ok(f64::NAN),
         "+Inf" | "Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
-        t => t
-            .parse()
-            .map_err(|_| format!("sample value `{t}` is not a number")),
+        t => t.parse().map_err(|_| format!("sample value `{t}` is not a number")),
     }
 }
 
@@ -454,9 +374,7 @@ mod tests {
     #[test]
     fn backoff_doubles_from_the_configured_delay() {
         let c = ClientConfig::new("http://x");
-        let d: Vec<u64> = (2..=4)
-            .map(|a| c.delay_before(a).as_millis() as u64)
-            .collect();
+        let d: Vec<u64> = (2..=4).map(|a| c.delay_before(a).as_millis() as u64).collect();
         assert_eq!(d, vec![500, 1000, 2000]);
     }
 
@@ -468,9 +386,7 @@ mod tests {
         let a = decode("q", 200, body, 1).ok().unwrap();
         assert_eq!(a.warnings, vec!["w1"]);
         assert_eq!(a.total_queryable_samples, Some(42));
-        let QueryData::Vector(v) = a.data else {
-            panic!()
-        };
+        let QueryData::Vector(v) = a.data else { panic!() };
         assert!(v[0].value.is_nan());
         let body = br#"{"status":"success","data":{"resultType":"matrix",
             "result":[{"metric":{},"values":[[1790812800.5,"1"],[1790812860,"0"]]}]}}"#;
@@ -484,18 +400,12 @@ mod tests {
         match decode("up{", 400, body, 1) {
             Err(Attempt::Final(e)) => {
                 let m = e.to_string();
-                assert!(
-                    m.contains("up{") && m.contains("bad_data") && m.contains("parse error"),
-                    "{m}"
-                );
+                assert!(m.contains("up{") && m.contains("bad_data") && m.contains("parse error"), "{m}");
             }
             _ => panic!("400 must not be retried"),
         }
         let body = br#"{"status":"error","errorType":"unavailable","error":"busy"}"#;
         assert!(matches!(decode("up", 503, body, 1), Err(Attempt::Retry(_))));
-        assert!(matches!(
-            decode("up", 429, b"slow down", 1),
-            Err(Attempt::Retry(_))
-        ));
+        assert!(matches!(decode("up", 429, b"slow down", 1), Err(Attempt::Retry(_))));
     }
 }

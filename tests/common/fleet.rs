@@ -43,17 +43,10 @@ fn inside(t: DateTime<Utc>, s: DateTime<Utc>, e: DateTime<Utc>) -> bool {
 impl Plan {
     /// `up` of `node` at `t`: `None` in a gap, 0 in an outage, else 1.
     pub fn up(&self, node: &str, t: DateTime<Utc>) -> Option<f64> {
-        if self
-            .gaps
-            .iter()
-            .any(|(n, s, e)| n.as_deref().is_none_or(|n| n == node) && inside(t, *s, *e))
-        {
+        if self.gaps.iter().any(|(n, s, e)| n.as_deref().is_none_or(|n| n == node) && inside(t, *s, *e)) {
             return None;
         }
-        let down = self
-            .outages
-            .iter()
-            .any(|(ns, s, e)| ns.iter().any(|n| n == node) && inside(t, *s, *e));
+        let down = self.outages.iter().any(|(ns, s, e)| ns.iter().any(|n| n == node) && inside(t, *s, *e));
         Some(if down { 0.0 } else { 1.0 })
     }
 
@@ -63,12 +56,7 @@ impl Plan {
             .iter()
             .map(|n| {
                 let (plan, name) = (self.clone(), n.name.clone());
-                let labels = [
-                    ("job", job),
-                    ("instance", &n.name),
-                    ("region", &n.region),
-                    ("operator", &n.operator),
-                ];
+                let labels = [("job", job), ("instance", &n.name), ("region", &n.region), ("operator", &n.operator)];
                 Series::new("up", &labels, move |t| plan.up(&name, t))
             })
             .collect()
@@ -76,12 +64,7 @@ impl Plan {
 
     /// What `node` should read, with `maintenance` windows removed.
     pub fn expected(&self, node: &str, maintenance: &[Window]) -> Expected {
-        let mut x = Expected {
-            up: 0,
-            down: 0,
-            expected: 0,
-            maintenance: 0,
-        };
+        let mut x = Expected { up: 0, down: 0, expected: 0, maintenance: 0 };
         for t in self.span.times() {
             if maintenance.iter().any(|(s, e)| inside(t, *s, *e)) {
                 x.maintenance += 1;

@@ -50,10 +50,7 @@ impl Series {
     ) -> Self {
         Series {
             name: name.into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             value: Arc::new(value),
         }
     }
@@ -89,11 +86,7 @@ pub fn require_binary(name: &str) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 // ------------------------------------------------------------ OpenMetrics
@@ -101,20 +94,14 @@ pub fn free_port() -> u16 {
 const BLOCK_SECONDS: i64 = 2 * 3600;
 
 fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
     } else {
         format!("{v}")
     }
@@ -131,11 +118,7 @@ pub fn openmetrics(series: &[Series], times: &[DateTime<Utc>]) -> String {
             family = &s.name;
             writeln!(out, "# TYPE {family} gauge").unwrap();
         }
-        let labels: Vec<String> = s
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
-            .collect();
+        let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label(v))).collect();
         let head = format!("{}{{{}}}", s.name, labels.join(","));
         for t in times {
             if let Some(v) = (s.value)(*t) {
@@ -204,10 +187,7 @@ impl Prometheus {
     /// Backfill `series` over `span` and start a server on the data.
     pub fn start(series: &[Series], span: Span) -> Prometheus {
         let prometheus = require_binary("prometheus");
-        let dir = tempfile::Builder::new()
-            .prefix("fleet-prom-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("fleet-prom-").tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let started = Instant::now();
@@ -215,14 +195,8 @@ impl Prometheus {
         let backfill_seconds = started.elapsed().as_secs_f64();
         let config = dir.path().join("prometheus.yml");
         let query_log = dir.path().join("query.log");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  query_log_file: {}\nscrape_configs: []\n",
-                query_log.display()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, format!("global:\n  query_log_file: {}\nscrape_configs: []\n", query_log.display()))
+            .unwrap();
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new(prometheus)
@@ -237,13 +211,7 @@ impl Prometheus {
             .spawn()
             .unwrap();
         let watchdog = watchdog(child.id(), dir.path());
-        let mut p = Prometheus {
-            port,
-            dir,
-            backfill_seconds,
-            child,
-            watchdog,
-        };
+        let mut p = Prometheus { port, dir, backfill_seconds, child, watchdog };
         p.wait_ready();
         p
     }
@@ -273,10 +241,7 @@ impl Prometheus {
         let deadline = Instant::now() + std::time::Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "prometheus exited ({status}) before it was ready:\n{}",
-                    self.server_log()
-                );
+                panic!("prometheus exited ({status}) before it was ready:\n{}", self.server_log());
             }
             if http_get_status(self.port, "/-/ready") == Some(200) {
                 return;
@@ -315,8 +280,7 @@ fn watchdog(pid: u32, dir: &Path) -> Child {
 /// Status code of `GET path` on 127.0.0.1:port, if it answered.
 fn http_get_status(port: u16, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-        .ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
@@ -330,8 +294,7 @@ fn http_get_status(port: u16, path: &str) -> Option<u16> {
 pub fn rules_from_yaml(yaml: &str) -> Rules {
     use fleet_incentives::rules::Maintenance;
     use fleet_incentives::rules::spec::{MissingDataSpec, ProgrammeSpec, RuleFile};
-    let file: RuleFile =
-        serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("bad test rules: {e}"));
+    let file: RuleFile = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("bad test rules: {e}"));
     let programme: ProgrammeSpec = match file.programme {
         Some(p) => p,
         None => serde_saphyr::from_str("name: test").unwrap(),
@@ -347,13 +310,9 @@ pub fn rules_from_yaml(yaml: &str) -> Rules {
             (Some(day), _) => Maintenance::Weekly {
                 name: m.name.value.clone(),
                 weekday: day.value.parse().expect("weekday"),
-                at: chrono::NaiveTime::parse_from_str(&m.at.as_ref().expect("at").value, "%H:%M")
-                    .expect("at HH:MM"),
+                at: chrono::NaiveTime::parse_from_str(&m.at.as_ref().expect("at").value, "%H:%M").expect("at HH:MM"),
                 duration_seconds: m.duration.expect("duration").seconds(),
-                time_zone: m
-                    .time_zone
-                    .as_ref()
-                    .map_or(chrono_tz::Tz::UTC, |z| z.value.parse().expect("zone")),
+                time_zone: m.time_zone.as_ref().map_or(chrono_tz::Tz::UTC, |z| z.value.parse().expect("zone")),
             },
             (None, Some(from)) => Maintenance::Once {
                 name: m.name.value.clone(),
@@ -384,9 +343,5 @@ pub fn rules_from_yaml(yaml: &str) -> Rules {
 /// Run a future to completion on a fresh runtime (tests are plain `#[test]`
 /// so shared fixtures can be built in a `static`).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(f)
 }
