@@ -37,10 +37,7 @@ pub enum RuleTestError {
     #[error("{0}: not a directory")]
     NotADirectory(PathBuf),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("no test files: expected {0}/tests/*.yaml or tests/*.yaml in a rule set below it")]
     NoTests(PathBuf),
 }
@@ -96,10 +93,7 @@ impl Report {
     }
 
     pub fn failed(&self) -> usize {
-        self.suites
-            .iter()
-            .map(|s| s.cases.iter().filter(|c| !c.passed()).count())
-            .sum()
+        self.suites.iter().map(|s| s.cases.iter().filter(|c| !c.passed()).count()).sum()
     }
 
     /// Files that could not run.
@@ -148,25 +142,14 @@ impl Report {
         let errors: usize = self
             .suites
             .iter()
-            .map(|s| {
-                s.error.is_some() as usize + s.cases.iter().filter(|c| c.error.is_some()).count()
-            })
+            .map(|s| s.error.is_some() as usize + s.cases.iter().filter(|c| c.error.is_some()).count())
             .sum();
         let failures: usize = self
             .suites
             .iter()
-            .map(|s| {
-                s.cases
-                    .iter()
-                    .filter(|c| c.error.is_none() && !c.failures.is_empty())
-                    .count()
-            })
+            .map(|s| s.cases.iter().filter(|c| c.error.is_none() && !c.failures.is_empty()).count())
             .sum();
-        let time: f64 = self
-            .suites
-            .iter()
-            .flat_map(|s| &s.cases)
-            .fold(0.0, |a, c| a + c.seconds);
+        let time: f64 = self.suites.iter().flat_map(|s| &s.cases).fold(0.0, |a, c| a + c.seconds);
         let _ = writeln!(
             out,
             "<testsuites name=\"fleet-incentives rule tests\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">",
@@ -174,13 +157,8 @@ impl Report {
         );
         for s in &self.suites {
             let file = xml(&s.file.display().to_string());
-            let s_fail = s
-                .cases
-                .iter()
-                .filter(|c| c.error.is_none() && !c.failures.is_empty())
-                .count();
-            let s_err =
-                s.error.is_some() as usize + s.cases.iter().filter(|c| c.error.is_some()).count();
+            let s_fail = s.cases.iter().filter(|c| c.error.is_none() && !c.failures.is_empty()).count();
+            let s_err = s.error.is_some() as usize + s.cases.iter().filter(|c| c.error.is_some()).count();
             let s_time: f64 = s.cases.iter().fold(0.0, |a, c| a + c.seconds);
             let _ = writeln!(
                 out,
@@ -188,40 +166,20 @@ impl Report {
                 s.cases.len()
             );
             if let Some(e) = &s.error {
-                let _ = writeln!(
-                    out,
-                    "    <testcase name=\"(test file)\" classname=\"{file}\" time=\"0.000\">"
-                );
-                let _ = writeln!(
-                    out,
-                    "      <error message=\"{}\">{}</error>",
-                    xml(first_line(e)),
-                    xml_text(e)
-                );
+                let _ = writeln!(out, "    <testcase name=\"(test file)\" classname=\"{file}\" time=\"0.000\">");
+                let _ = writeln!(out, "      <error message=\"{}\">{}</error>", xml(first_line(e)), xml_text(e));
                 let _ = writeln!(out, "    </testcase>");
             }
             for c in &s.cases {
                 let name = xml(&c.name);
                 if c.passed() {
-                    let _ = writeln!(
-                        out,
-                        "    <testcase name=\"{name}\" classname=\"{file}\" time=\"{:.3}\"/>",
-                        c.seconds
-                    );
+                    let _ =
+                        writeln!(out, "    <testcase name=\"{name}\" classname=\"{file}\" time=\"{:.3}\"/>", c.seconds);
                     continue;
                 }
-                let _ = writeln!(
-                    out,
-                    "    <testcase name=\"{name}\" classname=\"{file}\" time=\"{:.3}\">",
-                    c.seconds
-                );
+                let _ = writeln!(out, "    <testcase name=\"{name}\" classname=\"{file}\" time=\"{:.3}\">", c.seconds);
                 if let Some(e) = &c.error {
-                    let _ = writeln!(
-                        out,
-                        "      <error message=\"{}\">{}</error>",
-                        xml(first_line(e)),
-                        xml_text(e)
-                    );
+                    let _ = writeln!(out, "      <error message=\"{}\">{}</error>", xml(first_line(e)), xml_text(e));
                 } else {
                     let body = c.failures.join("\n");
                     let msg = if c.failures.len() == 1 {
@@ -285,16 +243,10 @@ pub fn find_test_files(dir: &Path) -> Result<Vec<PathBuf>, RuleTestError> {
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, RuleTestError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| RuleTestError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| RuleTestError::Io { path: dir.to_path_buf(), source })?;
     let mut v = vec![];
     for e in rd {
-        let e = e.map_err(|source| RuleTestError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let e = e.map_err(|source| RuleTestError::Io { path: dir.to_path_buf(), source })?;
         v.push(e.path());
     }
     v.sort();
@@ -339,9 +291,7 @@ pub fn parse_test_file(path: &Path, text: &str) -> Result<file::TestFile, String
     serde_saphyr::from_str_with_options::<file::TestFile>(text, yaml_options()).map_err(|e| {
         let (line, col) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         use serde_saphyr::MessageFormatter;
-        let msg = serde_saphyr::DefaultMessageFormatter
-            .format_message(e.without_snippet())
-            .replace('\n', " ");
+        let msg = serde_saphyr::DefaultMessageFormatter.format_message(e.without_snippet()).replace('\n', " ");
         format!("{}:{line}:{col}: {msg}", path.display())
     })
 }
@@ -361,21 +311,13 @@ fn load_rules(dir: &Path) -> Result<Rules, String> {
     match catch_unwind(|| rules::load_dir(dir)) {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(p) => Err(format!(
-            "loading {} panicked: {}",
-            dir.display(),
-            panic_text(p)
-        )),
+        Err(p) => Err(format!("loading {} panicked: {}", dir.display(), panic_text(p))),
     }
 }
 
 /// Run one test file against already loaded rules (or their load error).
 pub fn run_file(path: &Path, cache: &mut BTreeMap<PathBuf, Result<Rules, String>>) -> SuiteResult {
-    let mut suite = SuiteResult {
-        file: path.to_path_buf(),
-        error: None,
-        cases: vec![],
-    };
+    let mut suite = SuiteResult { file: path.to_path_buf(), error: None, cases: vec![] };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -392,9 +334,7 @@ pub fn run_file(path: &Path, cache: &mut BTreeMap<PathBuf, Result<Rules, String>
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let rules_dir = normalize(&base.join(tf.rule_files_dir.as_deref().unwrap_or("..")));
-    let rules = cache
-        .entry(rules_dir.clone())
-        .or_insert_with(|| load_rules(&rules_dir));
+    let rules = cache.entry(rules_dir.clone()).or_insert_with(|| load_rules(&rules_dir));
     let rules = match rules {
         Ok(r) => r,
         Err(e) => {
@@ -446,20 +386,14 @@ fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
                 out.pop();
             }
             Component::CurDir => {}
             c => out.push(c),
         }
     }
-    if out.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        out
-    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
 }
 
 /// Run every test file of `dir` (its `tests/`) and of every rule set below

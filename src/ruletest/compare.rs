@@ -1,9 +1,7 @@
 //! Expectations against an evaluation: every mismatch, as a sentence.
 
 use super::file::*;
-use crate::evaluation::{
-    Availability, Evaluation, Incident, LineStatus, PayLine, Statement, Verdict,
-};
+use crate::evaluation::{Availability, Evaluation, Incident, LineStatus, PayLine, Statement, Verdict};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Every difference between `exp` and `ev`; empty when the test passes.
@@ -20,20 +18,8 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
         let what = format!("severity {}", s.severity);
         num(&mut out, &what, "incidents", s.incidents, got.incidents);
         num(&mut out, &what, "open incidents", s.open, got.open);
-        num(
-            &mut out,
-            &what,
-            "resolve breaches",
-            s.resolve_breaches,
-            got.resolve_breaches,
-        );
-        num(
-            &mut out,
-            &what,
-            "respond breaches",
-            s.respond_breaches,
-            got.respond_breaches,
-        );
+        num(&mut out, &what, "resolve breaches", s.resolve_breaches, got.resolve_breaches);
+        num(&mut out, &what, "respond breaches", s.respond_breaches, got.respond_breaches);
         if let Some(OptDur(m)) = s.mttr {
             let want = m.map(|d| Decimal::from(d.seconds()));
             let same = match (want, got.mttr_seconds) {
@@ -42,11 +28,7 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
                 _ => false,
             };
             if !same {
-                out.push(format!(
-                    "{what} mttr: expected {}, got {}",
-                    opt_dur(want),
-                    opt_dur(got.mttr_seconds)
-                ));
+                out.push(format!("{what} mttr: expected {}, got {}", opt_dur(want), opt_dur(got.mttr_seconds)));
             }
         }
     }
@@ -72,22 +54,13 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
     }
     for w in &exp.warnings {
         if !ev.warnings.iter().any(|g| g.contains(w.as_str())) {
-            out.push(format!(
-                "no warning contains `{w}` (warnings: {:?})",
-                ev.warnings
-            ));
+            out.push(format!("no warning contains `{w}` (warnings: {:?})", ev.warnings));
         }
     }
     out
 }
 
-fn num<T: PartialEq + std::fmt::Display>(
-    out: &mut Vec<String>,
-    what: &str,
-    field: &str,
-    want: Option<T>,
-    got: T,
-) {
+fn num<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, what: &str, field: &str, want: Option<T>, got: T) {
     if let Some(w) = want {
         if w != got {
             out.push(format!("{what} {field}: expected {w}, got {got}"));
@@ -142,20 +115,13 @@ fn compare_incidents(want: &[ExpIncident], got: &[Incident], out: &mut Vec<Strin
             "incidents: expected {}, got {}{}",
             want.len(),
             got.len(),
-            if list.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", list.join("; "))
-            }
+            if list.is_empty() { String::new() } else { format!(": {}", list.join("; ")) }
         ));
     }
     for (n, (w, g)) in want.iter().zip(got).enumerate() {
         let what = format!("incident {} ({})", n + 1, describe(g));
         if w.severity != g.severity {
-            out.push(format!(
-                "{what}: expected severity {}, got {}",
-                w.severity, g.severity
-            ));
+            out.push(format!("{what}: expected severity {}, got {}", w.severity, g.severity));
         }
         if let Some(nodes) = &w.nodes {
             let mut a = nodes.clone();
@@ -163,46 +129,27 @@ fn compare_incidents(want: &[ExpIncident], got: &[Incident], out: &mut Vec<Strin
             let mut b = g.nodes.clone();
             b.sort();
             if a != b {
-                out.push(format!(
-                    "{what}: expected nodes [{}], got [{}]",
-                    a.join(", "),
-                    b.join(", ")
-                ));
+                out.push(format!("{what}: expected nodes [{}], got [{}]", a.join(", "), b.join(", ")));
             }
         }
         if let Some(r) = &w.regions {
             if *r != g.regions {
-                out.push(format!(
-                    "{what}: expected regions [{}], got [{}]",
-                    r.join(", "),
-                    g.regions.join(", ")
-                ));
+                out.push(format!("{what}: expected regions [{}], got [{}]", r.join(", "), g.regions.join(", ")));
             }
         }
         if let Some(o) = &w.operators {
             if *o != g.operators {
-                out.push(format!(
-                    "{what}: expected operators [{}], got [{}]",
-                    o.join(", "),
-                    g.operators.join(", ")
-                ));
+                out.push(format!("{what}: expected operators [{}], got [{}]", o.join(", "), g.operators.join(", ")));
             }
         }
         if let Some(s) = w.start {
             if s != g.start {
-                out.push(format!(
-                    "{what}: expected start {}, got {}",
-                    s.to_rfc3339(),
-                    g.start.to_rfc3339()
-                ));
+                out.push(format!("{what}: expected start {}, got {}", s.to_rfc3339(), g.start.to_rfc3339()));
             }
         }
         if let Some(d) = w.duration {
             if d.seconds() != g.duration_seconds {
-                out.push(format!(
-                    "{what}: expected duration {d}, got {}",
-                    crate::period::Dur(g.duration_seconds)
-                ));
+                out.push(format!("{what}: expected duration {d}, got {}", crate::period::Dur(g.duration_seconds)));
             }
         }
         if let Some(open) = w.open {
@@ -216,20 +163,12 @@ fn compare_incidents(want: &[ExpIncident], got: &[Incident], out: &mut Vec<Strin
         }
         if let Some(v) = w.respond {
             if v != g.respond_verdict {
-                out.push(format!(
-                    "{what}: expected respond {}, got {}",
-                    verdict(v),
-                    verdict(g.respond_verdict)
-                ));
+                out.push(format!("{what}: expected respond {}, got {}", verdict(v), verdict(g.respond_verdict)));
             }
         }
         if let Some(v) = w.resolve {
             if v != g.resolve_verdict {
-                out.push(format!(
-                    "{what}: expected resolve {}, got {}",
-                    verdict(v),
-                    verdict(g.resolve_verdict)
-                ));
+                out.push(format!("{what}: expected resolve {}, got {}", verdict(v), verdict(g.resolve_verdict)));
             }
         }
     }
@@ -246,21 +185,13 @@ fn availability(what: &str, want: &ExpAvailability, got: &Availability, out: &mu
     }
     if let Some(c) = want.coverage {
         if !close(c.0, got.coverage) {
-            out.push(format!(
-                "{what} coverage: expected {}, got {}",
-                c.0, got.coverage
-            ));
+            out.push(format!("{what} coverage: expected {}, got {}", c.0, got.coverage));
         }
     }
     num(out, what, "nodes", want.nodes, got.nodes);
 }
 
-fn uptime(
-    what: &str,
-    want: Option<crate::money::Dec>,
-    got: Option<Decimal>,
-    out: &mut Vec<String>,
-) {
+fn uptime(what: &str, want: Option<crate::money::Dec>, got: Option<Decimal>, out: &mut Vec<String>) {
     let same = match (want, got) {
         (Some(w), Some(g)) => close(w.0, g),
         (None, None) => true,
@@ -276,11 +207,7 @@ fn uptime(
 fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) {
     let Some(st) = got.iter().find(|s| s.id == want.id) else {
         let ids: Vec<&str> = got.iter().map(|s| s.id.as_str()).collect();
-        out.push(format!(
-            "{kind} {}: no statement (statements: {})",
-            want.id,
-            ids.join(", ")
-        ));
+        out.push(format!("{kind} {}: no statement (statements: {})", want.id, ids.join(", ")));
         return;
     };
     let what = format!("{kind} {}", want.id);
@@ -300,17 +227,8 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
     }
     if let Some(t) = want.total {
         if t.0 != st.total {
-            let lines: Vec<String> = st
-                .lines
-                .iter()
-                .map(|l| format!("{} {}", l.id, l.amount))
-                .collect();
-            out.push(format!(
-                "{what} total: expected {}, got {} ({})",
-                t.0,
-                st.total,
-                lines.join(" + ")
-            ));
+            let lines: Vec<String> = st.lines.iter().map(|l| format!("{} {}", l.id, l.amount)).collect();
+            out.push(format!("{what} total: expected {}, got {} ({})", t.0, st.total, lines.join(" + ")));
         }
     }
     if let Some(OptDec(u)) = want.uptime {
@@ -318,18 +236,12 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
     }
     if let Some(c) = want.coverage {
         if !close(c.0, st.availability.coverage) {
-            out.push(format!(
-                "{what} coverage: expected {}, got {}",
-                c.0, st.availability.coverage
-            ));
+            out.push(format!("{what} coverage: expected {}, got {}", c.0, st.availability.coverage));
         }
     }
     if let Some(p) = &want.promotion {
         let Some(gp) = &st.promotion else {
-            out.push(format!(
-                "{what}: expected a promotion check, got none (no promotion from tier {})",
-                st.tier
-            ));
+            out.push(format!("{what}: expected a promotion check, got none (no promotion from tier {})", st.tier));
             return;
         };
         let failed: Vec<String> = gp
@@ -356,10 +268,7 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
         }
         if let Some(to) = &p.to {
             if *to != gp.to {
-                out.push(format!(
-                    "{what} promotion: expected to {to}, got to {}",
-                    gp.to
-                ));
+                out.push(format!("{what} promotion: expected to {to}, got to {}", gp.to));
             }
         }
         for (name, CheckState(want)) in &p.checks {
@@ -388,10 +297,7 @@ fn check_state(s: Option<bool>) -> &'static str {
 fn line(what: &str, id: &str, want: &ExpLine, got: &PayLine, out: &mut Vec<String>) {
     let amount_ok = want.amount.is_none_or(|a| a.0 == got.amount);
     let status_ok = want.status.is_none_or(|s| s == got.status);
-    let reason_ok = want
-        .reason
-        .as_ref()
-        .is_none_or(|r| got.reason.contains(r.as_str()));
+    let reason_ok = want.reason.as_ref().is_none_or(|r| got.reason.contains(r.as_str()));
     if amount_ok && status_ok && reason_ok {
         return;
     }

@@ -70,9 +70,7 @@ impl<'de> Deserialize<'de> for InputValues {
         impl<'de> Visitor<'de> for V {
             type Value = InputValues;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "a map of key: number (e.g. `{eu: 10000}`), or a number for a scalar input",
-                )
+                f.write_str("a map of key: number (e.g. `{eu: 10000}`), or a number for a scalar input")
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<InputValues, E> {
                 Ok(InputValues(BTreeMap::from([(String::new(), v)])))
@@ -166,9 +164,7 @@ impl<'de> Deserialize<'de> for OptDur {
         if s == "none" {
             return Ok(OptDur(None));
         }
-        s.parse::<Dur>()
-            .map(|d| OptDur(Some(d)))
-            .map_err(de::Error::custom)
+        s.parse::<Dur>().map(|d| OptDur(Some(d))).map_err(de::Error::custom)
     }
 }
 
@@ -229,18 +225,11 @@ impl<'de> Deserialize<'de> for ExpLine {
             }
             fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<ExpLine, A::Error> {
                 let f = ExpLineFields::deserialize(de::value::MapAccessDeserializer::new(m))?;
-                Ok(ExpLine {
-                    amount: f.amount,
-                    status: f.status,
-                    reason: f.reason,
-                })
+                Ok(ExpLine { amount: f.amount, status: f.status, reason: f.reason })
             }
         }
         fn amount(d: Dec) -> ExpLine {
-            ExpLine {
-                amount: Some(d),
-                ..ExpLine::default()
-            }
+            ExpLine { amount: Some(d), ..ExpLine::default() }
         }
         d.deserialize_any(V)
     }

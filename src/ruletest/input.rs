@@ -69,53 +69,30 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
         };
         total_values += values.len();
         if total_values > MAX_VALUES_PER_TEST {
-            errs.push(format!(
-                "{at}: more than {MAX_VALUES_PER_TEST} values in the series of one test"
-            ));
+            errs.push(format!("{at}: more than {MAX_VALUES_PER_TEST} values in the series of one test"));
             break;
         }
         let Some(node) = series.labels.get(&rules.source.node_label).cloned() else {
-            errs.push(format!(
-                "{at}: no `{}` label naming the node",
-                rules.source.node_label
-            ));
+            errs.push(format!("{at}: no `{}` label naming the node", rules.source.node_label));
             continue;
         };
         let samples: Vec<Sample> = values
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| {
-                v.map(|v| (period.start + Duration::seconds(step * (i as i64 + 1)), v))
-            })
+            .filter_map(|(i, v)| v.map(|v| (period.start + Duration::seconds(step * (i as i64 + 1)), v)))
             .collect();
         if up_sel.matches(&series) {
-            let mut nf =
-                samples::node_facts(&node, &samples, period.start, end, step, &maintenance);
-            nf.operator = rules
-                .source
-                .operator_label
-                .as_ref()
-                .and_then(|l| series.labels.get(l).cloned());
-            nf.region = rules
-                .source
-                .region_label
-                .as_ref()
-                .and_then(|l| series.labels.get(l).cloned());
+            let mut nf = samples::node_facts(&node, &samples, period.start, end, step, &maintenance);
+            nf.operator = rules.source.operator_label.as_ref().and_then(|l| series.labels.get(l).cloned());
+            nf.region = rules.source.region_label.as_ref().and_then(|l| series.labels.get(l).cloned());
             if nodes.insert(node.clone(), nf).is_some() {
                 errs.push(format!("{at}: a second `up` series for node {node}"));
             }
         } else if degraded_sel.as_ref().is_some_and(|d| d.matches(&series)) {
             // Runs of 1 are degraded: the same runs `outages` finds in the inverted series.
-            let inverted: Vec<Sample> = samples
-                .iter()
-                .map(|(t, v)| (*t, if *v == 0.0 { 1.0 } else { 0.0 }))
-                .collect();
+            let inverted: Vec<Sample> = samples.iter().map(|(t, v)| (*t, if *v == 0.0 { 1.0 } else { 0.0 })).collect();
             for o in samples::outages(&inverted, period.start, end, step) {
-                degraded.push(Interval {
-                    node: node.clone(),
-                    start: o.start,
-                    end: o.end,
-                });
+                degraded.push(Interval { node: node.clone(), start: o.start, end: o.end });
             }
         } else {
             let also = rules
@@ -124,10 +101,7 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
                 .as_ref()
                 .map(|d| format!(" nor source.degraded `{}`", d.value))
                 .unwrap_or_default();
-            errs.push(format!(
-                "{at}: feeds neither source.up `{}`{also}",
-                rules.source.up.value
-            ));
+            errs.push(format!("{at}: feeds neither source.up `{}`{also}", rules.source.up.value));
         }
     }
     degraded.sort();
@@ -145,9 +119,7 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
     }
     for (name, message) in &case.failed_inputs {
         if !rules.inputs.iter().any(|i| i.name.value == *name) {
-            errs.push(format!(
-                "failed_inputs: `{name}` is not an input of the rules"
-            ));
+            errs.push(format!("failed_inputs: `{name}` is not an input of the rules"));
             continue;
         }
         if case.inputs.contains_key(name) {
@@ -157,13 +129,8 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
     }
 
     let acknowledgements = case.acknowledgements.as_ref().map(|acks| {
-        let mut v: Vec<Acknowledgement> = acks
-            .iter()
-            .map(|a| Acknowledgement {
-                node: a.node.clone(),
-                at: a.at,
-            })
-            .collect();
+        let mut v: Vec<Acknowledgement> =
+            acks.iter().map(|a| Acknowledgement { node: a.node.clone(), at: a.at }).collect();
         v.sort_by(|a, b| (a.at, &a.node).cmp(&(b.at, &b.node)));
         v
     });

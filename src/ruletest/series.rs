@@ -22,18 +22,13 @@ pub fn parse_values(text: &str) -> Result<Vec<Option<f64>>, String> {
     for token in text.split_whitespace() {
         let push = |out: &mut Vec<Option<f64>>, n: usize, f: &dyn Fn(usize) -> Option<f64>| {
             if out.len().saturating_add(n) > MAX_VALUES {
-                return Err(format!(
-                    "`{token}`: more than {MAX_VALUES} values in one series"
-                ));
+                return Err(format!("`{token}`: more than {MAX_VALUES} values in one series"));
             }
             out.extend((0..n).map(f));
             Ok(())
         };
         if token == "stale" {
-            return Err(
-                "`stale` markers are not supported in rule tests; use `_` for a missing sample"
-                    .into(),
-            );
+            return Err("`stale` markers are not supported in rule tests; use `_` for a missing sample".into());
         }
         if token == "_" {
             out.push(None);
@@ -42,16 +37,14 @@ pub fn parse_values(text: &str) -> Result<Vec<Option<f64>>, String> {
         match token.split_once('x') {
             None => out.push(Some(number(token, token)?)),
             Some((head, count)) => {
-                let n: usize = count
-                    .parse()
-                    .map_err(|_| format!("`{token}`: `{count}` after `x` is not a whole number"))?;
+                let n: usize =
+                    count.parse().map_err(|_| format!("`{token}`: `{count}` after `x` is not a whole number"))?;
                 if head == "_" {
                     push(&mut out, n, &|_| None)?;
                     continue;
                 }
-                let (a, b) = split_step(head).ok_or_else(|| {
-                    format!("`{token}`: expected `a`, `axn`, `a+bxn`, `a-bxn`, `_` or `_xn`")
-                })?;
+                let (a, b) = split_step(head)
+                    .ok_or_else(|| format!("`{token}`: expected `a`, `axn`, `a+bxn`, `a-bxn`, `_` or `_xn`"))?;
                 let a = number(a, token)?;
                 let b = match b {
                     Some((sign, b)) => sign * number(b, token)?,
@@ -78,17 +71,11 @@ fn split_step(head: &str) -> Option<(&str, Option<(f64, &str)>)> {
             return Some((&head[..i], Some((sign, &head[i + 1..]))));
         }
     }
-    if head.is_empty() {
-        None
-    } else {
-        Some((head, None))
-    }
+    if head.is_empty() { None } else { Some((head, None)) }
 }
 
 fn number(text: &str, token: &str) -> Result<f64, String> {
-    let v: f64 = text
-        .parse()
-        .map_err(|_| format!("`{token}`: `{text}` is not a number"))?;
+    let v: f64 = text.parse().map_err(|_| format!("`{token}`: `{text}` is not a number"))?;
     Ok(v)
 }
 
@@ -101,26 +88,18 @@ pub struct Series {
 
 /// Parse `metric{label="value", …}` (equality matchers only).
 pub fn parse_series(text: &str) -> Result<Series, String> {
-    let expr =
-        parser::parse(text).map_err(|e| format!("`{text}` is not a series selector: {e}"))?;
+    let expr = parser::parse(text).map_err(|e| format!("`{text}` is not a series selector: {e}"))?;
     let Expr::VectorSelector(vs) = expr else {
-        return Err(format!(
-            "`{text}` is not a series: expected `metric{{label=\"value\", …}}`"
-        ));
+        return Err(format!("`{text}` is not a series: expected `metric{{label=\"value\", …}}`"));
     };
     if vs.offset.is_some() || vs.at.is_some() || !vs.matchers.or_matchers.is_empty() {
-        return Err(format!(
-            "`{text}`: a test series has only a name and labels"
-        ));
+        return Err(format!("`{text}`: a test series has only a name and labels"));
     }
     let mut name = vs.name.clone();
     let mut labels = BTreeMap::new();
     for m in &vs.matchers.matchers {
         if !matches!(m.op, MatchOp::Equal) {
-            return Err(format!(
-                "`{text}`: label `{}` must be given with `=`",
-                m.name
-            ));
+            return Err(format!("`{text}`: label `{}` must be given with `=`", m.name));
         }
         if m.name == "__name__" {
             name = Some(m.value.clone());
@@ -146,14 +125,9 @@ impl Selector {
     pub fn parse(text: &str) -> Result<Selector, String> {
         let expr = parser::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
         let Expr::VectorSelector(vs) = expr else {
-            return Err(format!(
-                "`{text}` is not a vector selector; rule tests can only feed selectors"
-            ));
+            return Err(format!("`{text}` is not a vector selector; rule tests can only feed selectors"));
         };
-        Ok(Selector {
-            name: vs.name.clone(),
-            matchers: vs.matchers.matchers.clone(),
-        })
+        Ok(Selector { name: vs.name.clone(), matchers: vs.matchers.matchers.clone() })
     }
 
     /// Does the series feed this selector? The metric name must match; a
@@ -186,19 +160,10 @@ mod tests {
 
     #[test]
     fn expanding_notation_follows_promtool() {
-        assert_eq!(
-            vals("-2+4x3"),
-            vec![Some(-2.0), Some(2.0), Some(6.0), Some(10.0)]
-        );
-        assert_eq!(
-            vals(" 1-2x4"),
-            vec![Some(1.0), Some(-1.0), Some(-3.0), Some(-5.0), Some(-7.0)]
-        );
+        assert_eq!(vals("-2+4x3"), vec![Some(-2.0), Some(2.0), Some(6.0), Some(10.0)]);
+        assert_eq!(vals(" 1-2x4"), vec![Some(1.0), Some(-1.0), Some(-3.0), Some(-5.0), Some(-7.0)]);
         assert_eq!(vals("1x4"), vec![Some(1.0); 5]);
-        assert_eq!(
-            vals("1 _x3 0"),
-            vec![Some(1.0), None, None, None, Some(0.0)]
-        );
+        assert_eq!(vals("1 _x3 0"), vec![Some(1.0), None, None, None, Some(0.0)]);
         assert_eq!(vals("1 _ 0"), vec![Some(1.0), None, Some(0.0)]);
         assert_eq!(vals("1x0"), vec![Some(1.0)]);
         assert_eq!(vals("1e-3 2.5"), vec![Some(0.001), Some(2.5)]);
@@ -215,17 +180,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_token() {
-        for bad in [
-            "",
-            "stale",
-            "1x",
-            "x3",
-            "ax3",
-            "1xy",
-            "1+x3",
-            "_x-1",
-            "1x99999999",
-        ] {
+        for bad in ["", "stale", "1x", "x3", "ax3", "1xy", "1+x3", "_x-1", "1x99999999"] {
             assert!(parse_values(bad).is_err(), "{bad}");
         }
         assert!(parse_values("1 2 oops").unwrap_err().contains("`oops`"));

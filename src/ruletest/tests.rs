@@ -65,19 +65,13 @@ fn the_human_rendering_lists_each_mismatch_under_its_test() {
     let r = report();
     assert!(!r.passed());
     let text = r.render();
+    assert!(text.contains("  ok    a tier 1 operator gets <500> & more\n"), "{text}");
     assert!(
-        text.contains("  ok    a tier 1 operator gets <500> & more\n"),
+        text.contains("  FAIL  uptime \"bonus\" (rules/tests/tiers.yaml:9)\n        operator alice line uptime_bonus"),
         "{text}"
     );
-    assert!(text.contains("  FAIL  uptime \"bonus\" (rules/tests/tiers.yaml:9)\n        operator alice line uptime_bonus"), "{text}");
-    assert!(
-        text.contains("  ERROR bad.yaml:3:5: unknown field `expekt`"),
-        "{text}"
-    );
-    assert!(
-        text.ends_with("2 tests, 1 failed, 1 test file(s) could not run: FAIL\n"),
-        "{text}"
-    );
+    assert!(text.contains("  ERROR bad.yaml:3:5: unknown field `expekt`"), "{text}");
+    assert!(text.ends_with("2 tests, 1 failed, 1 test file(s) could not run: FAIL\n"), "{text}");
     assert!(Report::default().passed());
 }
 
@@ -123,14 +117,8 @@ tests:
     assert_eq!(t.name.pos.line, 4);
     assert_eq!(t.inputs["fx"].0[""], 1.5);
     let op = &t.expect.operators[0];
-    assert_eq!(
-        op.lines["base_stipend"].amount.unwrap().0.to_string(),
-        "500.00"
-    );
-    assert_eq!(
-        op.lines["uptime_bonus"].status,
-        Some(crate::evaluation::LineStatus::NotMet)
-    );
+    assert_eq!(op.lines["base_stipend"].amount.unwrap().0.to_string(), "500.00");
+    assert_eq!(op.lines["uptime_bonus"].status, Some(crate::evaluation::LineStatus::NotMet));
     assert_eq!(op.lines["x"].amount.unwrap().0.to_string(), "12.5");
     assert_eq!(op.uptime, Some(file::OptDec(None)));
     assert_eq!(t.expect.severities[1].mttr, Some(file::OptDur(None)));
@@ -138,15 +126,9 @@ tests:
 
 #[test]
 fn rule_dirs_resolve_lexically() {
-    assert_eq!(
-        normalize(Path::new("rules/tests/..")),
-        PathBuf::from("rules")
-    );
+    assert_eq!(normalize(Path::new("rules/tests/..")), PathBuf::from("rules"));
     assert_eq!(normalize(Path::new("tests/..")), PathBuf::from("."));
-    assert_eq!(
-        normalize(Path::new("../x/tests/../")),
-        PathBuf::from("../x")
-    );
+    assert_eq!(normalize(Path::new("../x/tests/../")), PathBuf::from("../x"));
 }
 
 // ------------------------------------------------------------- the shipped rules
@@ -159,15 +141,9 @@ fn repo() -> PathBuf {
 fn rule_sets() -> Vec<PathBuf> {
     let mut out = vec![];
     fn go(d: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
         entries.sort();
-        if entries
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "yaml"))
-        {
+        if entries.iter().any(|p| p.extension().is_some_and(|e| e == "yaml")) {
             out.push(d.to_path_buf());
         }
         for p in entries {
@@ -181,10 +157,7 @@ fn rule_sets() -> Vec<PathBuf> {
 }
 
 fn exprs_of_line(l: &LineSpec) -> Vec<&Expr> {
-    [&l.when, &l.quantity, &l.over, &l.ratio, &l.factor, &l.by]
-        .into_iter()
-        .flatten()
-        .collect()
+    [&l.when, &l.quantity, &l.over, &l.ratio, &l.factor, &l.by].into_iter().flatten().collect()
 }
 
 /// Every shipped rule file deserializes (unknown fields rejected), every
@@ -199,32 +172,21 @@ fn the_shipped_rule_files_parse_and_their_expressions_compile() {
         for p in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
             if p.extension().is_some_and(|e| e == "yaml") {
                 let text = std::fs::read_to_string(&p).unwrap();
-                let f: RuleFile = serde_saphyr::from_str(&text)
-                    .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let f: RuleFile = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
                 assert_eq!(f.version, 1, "{}", p.display());
                 files.push((p, f));
             }
         }
-        let severity_ids: Vec<String> = files
-            .iter()
-            .flat_map(|(_, f)| f.severities.iter().map(|s| s.id.value.clone()))
-            .collect();
-        let inputs: Vec<String> = files
-            .iter()
-            .flat_map(|(_, f)| f.inputs.iter().map(|i| i.name.value.clone()))
-            .collect();
-        let op_var =
-            |v: &str| vars::is_operator_var(v, &severity_ids) || inputs.iter().any(|i| i == v);
+        let severity_ids: Vec<String> =
+            files.iter().flat_map(|(_, f)| f.severities.iter().map(|s| s.id.value.clone())).collect();
+        let inputs: Vec<String> =
+            files.iter().flat_map(|(_, f)| f.inputs.iter().map(|i| i.name.value.clone())).collect();
+        let op_var = |v: &str| vars::is_operator_var(v, &severity_ids) || inputs.iter().any(|i| i == v);
         let partner_var = |v: &str| vars::is_partner_var(v) || op_var(v);
         let check = |p: &Path, e: &Expr, known: &dyn Fn(&str) -> bool| {
             assert_eq!(e.error(), None, "{}:{}", p.display(), e.pos);
             let unknown = e.unknown_variables(known);
-            assert!(
-                unknown.is_empty(),
-                "{}:{}: unknown variables {unknown:?}",
-                p.display(),
-                e.pos
-            );
+            assert!(unknown.is_empty(), "{}:{}: unknown variables {unknown:?}", p.display(), e.pos);
         };
         for (p, f) in &files {
             for s in &f.severities {
@@ -264,10 +226,8 @@ fn the_shipped_test_files_parse() {
         assert!(!f.tests.is_empty(), "{}", p.display());
         for t in &f.tests {
             for s in &t.input_series {
-                series::parse_series(&s.series)
-                    .unwrap_or_else(|e| panic!("{}:{}: {e}", p.display(), s.series.pos));
-                series::parse_values(&s.values)
-                    .unwrap_or_else(|e| panic!("{}:{}: {e}", p.display(), s.values.pos));
+                series::parse_series(&s.series).unwrap_or_else(|e| panic!("{}:{}: {e}", p.display(), s.series.pos));
+                series::parse_values(&s.values).unwrap_or_else(|e| panic!("{}:{}: {e}", p.display(), s.values.pos));
             }
         }
     }
