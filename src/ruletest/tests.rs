@@ -232,3 +232,88 @@ fn the_shipped_test_files_parse() {
         }
     }
 }
+
+// ------------------------------------------------------------- end to end
+
+/// A temporary rule set: the loader's minimal fixture plus `tests/t.yaml`.
+fn temp_rules(name: &str, test_yaml: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fi-ruletest-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    for f in ["pay.yaml", "programme.yaml", "roster.yaml"] {
+        std::fs::copy(repo().join("tests/fixtures/rules-minimal").join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(dir.join("tests/t.yaml"), test_yaml).unwrap();
+    dir
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_with_expected_and_got_and_the_reason() {
+    // alice (node-001) up all November: 500 + 200; partner revenue missing → share withheld.
+    let dir = temp_rules(
+        "mismatch",
+        r#"
+tests:
+  - name: passes
+    period: 2026-11
+    input_series: [{series: 'up{instance="node-001", region="eu"}', values: '1x43199'}]
+    expect:
+      operators: [{id: alice, total: "700.00", lines: {uptime_bonus: "200.00", share: {status: withheld}}}]
+  - name: fails
+    period: 2026-11
+    input_series: [{series: 'up{instance="node-001", region="eu"}', values: '1x43199'}]
+    expect:
+      incidents: [{severity: P2}]
+      operators:
+        - {id: alice, total: "900.00", lines: {uptime_bonus: {amount: "0", status: not_met}, nope: "1"}}
+        - {id: zed}
+  - name: bad input
+    period: 2026-11
+    input_series: [{series: 'up{region="eu"}', values: '1x3 stale'}]
+"#,
+    );
+    let report = run_dir(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let cases = &report.suites[0].cases;
+    assert!(cases[0].passed(), "{cases:?}");
+    let f = &cases[1].failures;
+    assert_eq!(f.len(), 5, "{f:#?}");
+    assert_eq!(f[0], "incidents: expected 1, got 0");
+    // Lines are compared in the order of their ids.
+    assert!(f[1].starts_with("operator alice: no line nope (lines: base, uptime_bonus, share)"), "{}", f[1]);
+    assert!(
+        f[2].starts_with("operator alice line uptime_bonus: expected 0.00 not_met, got 200.00 paid (reason: "),
+        "{}",
+        f[2]
+    );
+    assert!(f[3].starts_with("operator alice total: expected 900.00, got 700.00"), "{}", f[3]);
+    assert!(f[4].starts_with("operator zed: no statement"), "{}", f[4]);
+    let e = cases[2].error.as_deref().unwrap();
+    assert!(e.contains("stale"), "{e}");
+    assert!(!report.passed());
+    assert_eq!(report.failed(), 2);
+    let xml = report.junit_xml();
+    assert!(
+        xml.contains(r#"<testsuites name="fleet-incentives rule tests" tests="3" failures="1" errors="1""#),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_series_feeding_nothing_and_an_unknown_input_are_errors_of_the_test() {
+    let dir = temp_rules(
+        "unfed",
+        r#"
+tests:
+  - name: typo
+    period: 2026-11
+    input_series: [{series: 'upp{instance="node-001"}', values: '1x10'}]
+    inputs: {partner_revnue: {eu: 1}}
+"#,
+    );
+    let report = run_dir(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = report.suites[0].cases[0].error.clone().unwrap();
+    assert!(e.contains("feeds neither source.up"), "{e}");
+    assert!(e.contains("`partner_revnue` is not an input"), "{e}");
+}
