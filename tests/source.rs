@@ -12,7 +12,7 @@ use fleet_incentives::facts::{InputFacts, Interval, NodeFacts, Outage};
 use fleet_incentives::rules::Rules;
 use fleet_incentives::source::{Client, ClientConfig, QueryKind, Reading, SourceError, read_facts};
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 10, day, h, m, 0).unwrap()
@@ -156,7 +156,7 @@ fn revenue_series() -> Vec<Series> {
 }
 
 struct Fixture {
-    plan: Arc<Plan>,
+    plan: Plan,
     prometheus: Prometheus,
     rules: Rules,
 }
@@ -164,7 +164,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let plan = Arc::new(plan());
+        let plan = plan();
         let mut series = plan.series("fleet");
         series.extend(degraded_series());
         series.extend(revenue_series());
@@ -378,7 +378,7 @@ fn a_window_shorter_than_a_day_and_not_at_midnight_reads_the_same_slots() {
             end,
             step: 60,
         },
-        ..(*f.plan).clone()
+        ..f.plan.clone()
     };
     let n = node(&r, "n06");
     let want = plan.expected("n06", &[]);
