@@ -142,8 +142,13 @@ fn main() {
     println!("fleet: {nodes} nodes, 2026-10 at 60 s ({samples} samples)");
     let prometheus = Prometheus::start(&plan.series("fleet"), plan.span);
     println!(
-        "backfill (write + promtool, one file per 2 h block): {:.1} s",
-        prometheus.backfill_seconds
+        "data: {:.1} s ({})",
+        prometheus.backfill_seconds,
+        if prometheus.cached {
+            "copied from the backfill cache"
+        } else {
+            "backfill: one file per 2 h block, promtool"
+        }
     );
     let rules = rules_from_yaml(RULES);
     let client = prometheus.client();

@@ -170,9 +170,10 @@ fn fixture() -> &'static Fixture {
         series.extend(revenue_series());
         let prometheus = Prometheus::start(&series, plan.span);
         eprintln!(
-            "backfill of {} series over a month: {:.1} s",
+            "data for {} series over a month: {:.1} s (from cache: {})",
             series.len(),
-            prometheus.backfill_seconds
+            prometheus.backfill_seconds,
+            prometheus.cached
         );
         Fixture {
             plan,
