@@ -12,7 +12,7 @@ use fleet_incentives::facts::{InputFacts, Interval, NodeFacts, Outage};
 use fleet_incentives::rules::Rules;
 use fleet_incentives::source::{Client, ClientConfig, QueryKind, Reading, SourceError, read_facts};
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 10, day, h, m, 0).unwrap()
@@ -127,7 +127,7 @@ fn revenue_series() -> Vec<Series> {
 }
 
 struct Fixture {
-    plan: Arc<Plan>,
+    plan: Plan,
     prometheus: Prometheus,
     rules: Rules,
 }
@@ -135,12 +135,17 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let plan = Arc::new(plan());
+        let plan = plan();
         let mut series = plan.series("fleet");
         series.extend(degraded_series());
         series.extend(revenue_series());
         let prometheus = Prometheus::start(&series, plan.span);
-        eprintln!("backfill of {} series over a month: {:.1} s", series.len(), prometheus.backfill_seconds);
+        eprintln!(
+            "data for {} series over a month: {:.1} s (from cache: {})",
+            series.len(),
+            prometheus.backfill_seconds,
+            prometheus.cached
+        );
         Fixture { plan, prometheus, rules: rules_from_yaml(RULES) }
     })
 }
@@ -256,7 +261,7 @@ fn a_window_shorter_than_a_day_and_not_at_midnight_reads_the_same_slots() {
     let f = fixture();
     let (start, end) = (at(12, 12, 0), at(13, 0, 10));
     let r = block_on(read_facts(&f.prometheus.client(), &f.rules, start, end)).unwrap();
-    let plan = Plan { span: Span { start, end, step: 60 }, ..(*f.plan).clone() };
+    let plan = Plan { span: Span { start, end, step: 60 }, ..f.plan.clone() };
     let n = node(&r, "n06");
     let want = plan.expected("n06", &[]);
     assert_eq!((n.up_samples, n.down_samples, n.expected_samples), (want.up, want.down, want.expected));

@@ -244,12 +244,68 @@ struct Envelope {
     warnings: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `data`: decoded in one pass, `result` straight into the type that
+/// `resultType` (which Prometheus sends first) names.
 struct RawData {
     result_type: String,
-    result: serde_json::Value,
+    result: RawResult,
     stats: Option<RawStats>,
+}
+
+enum RawResult {
+    Vector(Vec<RawVector>),
+    Matrix(Vec<RawMatrix>),
+    Point((f64, String)),
+    /// `result` came before `resultType`: decoded once its type is known.
+    Deferred(serde_json::Value),
+}
+
+impl<'de> Deserialize<'de> for RawData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RawDataVisitor)
+    }
+}
+
+struct RawDataVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawDataVisitor {
+    type Value = RawData;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Prometheus query result")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawData, A::Error> {
+        let (mut result_type, mut result, mut stats) = (None::<String>, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "resultType" => result_type = Some(map.next_value()?),
+                "result" => result = Some(map.next_value_seed(ResultSeed(result_type.as_deref()))?),
+                "stats" => stats = map.next_value()?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let result_type = result_type.ok_or_else(|| serde::de::Error::missing_field("resultType"))?;
+        let result = result.ok_or_else(|| serde::de::Error::missing_field("result"))?;
+        Ok(RawData { result_type, result, stats })
+    }
+}
+
+struct ResultSeed<'a>(Option<&'a str>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ResultSeed<'_> {
+    type Value = RawResult;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawResult, D::Error> {
+        Ok(match self.0 {
+            Some("vector") => RawResult::Vector(Deserialize::deserialize(d)?),
+            Some("matrix") => RawResult::Matrix(Deserialize::deserialize(d)?),
+            Some("scalar" | "string") => RawResult::Point(Deserialize::deserialize(d)?),
+            _ => RawResult::Deferred(Deserialize::deserialize(d)?),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -309,19 +365,23 @@ fn server_error(query: &str, status: u16, attempts: u32, error_type: String, err
     SourceError::Server { query: query.to_string(), status, attempts, error_type, error }
 }
 
-fn parse_result(result_type: &str, result: serde_json::Value) -> Result<QueryData, String> {
-    let json = |e: serde_json::Error| format!("bad `{result_type}` result: {e}");
-    Ok(match result_type {
-        "vector" => {
-            let raw: Vec<RawVector> = serde_json::from_value(result).map_err(json)?;
+fn parse_result(result_type: &str, result: RawResult) -> Result<QueryData, String> {
+    let result = match result {
+        RawResult::Deferred(v) => {
+            use serde::de::DeserializeSeed;
+            ResultSeed(Some(result_type)).deserialize(v).map_err(|e| format!("bad `{result_type}` result: {e}"))?
+        }
+        r => r,
+    };
+    Ok(match (result_type, result) {
+        ("vector", RawResult::Vector(raw)) => {
             let mut out = Vec::with_capacity(raw.len());
             for r in raw {
                 out.push(VectorSample { time: time(r.value.0)?, value: value(&r.value.1)?, labels: r.metric });
             }
             QueryData::Vector(out)
         }
-        "matrix" => {
-            let raw: Vec<RawMatrix> = serde_json::from_value(result).map_err(json)?;
+        ("matrix", RawResult::Matrix(raw)) => {
             let mut out = Vec::with_capacity(raw.len());
             for r in raw {
                 let samples =
@@ -330,15 +390,9 @@ fn parse_result(result_type: &str, result: serde_json::Value) -> Result<QueryDat
             }
             QueryData::Matrix(out)
         }
-        "scalar" => {
-            let (t, v): (f64, String) = serde_json::from_value(result).map_err(json)?;
-            QueryData::Scalar(time(t)?, value(&v)?)
-        }
-        "string" => {
-            let (t, v): (f64, String) = serde_json::from_value(result).map_err(json)?;
-            QueryData::String(time(t)?, v)
-        }
-        other => return Err(format!("unknown result type `{other}`")),
+        ("scalar", RawResult::Point((t, v))) => QueryData::Scalar(time(t)?, value(&v)?),
+        ("string", RawResult::Point((t, v))) => QueryData::String(time(t)?, v),
+        (other, _) => return Err(format!("unknown result type `{other}`")),
     })
 }
 
@@ -392,6 +446,9 @@ mod tests {
             "result":[{"metric":{},"values":[[1790812800.5,"1"],[1790812860,"0"]]}]}}"#;
         let a = decode("q", 200, body, 1).ok().unwrap();
         assert_eq!(a.data.samples(), 2);
+        let body = br#"{"status":"success","data":{"result":[1790812800,"2.5"],"resultType":"scalar"}}"#;
+        let a = decode("q", 200, body, 1).ok().unwrap();
+        assert!(matches!(a.data, QueryData::Scalar(_, 2.5)), "any key order decodes");
     }
 
     #[test]

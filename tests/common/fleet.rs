@@ -5,7 +5,6 @@
 
 use super::{Series, Span};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 
 pub type Window = (DateTime<Utc>, DateTime<Utc>);
 
@@ -40,24 +39,36 @@ fn inside(t: DateTime<Utc>, s: DateTime<Utc>, e: DateTime<Utc>) -> bool {
     s < t && t <= e
 }
 
+/// `up` at `t` given one node's outages and gaps: `None` in a gap, 0 in an outage, else 1.
+fn up_at(outages: &[Window], gaps: &[Window], t: DateTime<Utc>) -> Option<f64> {
+    if gaps.iter().any(|(s, e)| inside(t, *s, *e)) {
+        return None;
+    }
+    Some(if outages.iter().any(|(s, e)| inside(t, *s, *e)) { 0.0 } else { 1.0 })
+}
+
 impl Plan {
+    /// One node's outages and gaps.
+    fn windows(&self, node: &str) -> (Vec<Window>, Vec<Window>) {
+        let outages = self.outages.iter().filter(|(ns, ..)| ns.iter().any(|n| n == node)).map(|(_, s, e)| (*s, *e));
+        let gaps = self.gaps.iter().filter(|(n, ..)| n.as_deref().is_none_or(|n| n == node)).map(|(_, s, e)| (*s, *e));
+        (outages.collect(), gaps.collect())
+    }
+
     /// `up` of `node` at `t`: `None` in a gap, 0 in an outage, else 1.
     pub fn up(&self, node: &str, t: DateTime<Utc>) -> Option<f64> {
-        if self.gaps.iter().any(|(n, s, e)| n.as_deref().is_none_or(|n| n == node) && inside(t, *s, *e)) {
-            return None;
-        }
-        let down = self.outages.iter().any(|(ns, s, e)| ns.iter().any(|n| n == node) && inside(t, *s, *e));
-        Some(if down { 0.0 } else { 1.0 })
+        let (outages, gaps) = self.windows(node);
+        up_at(&outages, &gaps, t)
     }
 
     /// The `up{job, instance, region, operator}` series of every node.
-    pub fn series(self: &Arc<Self>, job: &str) -> Vec<Series> {
+    pub fn series(&self, job: &str) -> Vec<Series> {
         self.nodes
             .iter()
             .map(|n| {
-                let (plan, name) = (self.clone(), n.name.clone());
+                let (outages, gaps) = self.windows(&n.name);
                 let labels = [("job", job), ("instance", &n.name), ("region", &n.region), ("operator", &n.operator)];
-                Series::new("up", &labels, move |t| plan.up(&name, t))
+                Series::new("up", &labels, move |t| up_at(&outages, &gaps, t))
             })
             .collect()
     }
@@ -65,13 +76,14 @@ impl Plan {
     /// What `node` should read, with `maintenance` windows removed.
     pub fn expected(&self, node: &str, maintenance: &[Window]) -> Expected {
         let mut x = Expected { up: 0, down: 0, expected: 0, maintenance: 0 };
+        let (outages, gaps) = self.windows(node);
         for t in self.span.times() {
             if maintenance.iter().any(|(s, e)| inside(t, *s, *e)) {
                 x.maintenance += 1;
                 continue;
             }
             x.expected += 1;
-            match self.up(node, t) {
+            match up_at(&outages, &gaps, t) {
                 Some(v) if v == 0.0 => x.down += 1,
                 Some(_) => x.up += 1,
                 None => {}

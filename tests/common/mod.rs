@@ -5,7 +5,8 @@
 //! - [`Prometheus::start`]: writes the series as OpenMetrics, one file per
 //!   2-hour block (promtool reads its input once per block, so this is what
 //!   keeps backfill fast), runs `promtool tsdb create-blocks-from openmetrics`
-//!   on them in parallel, starts `prometheus` on a free loopback port with a
+//!   on them in parallel (or copies the blocks from a cache keyed by a hash
+//!   of the data, see [`prepare_data`]), starts `prometheus` on a free loopback port with a
 //!   temporary data dir and no scrape targets, and waits for `/-/ready`.
 //!   Dropping it kills the server and removes the dir; a watchdog does the
 //!   same if the test process dies first (or the value lives in a `static`).
@@ -130,10 +131,8 @@ pub fn openmetrics(series: &[Series], times: &[DateTime<Utc>]) -> String {
     out
 }
 
-/// Write `series` over `span` as one OpenMetrics file per 2-hour block and
-/// backfill each into `data_dir` with promtool, several at a time.
-pub fn backfill(series: &[Series], span: Span, work_dir: &Path, data_dir: &Path) {
-    let promtool = require_binary("promtool");
+/// Sample times of `span` grouped by 2-hour block (blocks are aligned to the epoch).
+fn blocks(span: Span) -> Vec<Vec<DateTime<Utc>>> {
     let mut blocks: Vec<Vec<DateTime<Utc>>> = vec![];
     for t in span.times() {
         let block = t.timestamp().div_euclid(BLOCK_SECONDS);
@@ -142,33 +141,105 @@ pub fn backfill(series: &[Series], span: Span, work_dir: &Path, data_dir: &Path)
             _ => blocks.push(vec![t]),
         }
     }
+    blocks
+}
+
+/// Run `work(i)` for every `i < n` on all cores.
+fn parallel<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(times) = blocks.get(i) else { break };
-                    let file = work_dir.join(format!("block-{i:05}.om"));
-                    std::fs::write(&file, openmetrics(series, times)).unwrap();
-                    let out = Command::new(&promtool)
-                        .args(["tsdb", "create-blocks-from", "openmetrics"])
-                        .arg(&file)
-                        .arg(data_dir)
-                        .output()
-                        .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "promtool failed on {}: {}",
-                        file.display(),
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    std::fs::remove_file(&file).unwrap();
-                }
-            });
-        }
+    let mut out: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = vec![];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break done;
+                        }
+                        done.push((i, work(i)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Write `series` over `span` as one OpenMetrics file per 2-hour block and
+/// backfill each into `data_dir` with promtool, several at a time.
+pub fn backfill(series: &[Series], span: Span, work_dir: &Path, data_dir: &Path) {
+    let promtool = require_binary("promtool");
+    let blocks = blocks(span);
+    parallel(blocks.len(), |i| {
+        let file = work_dir.join(format!("block-{i:05}.om"));
+        std::fs::write(&file, openmetrics(series, &blocks[i])).unwrap();
+        let out = Command::new(&promtool)
+            .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
+            .arg(&file)
+            .arg(data_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool failed on {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&file).unwrap();
+    });
+}
+
+/// A hash of the OpenMetrics text [`backfill`] would write.
+fn data_key(series: &[Series], span: Span) -> String {
+    use sha2::{Digest, Sha256};
+    let blocks = blocks(span);
+    let hashes = parallel(blocks.len(), |i| Sha256::digest(openmetrics(series, &blocks[i]).as_bytes()));
+    let mut all = Sha256::new();
+    for h in hashes {
+        all.update(h);
+    }
+    hex::encode(&all.finalize()[..16])
+}
+
+/// Fill `data_dir` with the blocks of `series` over `span`: backfilled once,
+/// then copied from a cache under cargo's target tmp dir, keyed by a hash of
+/// the data (set `FLEET_TEST_NO_CACHE=1` to always backfill). Returns
+/// whether the cache was used.
+pub fn prepare_data(series: &[Series], span: Span, work_dir: &Path, data_dir: &Path) -> bool {
+    if std::env::var_os("FLEET_TEST_NO_CACHE").is_some() {
+        backfill(series, span, work_dir, data_dir);
+        return false;
+    }
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prometheus-blocks").join(data_key(series, span));
+    let hit = cache.is_dir();
+    if !hit {
+        let tmp = cache.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        backfill(series, span, work_dir, &tmp);
+        // Another test binary may have won the race: either copy is complete.
+        if std::fs::rename(&tmp, &cache).is_err() {
+            std::fs::remove_dir_all(&tmp).unwrap();
+        }
+    }
+    copy_dir(&cache, data_dir);
+    hit
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 // ------------------------------------------------------------- Prometheus
@@ -177,8 +248,10 @@ pub fn backfill(series: &[Series], span: Span, work_dir: &Path, data_dir: &Path)
 pub struct Prometheus {
     pub port: u16,
     pub dir: tempfile::TempDir,
-    /// Seconds spent writing and backfilling the data.
+    /// Seconds spent preparing the data (backfill, or copying it from the cache).
     pub backfill_seconds: f64,
+    /// The data came from the backfill cache.
+    pub cached: bool,
     child: Child,
     watchdog: Child,
 }
@@ -191,7 +264,7 @@ impl Prometheus {
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         let started = Instant::now();
-        backfill(series, span, dir.path(), &data);
+        let cached = prepare_data(series, span, dir.path(), &data);
         let backfill_seconds = started.elapsed().as_secs_f64();
         let config = dir.path().join("prometheus.yml");
         let query_log = dir.path().join("query.log");
@@ -211,7 +284,7 @@ impl Prometheus {
             .spawn()
             .unwrap();
         let watchdog = watchdog(child.id(), dir.path());
-        let mut p = Prometheus { port, dir, backfill_seconds, child, watchdog };
+        let mut p = Prometheus { port, dir, backfill_seconds, cached, child, watchdog };
         p.wait_ready();
         p
     }
