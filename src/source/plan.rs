@@ -247,6 +247,9 @@ async fn run(
         .into_iter()
         .map(|a| a.expect("every job answered"))
         .collect();
+    for a in answers.iter().flatten().filter(|a| !a.warnings.is_empty()) {
+        tracing::warn!(warnings = ?a.warnings, "Prometheus warned about a query (kept in the query records)");
+    }
     log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
     answers
 }
