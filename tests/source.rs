@@ -12,7 +12,9 @@ use fleet_incentives::facts::{InputFacts, Interval, NodeFacts, Outage};
 use fleet_incentives::rules::Rules;
 use fleet_incentives::source::{Client, ClientConfig, QueryKind, Reading, SourceError, read_facts};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 10, day, h, m, 0).unwrap()
@@ -294,4 +296,49 @@ fn prometheus_down_gives_a_connection_error_after_bounded_retries() {
         elapsed >= std::time::Duration::from_millis(300) && elapsed < std::time::Duration::from_secs(10),
         "{elapsed:?}"
     );
+}
+
+/// A stand-in HTTP server that always answers `status` with `body` and
+/// counts the requests: Prometheus cannot be made to answer 503 on demand.
+fn always_answering(status: u16, body: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    (url, hits)
+}
+
+fn quick_client(url: String) -> Client {
+    let mut config = ClientConfig::new(url);
+    config.max_attempts = 3;
+    config.backoff = std::time::Duration::from_millis(20);
+    Client::new(config).unwrap()
+}
+
+#[test]
+fn unavailable_is_retried_and_bad_data_is_not() {
+    let (url, hits) = always_answering(503, r#"{"status":"error","errorType":"unavailable","error":"too busy"}"#);
+    let err = block_on(quick_client(url).instant("up", at(2, 0, 0))).unwrap_err();
+    assert!(matches!(err, SourceError::Server { status: 503, attempts: 3, .. }), "{err}");
+    assert!(err.to_string().contains("`up`") && err.to_string().contains("too busy"), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+
+    let (url, hits) = always_answering(400, r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#);
+    let err = block_on(quick_client(url).instant("up{", at(2, 0, 0))).unwrap_err();
+    assert!(matches!(err, SourceError::Rejected { status: 400, .. }), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "a bad query is not asked again");
 }

@@ -184,6 +184,9 @@ async fn run(client: &Client, jobs: Vec<Job>, log: &mut Vec<QueryRecord>) -> Vec
         answers[i] = Some(answer);
     }
     let answers: Vec<_> = answers.into_iter().map(|a| a.expect("every job answered")).collect();
+    for a in answers.iter().flatten().filter(|a| !a.warnings.is_empty()) {
+        tracing::warn!(warnings = ?a.warnings, "Prometheus warned about a query (kept in the query records)");
+    }
     log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
     answers
 }

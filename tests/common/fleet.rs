@@ -84,7 +84,7 @@ impl Plan {
             }
             x.expected += 1;
             match up_at(&outages, &gaps, t) {
-                Some(v) if v == 0.0 => x.down += 1,
+                Some(0.0) => x.down += 1,
                 Some(_) => x.up += 1,
                 None => {}
             }
