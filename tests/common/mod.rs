@@ -362,8 +362,10 @@ fn http_get_status(port: u16, path: &str) -> Option<u16> {
 
 // ------------------------------------------------------------------ rules
 
-/// A [`Rules`] from one YAML rule file. The ONE place tests build rules:
-/// until `rules::load::load_files` lands this fills the struct by hand.
+/// A [`Rules`] from one YAML rule file WITHOUT the loader's validation, so
+/// source tests can send Prometheus queries the loader would refuse (a bad
+/// selector, unbalanced PromQL) and omit sections the source never reads.
+/// Tests that need validated rules call `rules::load::load_files`.
 pub fn rules_from_yaml(yaml: &str) -> Rules {
     use fleet_incentives::rules::Maintenance;
     use fleet_incentives::rules::spec::{MissingDataSpec, ProgrammeSpec, RuleFile};
