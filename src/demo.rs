@@ -318,7 +318,7 @@ impl Drop for LocalPrometheus {
 }
 
 /// Status code of a plain HTTP/1.0 GET on 127.0.0.1, `None` if it fails.
-fn http_get_status(port: u16, path: &str) -> Option<u16> {
+pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;

@@ -22,8 +22,6 @@ use chrono::{DateTime, Duration, Utc};
 use fleet_incentives::rules::Rules;
 use fleet_incentives::source::{Client, ClientConfig};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -87,7 +85,7 @@ pub fn require_binary(name: &str) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    fleet_incentives::demo::free_port().unwrap()
 }
 
 // ------------------------------------------------------------ OpenMetrics
@@ -229,7 +227,8 @@ pub fn prepare_data(series: &[Series], span: Span, work_dir: &Path, data_dir: &P
     hit
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copy a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -316,7 +315,7 @@ impl Prometheus {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("prometheus exited ({status}) before it was ready:\n{}", self.server_log());
             }
-            if http_get_status(self.port, "/-/ready") == Some(200) {
+            if fleet_incentives::demo::http_get_status(self.port, "/-/ready") == Some(200) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
@@ -348,16 +347,6 @@ fn watchdog(pid: u32, dir: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// Status code of `GET path` on 127.0.0.1:port, if it answered.
-fn http_get_status(port: u16, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
 }
 
 // ------------------------------------------------------------------ rules
