@@ -10,7 +10,9 @@ use common::fleet::{Node, Plan, Window};
 use common::{Prometheus, Series, Span, block_on, rules_from_yaml};
 use fleet_incentives::facts::{InputFacts, Interval, NodeFacts, Outage};
 use fleet_incentives::rules::Rules;
-use fleet_incentives::source::{Client, ClientConfig, QueryKind, Reading, SourceError, read_facts};
+use fleet_incentives::source::{
+    Client, ClientConfig, QueryKind, Reading, Running, SourceError, read_facts, read_window,
+};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -341,4 +343,55 @@ fn unavailable_is_retried_and_bad_data_is_not() {
     let err = block_on(quick_client(url).instant("up{", at(2, 0, 0))).unwrap_err();
     assert!(matches!(err, SourceError::Rejected { status: 400, .. }), "{err}");
     assert_eq!(hits.load(Ordering::SeqCst), 1, "a bad query is not asked again");
+}
+
+/// Read `(start, end]` the way `serve` does: one coarse window, then small ones.
+fn read_in_pieces(f: &Fixture, cuts: &[DateTime<Utc>]) -> Vec<(DateTime<Utc>, fleet_incentives::facts::Facts)> {
+    let client = f.prometheus.client();
+    let mut run = Running::new(&f.rules, f.plan.span.start);
+    let mut out = vec![];
+    for &to in cuts {
+        let delta = block_on(read_window(&client, &f.rules, &run, to)).unwrap();
+        let kinds: Vec<QueryKind> = delta.queries.iter().map(|q| q.kind).collect();
+        if to - run.end <= chrono::Duration::hours(1) {
+            assert!(kinds.iter().all(|k| *k == QueryKind::Raw), "a short window is read raw: {kinds:?}");
+        }
+        run.apply(delta);
+        out.push((to, run.facts(&f.rules, BTreeMap::new())));
+    }
+    out
+}
+
+/// `n` windows of `minutes` each after `from`.
+fn steps(from: DateTime<Utc>, minutes: i64, n: i64) -> Vec<DateTime<Utc>> {
+    (1..=n).map(|i| from + chrono::Duration::minutes(minutes * i)).collect()
+}
+
+#[test]
+fn a_month_read_window_by_window_equals_the_month_read_at_once() {
+    let f = fixture();
+    let mut cuts = vec![at(10, 23, 50)];
+    cuts.extend(steps(at(10, 23, 50), 1, 20)); // n02 degraded across midnight
+    cuts.push(at(12, 23, 55));
+    cuts.extend(steps(at(12, 23, 55), 1, 30)); // n06 down across a chunk border
+    cuts.push(at(16, 1, 30));
+    cuts.extend(steps(at(16, 1, 30), 7, 6)); // n08's 30 h outage ends at 02:00
+    cuts.push(at(20, 5, 30));
+    cuts.extend(steps(at(20, 5, 30), 10, 6)); // n12 down into the fleet-wide gap
+    cuts.extend(steps(at(20, 6, 30), 45, 2));
+    cuts.push(at(31, 23, 58));
+    cuts.extend(steps(at(31, 23, 58), 1, 2)); // n07 still down at the end
+    let pieces = read_in_pieces(f, &cuts);
+
+    let mut whole = month().facts.clone();
+    whole.inputs = BTreeMap::new();
+    assert_eq!(pieces.last().unwrap().1, whole, "month-to-date in pieces = the month at once");
+    // And at a few cuts on the way, against a reading of (start, cut] at once.
+    for (to, facts) in
+        pieces.iter().filter(|(t, _)| [at(11, 0, 5), at(13, 0, 10), at(16, 2, 5), at(20, 6, 0)].contains(t))
+    {
+        let mut at_once = block_on(read_facts(&f.prometheus.client(), &f.rules, f.plan.span.start, *to)).unwrap().facts;
+        at_once.inputs = BTreeMap::new();
+        assert_eq!(*facts, at_once, "month-to-date at {to}");
+    }
 }

@@ -4,6 +4,8 @@
 //! - [`prometheus`]: the HTTP client (retries, typed errors, warnings, stats).
 //! - [`plan`]: which queries to send for a window ([`read_facts`]), sized to
 //!   stay far below Prometheus' limits on a 10,000-node fleet.
+//! - [`running`]: month-to-date running totals, read window by window
+//!   (`evaluate` reads one window, `serve` one per cycle).
 //! - [`samples`]: the slot model, raw samples → outages and counts (shared
 //!   with rule tests).
 //!
@@ -12,14 +14,16 @@
 
 pub mod plan;
 pub mod prometheus;
+pub mod running;
 pub mod samples;
 
 use crate::facts::Facts;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use plan::read_facts;
+pub use plan::{read_facts, read_inputs};
 pub use prometheus::{Client, ClientConfig, QueryAnswer, QueryData, SourceError};
+pub use running::{Delta, Running, read_window};
 
 /// The result of reading one window: the facts and the queries they came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,10 @@
 //! The query plan: which queries read a window `(start, end]` into facts.
 //!
+//! A window is read by [`super::running::read_window`], short windows raw
+//! (every sample), long ones like this:
+//!
 //! 1. Availability: the window is cut into chunks of at most one day,
-//!    aligned to `start`. Per chunk, two instant queries at the chunk end,
+//!    aligned to its start. Per chunk, two instant queries at the chunk end,
 //!    `count_over_time(UP[chunk])` and `sum_over_time(UP[chunk])`, give every
 //!    node's samples and up samples (down = count − sum; `up` is 0 or 1).
 //!    The same pair over each maintenance window is subtracted. One day of a
@@ -12,17 +15,19 @@
 //!    so an outage across a chunk border stays one outage. Batches hold at
 //!    most [`MAX_RAW_SAMPLES`] samples.
 //! 3. Degraded (optional): the same on the `degraded` selector (1 = degraded).
-//! 4. Inputs: each input query at `end`, `$__range` = the window; a failing
-//!    input becomes [`InputFacts::Failed`] and the reading goes on. A failing
-//!    availability query fails the reading: downtime is never guessed.
+//! 4. Inputs ([`read_inputs`]): each input query at `end`, `$__range` = the
+//!    window; a failing input becomes [`InputFacts::Failed`] and the reading
+//!    goes on. A failing availability query fails the reading: downtime is
+//!    never guessed.
 //!
 //! Ranges are left-open, `(t − r, t]`, like the slot model: Prometheus 2.x
 //! range selectors include both ends, so every range is written 1 ms short.
 
 use super::prometheus::{Client, Labels, QueryAnswer, QueryData, SourceError};
-use super::samples::{self, Sample};
+use super::running::{self, Count, Running};
+use super::samples::Sample;
 use super::{QueryKind, QueryRecord, Reading};
-use crate::facts::{Facts, InputFacts, Interval, NodeFacts};
+use crate::facts::InputFacts;
 use crate::rules::Rules;
 use crate::rules::spec::{InputKey, InputSpec};
 use chrono::{DateTime, Duration, Utc};
@@ -36,44 +41,23 @@ pub const MAX_RAW_SAMPLES: u64 = 5_000_000;
 /// Queries in flight at once.
 pub const CONCURRENCY: usize = 4;
 
-type Window = (DateTime<Utc>, DateTime<Utc>);
+pub(super) type Window = (DateTime<Utc>, DateTime<Utc>);
 
-/// Read the window `(start, end]` from Prometheus into facts, following the
-/// plan above. See the module docs for what fails the reading.
+/// Read the window `(start, end]` from Prometheus into facts: one
+/// [`running::read_window`] from nothing, then the inputs. See the module
+/// docs for what fails the reading.
 pub async fn read_facts(
     client: &Client,
     rules: &Rules,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Reading, SourceError> {
-    let step = rules.source.step.seconds();
-    if step <= 0 || end <= start {
-        return Err(SourceError::Config(format!(
-            "cannot read ({start}, {end}] at a step of {step}s: need start < end and a positive step"
-        )));
-    }
-    let src = &rules.source;
-    let chunks = chunks(start, end, CHUNK_SECONDS);
-    let maintenance = rules.maintenance_intervals(start, end);
-    let mut log = vec![];
-
-    let counts = availability(client, &src.up, &src.node_label, &chunks, &maintenance, &mut log).await?;
-    let down_chunks = counts.chunks_with(|c| c.count - c.sum > 0.0);
-    let down = raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", &mut log).await?;
-
-    let mut nodes = node_facts(&counts, rules, start, end, &maintenance);
-    for n in &mut nodes {
-        if let Some(s) = down.get(&n.node) {
-            n.outages = samples::outages(s, start, end, step);
-        }
-    }
-    let degraded = match &src.degraded {
-        Some(sel) => degraded(client, sel, &src.node_label, &chunks, step, start, end, &mut log).await?,
-        None => vec![],
-    };
-    let inputs = inputs(client, &rules.inputs, start, end, &mut log).await;
-    let facts = Facts { start, end, step_seconds: step, nodes, degraded, inputs, acknowledgements: None };
-    Ok(Reading { facts, queries: log })
+    let mut run = Running::new(rules, start);
+    let delta = running::read_window(client, rules, &run, end).await?;
+    let mut queries = delta.queries.clone();
+    run.apply(delta);
+    let inputs = read_inputs(client, &rules.inputs, start, end, &mut queries).await;
+    Ok(Reading { facts: run.facts(rules, inputs), queries })
 }
 
 /// `(start, end]` cut into pieces of at most `seconds`, aligned to `start`.
@@ -132,15 +116,15 @@ fn promql_string(s: &str) -> String {
 
 /// One query to send.
 #[derive(Debug, Clone)]
-struct Job {
+pub(super) struct Job {
     purpose: String,
     kind: QueryKind,
-    query: String,
+    pub(super) query: String,
     time: DateTime<Utc>,
 }
 
 impl Job {
-    fn new(purpose: &str, kind: QueryKind, query: String, time: DateTime<Utc>) -> Self {
+    pub(super) fn new(purpose: &str, kind: QueryKind, query: String, time: DateTime<Utc>) -> Self {
         Job { purpose: purpose.to_string(), kind, query, time }
     }
 
@@ -168,7 +152,11 @@ impl Job {
 
 /// Send `jobs` as instant queries, [`CONCURRENCY`] at a time; answers in
 /// job order, each job recorded in `log`.
-async fn run(client: &Client, jobs: Vec<Job>, log: &mut Vec<QueryRecord>) -> Vec<Result<QueryAnswer, SourceError>> {
+pub(super) async fn run(
+    client: &Client,
+    jobs: Vec<Job>,
+    log: &mut Vec<QueryRecord>,
+) -> Vec<Result<QueryAnswer, SourceError>> {
     let gate = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
     for (i, job) in jobs.iter().enumerate() {
@@ -192,18 +180,22 @@ async fn run(client: &Client, jobs: Vec<Job>, log: &mut Vec<QueryRecord>) -> Vec
 }
 
 /// [`run`] where any failure fails the whole step.
-async fn run_all(client: &Client, jobs: Vec<Job>, log: &mut Vec<QueryRecord>) -> Result<Vec<QueryAnswer>, SourceError> {
+pub(super) async fn run_all(
+    client: &Client,
+    jobs: Vec<Job>,
+    log: &mut Vec<QueryRecord>,
+) -> Result<Vec<QueryAnswer>, SourceError> {
     run(client, jobs, log).await.into_iter().collect()
 }
 
-fn vector(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, f64)>, SourceError> {
+pub(super) fn vector(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, f64)>, SourceError> {
     match answer.data {
         QueryData::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
         other => Err(decode_error(query, format!("expected a vector, got {}", kind_name(&other)))),
     }
 }
 
-fn matrix(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, Vec<Sample>)>, SourceError> {
+pub(super) fn matrix(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, Vec<Sample>)>, SourceError> {
     match answer.data {
         QueryData::Matrix(m) => Ok(m.into_iter().map(|s| (s.labels, s.samples)).collect()),
         other => Err(decode_error(query, format!("expected a matrix, got {}", kind_name(&other)))),
@@ -223,7 +215,7 @@ fn decode_error(query: &str, message: String) -> SourceError {
     SourceError::Decode { query: query.to_string(), message }
 }
 
-fn node_of<'a>(query: &str, labels: &'a Labels, node_label: &str) -> Result<&'a str, SourceError> {
+pub(super) fn node_of<'a>(query: &str, labels: &'a Labels, node_label: &str) -> Result<&'a str, SourceError> {
     labels
         .get(node_label)
         .map(String::as_str)
@@ -232,36 +224,7 @@ fn node_of<'a>(query: &str, labels: &'a Labels, node_label: &str) -> Result<&'a 
 
 // ---------------------------------------------------------- availability
 
-/// Sample count and sum of one node over one chunk or window.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Count {
-    count: f64,
-    sum: f64,
-}
-
-/// What the count queries found per node.
-#[derive(Debug, Default)]
-struct Counts {
-    /// Per node, per chunk index.
-    chunks: BTreeMap<String, BTreeMap<usize, Count>>,
-    /// Per node, over all maintenance windows.
-    maintenance: BTreeMap<String, Count>,
-    /// Last seen series labels per node.
-    labels: BTreeMap<String, Labels>,
-}
-
-impl Counts {
-    /// Per node, the chunks where `pred` holds.
-    fn chunks_with(&self, pred: impl Fn(&Count) -> bool) -> BTreeMap<String, BTreeSet<usize>> {
-        self.chunks
-            .iter()
-            .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| pred(c)).map(|(i, _)| *i).collect::<BTreeSet<_>>()))
-            .filter(|(_, set)| !set.is_empty())
-            .collect()
-    }
-}
-
-fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
+pub(super) fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
     windows
         .iter()
         .flat_map(|w| {
@@ -275,7 +238,7 @@ fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
 }
 
 /// The answers of [`count_jobs`] as `(window index, node, count, labels)`.
-fn parse_counts(
+pub(super) fn parse_counts(
     jobs: &[Job],
     answers: Vec<QueryAnswer>,
     node_label: &str,
@@ -291,89 +254,13 @@ fn parse_counts(
     Ok(out)
 }
 
-impl std::ops::AddAssign for Count {
-    fn add_assign(&mut self, o: Count) {
-        self.count += o.count;
-        self.sum += o.sum;
-    }
-}
-
-async fn availability(
-    client: &Client,
-    up: &str,
-    node_label: &str,
-    chunks: &[Window],
-    maintenance: &[Window],
-    log: &mut Vec<QueryRecord>,
-) -> Result<Counts, SourceError> {
-    let chunk_jobs = count_jobs("availability", up, chunks);
-    let maint_jobs = count_jobs("maintenance", up, maintenance);
-    let all = chunk_jobs.iter().chain(&maint_jobs).cloned().collect();
-    let mut answers = run_all(client, all, log).await?;
-    let maint_answers = answers.split_off(chunk_jobs.len());
-    let mut counts = Counts::default();
-    for (i, node, c, labels) in parse_counts(&chunk_jobs, answers, node_label)? {
-        *counts.chunks.entry(node.clone()).or_default().entry(i).or_default() += c;
-        counts.labels.insert(node, labels);
-    }
-    for (_, node, c, labels) in parse_counts(&maint_jobs, maint_answers, node_label)? {
-        *counts.maintenance.entry(node.clone()).or_default() += c;
-        counts.labels.entry(node).or_insert(labels);
-    }
-    Ok(counts)
-}
-
-/// Per node facts from the counts (outages are added later).
-fn node_facts(
-    counts: &Counts,
-    rules: &Rules,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    maintenance: &[Window],
-) -> Vec<NodeFacts> {
-    let step = rules.source.step.seconds();
-    let slots = ((end - start).num_seconds() / step) as u64;
-    let maintenance_samples = samples::slots_in(maintenance, step);
-    let expected = slots.saturating_sub(maintenance_samples);
-    let nodes: BTreeSet<&String> = counts.chunks.keys().chain(counts.maintenance.keys()).collect();
-    nodes
-        .into_iter()
-        .map(|node| {
-            let mut total = Count::default();
-            for c in counts.chunks.get(node).into_iter().flat_map(|m| m.values()) {
-                total += *c;
-            }
-            let m = counts.maintenance.get(node).copied().unwrap_or_default();
-            let up = whole(total.sum - m.sum).min(expected);
-            let down = whole((total.count - total.sum) - (m.count - m.sum)).min(expected - up);
-            let labels = counts.labels.get(node);
-            let label = |name: &Option<String>| name.as_ref().and_then(|n| labels?.get(n).cloned());
-            NodeFacts {
-                node: node.clone(),
-                operator: label(&rules.source.operator_label),
-                region: label(&rules.source.region_label),
-                up_samples: up,
-                down_samples: down,
-                expected_samples: expected,
-                maintenance_samples,
-                outages: vec![],
-            }
-        })
-        .collect()
-}
-
-/// A sample count from a float sum (never negative).
-fn whole(v: f64) -> u64 {
-    if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
-}
-
 // ------------------------------------------------------------ raw samples
 
 /// Raw samples of `selector` for the nodes and chunks in `wanted`: runs of
 /// contiguous chunks are fetched as one range, nodes sharing a run are
 /// batched under [`MAX_RAW_SAMPLES`]. Samples per node, sorted, deduplicated.
 #[allow(clippy::too_many_arguments)]
-async fn raw_samples(
+pub(super) async fn raw_samples(
     client: &Client,
     selector: &str,
     node_label: &str,
@@ -437,53 +324,10 @@ fn contiguous_runs(set: &BTreeSet<usize>) -> Vec<(usize, usize)> {
     runs
 }
 
-// --------------------------------------------------------------- degraded
-
-/// Degraded intervals: chunks with any degraded sample, then raw samples
-/// there; runs of samples equal to 1 are the intervals (the slot model of
-/// outages, with "degraded" in place of "down").
-#[allow(clippy::too_many_arguments)]
-async fn degraded(
-    client: &Client,
-    selector: &str,
-    node_label: &str,
-    chunks: &[Window],
-    step: i64,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    log: &mut Vec<QueryRecord>,
-) -> Result<Vec<Interval>, SourceError> {
-    let jobs: Vec<Job> = chunks
-        .iter()
-        .map(|w| {
-            Job::new("degraded", QueryKind::Instant, format!("sum_over_time({})", range_selector(selector, *w)), w.1)
-        })
-        .collect();
-    let answers = run_all(client, jobs.clone(), log).await?;
-    let mut wanted: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-    for (i, (job, answer)) in jobs.iter().zip(answers).enumerate() {
-        for (labels, v) in vector(&job.query, answer)? {
-            if v > 0.0 {
-                wanted.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().insert(i);
-            }
-        }
-    }
-    let raw = raw_samples(client, selector, node_label, chunks, &wanted, step, "degraded", log).await?;
-    let mut out = vec![];
-    for (node, s) in raw {
-        let as_down: Vec<Sample> = s.iter().map(|(t, v)| (*t, if *v == 1.0 { 0.0 } else { 1.0 })).collect();
-        for o in samples::outages(&as_down, start, end, step) {
-            out.push(Interval { node: node.clone(), start: o.start, end: o.end });
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 // ----------------------------------------------------------------- inputs
 
-/// Every input at `end` over the window; each fails on its own.
-async fn inputs(
+/// Every input at `end` over `(start, end]` (`$__range`); each fails on its own.
+pub async fn read_inputs(
     client: &Client,
     specs: &[InputSpec],
     start: DateTime<Utc>,

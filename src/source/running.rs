@@ -1,0 +1,460 @@
+//! Running totals: the month-to-date state of the `up` (and degraded)
+//! series, kept so that each reading only reads what is new.
+//!
+//! A [`Running`] covers `(start, end]`. [`read_window`] reads `(end, new_end]`
+//! into a [`Delta`] (async, may fail: then nothing changes) and
+//! [`Running::apply`] adds it (sync, cannot fail). [`Running::facts`] turns
+//! the totals into [`Facts`]. `evaluate` reads a month as one window,
+//! `serve` as one coarse window on start and then one small window per cycle;
+//! both end in the same totals, so month-to-date from `serve` equals
+//! `evaluate` over the same window:
+//!
+//! - sample counts and sums add up exactly: ranges are left-open,
+//!   `(t − r, t]`, so consecutive windows never count a sample twice;
+//! - an outage that crosses a window border continues: each track keeps its
+//!   `tail`, the last down sample while the run may still go on, and the next
+//!   window's samples are read after it, as one sequence;
+//! - the expected slots and maintenance slots are computed over the whole
+//!   `(start, end]`, never summed per window.
+//!
+//! Two ways to read a window:
+//! - **raw** (short windows, the steady state of `serve`): every sample of
+//!   the window, one query per selector. Prometheus loads each sample once:
+//!   the load equals what it ingested.
+//! - **aggregate** (long windows): per day, `count_over_time` and
+//!   `sum_over_time` give counts; raw samples only where there was downtime.
+
+use super::plan::{self, Job, Window};
+use super::prometheus::{Client, Labels, SourceError};
+use super::samples::{self, Sample};
+use super::{QueryKind, QueryRecord};
+use crate::facts::{Facts, InputFacts, Interval, NodeFacts, Outage};
+use crate::rules::Rules;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Longest window read raw (every sample).
+pub const RAW_WINDOW_SECONDS: i64 = 3_600;
+/// Most samples (known nodes × slots) a raw window may hold.
+pub const RAW_WINDOW_MAX_SAMPLES: u64 = 2_000_000;
+
+/// Sample count and sum of one node over a window (`up` is 0 or 1, so
+/// down = count − sum).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Count {
+    pub count: f64,
+    pub sum: f64,
+}
+
+impl std::ops::AddAssign for Count {
+    fn add_assign(&mut self, o: Count) {
+        self.count += o.count;
+        self.sum += o.sum;
+    }
+}
+
+/// Runs of "down" samples of one series, as they grow window by window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Track {
+    /// Runs so far, sorted; the `ongoing` flags are set by [`Running::facts`].
+    runs: Vec<Outage>,
+    /// The last down sample, while the last run may still continue.
+    tail: Option<DateTime<Utc>>,
+}
+
+impl Track {
+    /// Continue with the next window's samples (sorted, "down" = 0).
+    /// `open_at_end`: no sample of the window comes after `samples`.
+    fn extend(&mut self, samples: &[Sample], start: DateTime<Utc>, end: DateTime<Utc>, step: i64, open_at_end: bool) {
+        let mut seq: Vec<Sample> = Vec::with_capacity(samples.len() + 1);
+        let resumed = self.tail.map(|t| {
+            seq.push((t, 0.0));
+            self.runs.pop().expect("a tail belongs to the last run")
+        });
+        seq.extend_from_slice(samples);
+        let mut runs = samples::outages(&seq, start, end, step);
+        if let Some(prev) = resumed {
+            // `seq` starts with the tail sample, so the first run is the resumed one.
+            runs[0].start = prev.start;
+        }
+        let last_down = seq.last().is_some_and(|(_, v)| *v == 0.0);
+        self.tail = match runs.last() {
+            Some(r) if open_at_end && last_down => Some(r.end),
+            _ => None,
+        };
+        self.runs.extend(runs);
+    }
+
+    /// The run cannot continue: a later sample exists that is not down.
+    fn close(&mut self) {
+        self.tail = None;
+    }
+
+    /// The runs, the last one `ongoing` if it is open and its last down
+    /// sample is less than a step before `end`.
+    fn outages(&self, end: DateTime<Utc>, step: i64) -> Vec<Outage> {
+        let mut out = self.runs.clone();
+        for o in &mut out {
+            o.ongoing = false;
+        }
+        if let (Some(t), Some(last)) = (self.tail, out.last_mut()) {
+            last.ongoing = end - t < Duration::seconds(step);
+        }
+        out
+    }
+}
+
+/// One node's running totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct NodeRun {
+    total: Count,
+    maintenance: Count,
+    labels: Labels,
+    down: Track,
+}
+
+/// Month-to-date running totals over `(start, end]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    step: i64,
+    nodes: BTreeMap<String, NodeRun>,
+    degraded: BTreeMap<String, Track>,
+}
+
+/// What one window `(from, to]` read; applied only when every query succeeded.
+#[derive(Debug, Clone, Default)]
+pub struct Delta {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Per node: the window's count (all samples), the part inside maintenance windows, and labels.
+    counts: BTreeMap<String, (Count, Count, Labels)>,
+    /// Per node: down samples read (raw), and whether no sample of the window came after them.
+    down: BTreeMap<String, (Vec<Sample>, bool)>,
+    /// Per node: degraded samples (as "down" = 0), and the same flag.
+    degraded: BTreeMap<String, (Vec<Sample>, bool)>,
+    /// Read raw: the nodes with any sample of the degraded series. `None`
+    /// when read per day (then a run not reaching the window end is closed).
+    degraded_seen: Option<BTreeSet<String>>,
+    /// The queries sent.
+    pub queries: Vec<QueryRecord>,
+}
+
+impl Running {
+    /// Nothing read yet: `(start, start]`.
+    pub fn new(rules: &Rules, start: DateTime<Utc>) -> Self {
+        Running {
+            start,
+            end: start,
+            step: rules.source.step.seconds(),
+            nodes: BTreeMap::new(),
+            degraded: BTreeMap::new(),
+        }
+    }
+
+    /// Nodes seen so far.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Add a window read by [`read_window`] right after `self.end`.
+    pub fn apply(&mut self, delta: Delta) {
+        assert_eq!(delta.from, self.end, "windows must follow each other");
+        let (start, end, step) = (self.start, delta.to, self.step);
+        for (node, (count, maint, labels)) in &delta.counts {
+            let n = self.nodes.entry(node.clone()).or_default();
+            n.total += *count;
+            n.maintenance += *maint;
+            if !labels.is_empty() {
+                n.labels = labels.clone();
+            }
+            if count.count > 0.0 && !delta.down.contains_key(node) {
+                n.down.close();
+            }
+        }
+        for (node, (s, open)) in &delta.down {
+            self.nodes.entry(node.clone()).or_default().down.extend(s, start, end, step, *open);
+        }
+        for (node, track) in &mut self.degraded {
+            let had_samples = delta.degraded_seen.as_ref().is_none_or(|seen| seen.contains(node));
+            if had_samples && !delta.degraded.contains_key(node) {
+                track.close();
+            }
+        }
+        for (node, (s, open)) in &delta.degraded {
+            self.degraded.entry(node.clone()).or_default().extend(s, start, end, step, *open);
+        }
+        self.end = end;
+    }
+
+    /// The facts of `(start, end]` with these inputs.
+    pub fn facts(&self, rules: &Rules, inputs: BTreeMap<String, InputFacts>) -> Facts {
+        let (start, end, step) = (self.start, self.end, self.step);
+        let slots = ((end - start).num_seconds() / step) as u64;
+        let maintenance_samples = samples::slots_in(&rules.maintenance_intervals(start, end), step);
+        let expected = slots.saturating_sub(maintenance_samples);
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(node, n)| {
+                let (t, m) = (n.total, n.maintenance);
+                let up = whole(t.sum - m.sum).min(expected);
+                let down = whole((t.count - t.sum) - (m.count - m.sum)).min(expected - up);
+                let label = |name: &Option<String>| name.as_ref().and_then(|k| n.labels.get(k).cloned());
+                NodeFacts {
+                    node: node.clone(),
+                    operator: label(&rules.source.operator_label),
+                    region: label(&rules.source.region_label),
+                    up_samples: up,
+                    down_samples: down,
+                    expected_samples: expected,
+                    maintenance_samples,
+                    outages: n.down.outages(end, step),
+                }
+            })
+            .collect();
+        let mut degraded: Vec<Interval> = self
+            .degraded
+            .iter()
+            .flat_map(|(node, t)| {
+                t.outages(end, step).into_iter().map(|o| Interval { node: node.clone(), start: o.start, end: o.end })
+            })
+            .collect();
+        degraded.sort();
+        Facts { start, end, step_seconds: step, nodes, degraded, inputs, acknowledgements: None }
+    }
+}
+
+/// A sample count from a float sum (never negative).
+fn whole(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
+}
+
+/// Read `(running.end, to]`: raw when the window is short, else aggregated
+/// per day. Any failing query fails the window (downtime is never guessed).
+pub async fn read_window(
+    client: &Client,
+    rules: &Rules,
+    running: &Running,
+    to: DateTime<Utc>,
+) -> Result<Delta, SourceError> {
+    let from = running.end;
+    let step = rules.source.step.seconds();
+    if step <= 0 || to <= from {
+        return Err(SourceError::Config(format!(
+            "cannot read ({from}, {to}] at a step of {step}s: need from < to and a positive step"
+        )));
+    }
+    let seconds = (to - from).num_seconds();
+    let slots = (seconds / step + 1) as u64;
+    if seconds <= RAW_WINDOW_SECONDS && running.node_count() as u64 * slots <= RAW_WINDOW_MAX_SAMPLES {
+        read_raw(client, rules, (from, to)).await
+    } else {
+        read_aggregate(client, rules, (from, to)).await
+    }
+}
+
+/// Every sample of a short window.
+async fn read_raw(client: &Client, rules: &Rules, w: Window) -> Result<Delta, SourceError> {
+    let src = &rules.source;
+    let maintenance = rules.maintenance_intervals(w.0, w.1);
+    let mut jobs = vec![Job::new("availability", QueryKind::Raw, plan::range_selector(&src.up, w), w.1)];
+    if let Some(sel) = &src.degraded {
+        jobs.push(Job::new("degraded", QueryKind::Raw, plan::range_selector(sel, w), w.1));
+    }
+    let mut queries = vec![];
+    let answers = plan::run_all(client, jobs.clone(), &mut queries).await?;
+    let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
+    let mut answers = answers.into_iter().zip(&jobs);
+    let (up, job) = answers.next().expect("one answer per job");
+    for (labels, s) in plan::matrix(&job.query, up)? {
+        let node = plan::node_of(&job.query, &labels, &src.node_label)?.to_string();
+        let entry = delta.counts.entry(node.clone()).or_default();
+        for &(t, v) in &s {
+            let c = Count { count: 1.0, sum: v };
+            entry.0 += c;
+            if in_any(t, &maintenance) {
+                entry.1 += c;
+            }
+        }
+        entry.2 = labels;
+        merge_samples(&mut delta.down, node, s);
+    }
+    // Nodes whose samples were all up only close their track (see `apply`).
+    delta.down.retain(|_, (s, _)| s.iter().any(|(_, v)| *v == 0.0));
+    if let Some((answer, job)) = answers.next() {
+        let mut seen = BTreeSet::new();
+        for (labels, s) in plan::matrix(&job.query, answer)? {
+            let node = plan::node_of(&job.query, &labels, &src.node_label)?.to_string();
+            seen.insert(node.clone());
+            merge_samples(&mut delta.degraded, node, degraded_as_down(&s));
+        }
+        delta.degraded.retain(|_, (s, _)| s.iter().any(|(_, v)| *v == 0.0));
+        delta.degraded_seen = Some(seen);
+    }
+    delta.queries = queries;
+    Ok(delta)
+}
+
+fn in_any(t: DateTime<Utc>, windows: &[Window]) -> bool {
+    windows.iter().any(|(s, e)| *s < t && t <= *e)
+}
+
+/// Add one series' samples (all of the window) to a node's, sorted and unique.
+fn merge_samples(map: &mut BTreeMap<String, (Vec<Sample>, bool)>, node: String, s: Vec<Sample>) {
+    let entry = map.entry(node).or_insert_with(|| (vec![], true));
+    entry.0.extend(s);
+    entry.0.sort_by_key(|(t, _)| *t);
+    entry.0.dedup_by_key(|(t, _)| *t);
+}
+
+/// Degraded samples in the outage model: 1 (degraded) → 0 ("down").
+fn degraded_as_down(s: &[Sample]) -> Vec<Sample> {
+    s.iter().map(|(t, v)| (*t, if *v == 1.0 { 0.0 } else { 1.0 })).collect()
+}
+
+/// Counts per day, raw samples only where there was downtime.
+async fn read_aggregate(client: &Client, rules: &Rules, w: Window) -> Result<Delta, SourceError> {
+    let src = &rules.source;
+    let step = src.step.seconds();
+    let chunks = plan::chunks(w.0, w.1, plan::CHUNK_SECONDS);
+    let maintenance = rules.maintenance_intervals(w.0, w.1);
+    let mut queries = vec![];
+
+    // 1. Counts per chunk, and over the maintenance windows.
+    let chunk_jobs = plan::count_jobs("availability", &src.up, &chunks);
+    let maint_jobs = plan::count_jobs("maintenance", &src.up, &maintenance);
+    let all = chunk_jobs.iter().chain(&maint_jobs).cloned().collect();
+    let mut answers = plan::run_all(client, all, &mut queries).await?;
+    let maint_answers = answers.split_off(chunk_jobs.len());
+    let mut per_chunk: BTreeMap<String, BTreeMap<usize, Count>> = BTreeMap::new();
+    let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
+    for (i, node, c, labels) in plan::parse_counts(&chunk_jobs, answers, &src.node_label)? {
+        *per_chunk.entry(node.clone()).or_default().entry(i).or_default() += c;
+        let e = delta.counts.entry(node).or_default();
+        e.0 += c;
+        e.2 = labels;
+    }
+    for (_, node, c, labels) in plan::parse_counts(&maint_jobs, maint_answers, &src.node_label)? {
+        let e = delta.counts.entry(node).or_default();
+        e.1 += c;
+        if e.2.is_empty() {
+            e.2 = labels;
+        }
+    }
+
+    // 2. Raw samples where there was downtime.
+    let down_chunks: BTreeMap<String, BTreeSet<usize>> = per_chunk
+        .iter()
+        .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| c.count - c.sum > 0.0).map(|(i, _)| *i).collect()))
+        .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
+        .collect();
+    let raw = plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", &mut queries)
+        .await?;
+    for (node, s) in raw {
+        let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
+        let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);
+        delta.down.insert(node, (s, last_any <= last_down));
+    }
+
+    // 3. Degraded: chunks with any degraded sample, then raw samples there.
+    if let Some(sel) = &src.degraded {
+        let jobs: Vec<Job> = chunks
+            .iter()
+            .map(|c| {
+                let q = format!("sum_over_time({})", plan::range_selector(sel, *c));
+                Job::new("degraded", QueryKind::Instant, q, c.1)
+            })
+            .collect();
+        let answers = plan::run_all(client, jobs.clone(), &mut queries).await?;
+        let mut wanted: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        for (i, (job, answer)) in jobs.iter().zip(answers).enumerate() {
+            for (labels, v) in plan::vector(&job.query, answer)? {
+                if v > 0.0 {
+                    wanted
+                        .entry(plan::node_of(&job.query, &labels, &src.node_label)?.to_string())
+                        .or_default()
+                        .insert(i);
+                }
+            }
+        }
+        let raw =
+            plan::raw_samples(client, sel, &src.node_label, &chunks, &wanted, step, "degraded", &mut queries).await?;
+        for (node, s) in raw {
+            // Without a count of the degraded series, a run is taken to go on
+            // only if it reached the window's last chunk.
+            let open = wanted.get(&node).and_then(|set| set.last()).is_some_and(|i| *i + 1 == chunks.len());
+            delta.degraded.insert(node, (degraded_as_down(&s), open));
+        }
+    }
+    delta.queries = queries;
+    Ok(delta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(m: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap() + Duration::minutes(m)
+    }
+
+    /// Samples every minute from t(1): '1' up, '0' down, '.' none.
+    fn series(pattern: &str) -> Vec<Sample> {
+        pattern
+            .chars()
+            .enumerate()
+            .filter(|(_, c)| *c != '.')
+            .map(|(i, c)| (t(i as i64 + 1), if c == '1' { 1.0 } else { 0.0 }))
+            .collect()
+    }
+
+    /// The track of `pattern` read in windows cut at `cuts` (minutes) equals
+    /// the track read at once.
+    fn same_in_pieces(pattern: &str, cuts: &[i64]) {
+        let all = series(pattern);
+        let end = t(pattern.len() as i64);
+        let whole = samples::outages(&all, t(0), end, 60);
+        let mut track = Track::default();
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(pattern.len() as i64);
+        for w in bounds.windows(2) {
+            let s: Vec<Sample> = all.iter().copied().filter(|(x, _)| t(w[0]) < *x && *x <= t(w[1])).collect();
+            if s.iter().any(|(_, v)| *v == 0.0) {
+                track.extend(&s, t(0), t(w[1]), 60, true);
+            } else if !s.is_empty() {
+                track.close();
+            }
+        }
+        assert_eq!(track.outages(end, 60), whole, "pattern {pattern} cut at {cuts:?}");
+    }
+
+    #[test]
+    fn an_outage_across_window_borders_stays_one_outage() {
+        same_in_pieces("1100000011", &[3, 5]);
+        same_in_pieces("1100000000", &[3, 5, 8]);
+        same_in_pieces("0000011100", &[1, 2, 7]);
+    }
+
+    #[test]
+    fn a_gap_at_a_window_border_still_ends_the_outage() {
+        same_in_pieces("1100..0011", &[4, 5, 6]);
+        same_in_pieces("110.0", &[3, 4]);
+    }
+
+    #[test]
+    fn up_samples_in_a_window_close_the_run() {
+        same_in_pieces("110011100", &[4, 6]);
+    }
+
+    #[test]
+    fn an_outage_stops_being_ongoing_when_data_stops() {
+        let mut track = Track::default();
+        track.extend(&series("110"), t(0), t(3), 60, true);
+        assert!(track.outages(t(3), 60)[0].ongoing);
+        assert!(!track.outages(t(9), 60)[0].ongoing, "no sample since: not known to go on");
+    }
+}
