@@ -58,6 +58,9 @@ pub enum Command {
     /// nodes, backfill a local Prometheus (Debian package) with promtool,
     /// evaluate the month and print its statement.
     Demo(DemoArgs),
+    /// Serve month-to-date results on /metrics, reading only what is new
+    /// from Prometheus each cycle (the live exporter).
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,6 +135,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Test { dir, junit } => test(&dir, junit.as_deref()),
         Command::Evaluate(args) => evaluate(args),
         Command::Demo(args) => demo(args),
+        Command::Serve(args) => crate::serve::run(args),
     }
 }
 

@@ -1,0 +1,129 @@
+//! One evaluation cycle of `serve`, and the state kept between cycles.
+//!
+//! The [`Evaluator`] owns the rules in force and the month-to-date
+//! [`Running`] totals. Each cycle reads only `(last end, now − delay]`,
+//! adds it, and evaluates the month to date with the pure engine — the same
+//! facts `evaluate --at` reads in one go, so the results are equal.
+//!
+//! - A failed read changes nothing: the totals stay where they were and the
+//!   last good evaluation keeps being served.
+//! - An input that fails keeps its last good value for this month (so a
+//!   flaky query never changes a payout); without one, its lines are withheld.
+//! - A new month starts new totals (month rollover).
+//! - A reload that changes how data is read (source, maintenance, time
+//!   zone) starts the totals again from the month start.
+
+use crate::engine;
+use crate::evaluation::Evaluation;
+use crate::facts::InputFacts;
+use crate::period::Period;
+use crate::rules::{self, LoadError, Rules};
+use crate::source::{self, Client, QueryRecord, Running, SourceError};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a successful cycle produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub evaluation: Evaluation,
+    /// Queries sent this cycle.
+    pub queries: Vec<QueryRecord>,
+    /// Inputs refreshed this cycle, and whether each query succeeded.
+    pub inputs: Vec<(String, bool)>,
+}
+
+/// The state kept between cycles.
+pub struct Evaluator {
+    client: Client,
+    rules_dir: PathBuf,
+    rules: Arc<Rules>,
+    delay: Duration,
+    inputs_every: Duration,
+    running: Option<Running>,
+    /// Inputs of the current month and the window end they were read at.
+    inputs: Option<(DateTime<Utc>, BTreeMap<String, InputFacts>)>,
+}
+
+impl Evaluator {
+    pub fn new(client: Client, rules_dir: PathBuf, rules: Rules, delay: Duration, inputs_every: Duration) -> Self {
+        Evaluator { client, rules_dir, rules: Arc::new(rules), delay, inputs_every, running: None, inputs: None }
+    }
+
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.rules
+    }
+
+    /// End of the data window for a cycle at `now`: `now − delay`, whole seconds.
+    pub fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let end = now - self.delay;
+        end.duration_trunc(Duration::seconds(1)).unwrap_or(end)
+    }
+
+    /// Read what is new up to `now − delay` and evaluate the month to date.
+    /// `Ok(None)`: nothing to evaluate yet (the month began less than a second ago).
+    pub async fn cycle(&mut self, now: DateTime<Utc>) -> Result<Option<Outcome>, SourceError> {
+        let rules = self.rules.clone();
+        let to = self.window_end(now);
+        let period = Period::containing(to, rules.time_zone);
+        if self.running.as_ref().is_none_or(|r| r.start != period.start) {
+            if self.running.is_some() {
+                tracing::info!(period = %period.label, "a new pay period began: month-to-date totals start again");
+            }
+            self.running = Some(Running::new(&rules, period.start));
+            self.inputs = None;
+        }
+        let running = self.running.as_mut().expect("set above");
+        let mut queries = vec![];
+        if to > running.end {
+            let delta = source::read_window(&self.client, &rules, running, to).await?;
+            queries.extend(delta.queries.iter().cloned());
+            running.apply(delta);
+        }
+        if running.end <= running.start {
+            return Ok(None);
+        }
+        let mut refreshed = vec![];
+        let due = self.inputs.as_ref().is_none_or(|(at, _)| running.end - *at >= self.inputs_every);
+        if due && !rules.inputs.is_empty() {
+            let fresh =
+                source::read_inputs(&self.client, &rules.inputs, running.start, running.end, &mut queries).await;
+            let previous = self.inputs.take().map(|(_, i)| i).unwrap_or_default();
+            let mut kept = BTreeMap::new();
+            for (name, value) in fresh {
+                let ok = matches!(value, InputFacts::Values(_));
+                refreshed.push((name.clone(), ok));
+                let value = match (&value, previous.get(&name)) {
+                    (InputFacts::Failed(e), Some(old @ InputFacts::Values(_))) => {
+                        tracing::warn!(input = %name, error = %e, "input query failed: keeping its last good value");
+                        old.clone()
+                    }
+                    _ => value,
+                };
+                kept.insert(name, value);
+            }
+            self.inputs = Some((running.end, kept));
+        }
+        let inputs = self.inputs.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
+        let facts = running.facts(&rules, inputs);
+        let evaluation = engine::evaluate(&facts, &rules, &period, to);
+        Ok(Some(Outcome { evaluation, queries, inputs: refreshed }))
+    }
+
+    /// Load the rules again. Invalid rules change nothing (the error names
+    /// file, line and column); valid ones take effect at the next cycle.
+    pub fn reload(&mut self) -> Result<(), LoadError> {
+        let new = rules::load_dir(&self.rules_dir)?;
+        let reads_differently = |r: &Rules| format!("{:?}{:?}{:?}", r.source, r.maintenance, r.time_zone);
+        if reads_differently(&new) != reads_differently(&self.rules) {
+            tracing::info!("the new rules read Prometheus differently: month-to-date totals are read again");
+            self.running = None;
+        }
+        if format!("{:?}", new.inputs) != format!("{:?}", self.rules.inputs) {
+            self.inputs = None;
+        }
+        self.rules = Arc::new(new);
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! `fleet-incentives serve`: the live exporter.
+//!
+//! - [`cycle`]: the evaluator: running totals, one small read per cycle,
+//!   reload, month rollover.
+//! - [`http`]: the axum routes: `/metrics`, `/-/healthy`, `/-/ready`,
+//!   `/-/reload`.
+//!
+//! One task owns the evaluator and runs a cycle every
+//! `--evaluation-interval`; reload requests (HTTP or SIGHUP) reach it over a
+//! channel, so a reload never runs in the middle of a cycle. Each successful
+//! cycle encodes its evaluation once ([`crate::export::encode_evaluation`],
+//! a fresh registry) and swaps the text in atomically: a scrape sees one
+//! whole cycle, and payees or nodes that left are gone. A failed cycle swaps
+//! nothing: the last good results stay, and the self-metrics say how stale.
+
+pub mod cycle;
+pub mod http;
+
+use crate::export::SelfMetrics;
+use crate::period::Dur;
+use crate::rules;
+use crate::source::{Client, ClientConfig};
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+use cycle::Evaluator;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on for /metrics and the lifecycle endpoints.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9464")]
+    pub listen_address: String,
+    /// Enable POST /-/reload (off by default, as in Prometheus).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+    /// Base URL of the Prometheus HTTP API.
+    #[arg(long = "prometheus.url", default_value = "http://127.0.0.1:9090")]
+    pub prometheus_url: String,
+    #[arg(long = "rules.dir", default_value = "rules")]
+    pub rules_dir: PathBuf,
+    /// How often to read what is new and evaluate the month to date.
+    #[arg(long = "evaluation-interval", default_value = "1m")]
+    pub evaluation_interval: Dur,
+    /// Evaluate up to now minus this, so that late samples are in.
+    #[arg(long = "evaluation.delay", default_value = "30s")]
+    pub evaluation_delay: Dur,
+    /// How often the inputs (revenue …) are read again over the month to
+    /// date; `0s` = every cycle. Each refresh loads the inputs' series over
+    /// the whole month so far, so on a large fleet refresh them less often.
+    #[arg(long = "inputs.refresh-interval", default_value = "0s")]
+    pub inputs_refresh_interval: Dur,
+    /// Timeout of one Prometheus request.
+    #[arg(long = "query.timeout", default_value = "2m")]
+    pub query_timeout: Dur,
+    /// Attempts per Prometheus request (retries back off exponentially).
+    #[arg(long = "query.attempts", default_value_t = 4)]
+    pub query_attempts: u32,
+    /// Run the clock from this instant instead of now (RFC 3339): replays a
+    /// past month live, for demos and tests.
+    #[arg(long = "clock.start", hide = true)]
+    pub clock_start: Option<DateTime<Utc>>,
+}
+
+/// A request to the evaluator task.
+pub enum Request {
+    /// Load the rules again; answer whether it worked (the error text if not).
+    Reload(oneshot::Sender<Result<(), String>>),
+}
+
+/// What the HTTP handlers share with the evaluator task.
+pub struct Shared {
+    /// The last good evaluation's metrics (without `# EOF`).
+    pub evaluation: ArcSwapOption<String>,
+    pub self_metrics: SelfMetrics,
+    /// Set after the first successful evaluation.
+    pub ready: AtomicBool,
+    pub lifecycle: bool,
+    pub requests: mpsc::Sender<Request>,
+}
+
+/// The clock: wall time, or `--clock.start` plus the time since start-up.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: Option<(DateTime<Utc>, Instant)>,
+}
+
+impl Clock {
+    pub fn new(start: Option<DateTime<Utc>>) -> Self {
+        Clock { origin: start.map(|s| (s, Instant::now())) }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.origin {
+            Some((s, i)) => s + chrono::Duration::from_std(i.elapsed()).unwrap_or_default(),
+            None => Utc::now(),
+        }
+    }
+}
+
+fn std_duration(d: Dur) -> std::time::Duration {
+    std::time::Duration::from_secs(d.seconds().max(0) as u64)
+}
+
+/// Run the exporter until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
+    let addr: SocketAddr = args.listen_address.parse().map_err(|e| {
+        format!("--web.listen-address {:?}: {e} (expected host:port, e.g. 0.0.0.0:9464)", args.listen_address)
+    })?;
+    if args.evaluation_interval.seconds() <= 0 {
+        return Err("--evaluation-interval must be positive".into());
+    }
+    let rules = rules::load_dir(&args.rules_dir).map_err(|e| e.to_string())?;
+    let config = ClientConfig {
+        timeout: std_duration(args.query_timeout),
+        max_attempts: args.query_attempts,
+        stats: true,
+        ..ClientConfig::new(&args.prometheus_url)
+    };
+    let evaluator = Evaluator::new(
+        Client::new(config)?,
+        args.rules_dir.clone(),
+        rules,
+        chrono::Duration::seconds(args.evaluation_delay.seconds()),
+        chrono::Duration::seconds(args.inputs_refresh_interval.seconds()),
+    );
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve(addr, args, evaluator))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Result<(), Error> {
+    let (tx, rx) = mpsc::channel(8);
+    let self_metrics = SelfMetrics::new();
+    self_metrics.reload(true, Utc::now());
+    let shared = Arc::new(Shared {
+        evaluation: ArcSwapOption::empty(),
+        self_metrics,
+        ready: AtomicBool::new(false),
+        lifecycle: args.enable_lifecycle,
+        requests: tx.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, prometheus = %args.prometheus_url, "serving /metrics");
+    let shutdown = tokio_util_shutdown();
+    let clock = Clock::new(args.clock_start);
+    let interval = std_duration(args.evaluation_interval);
+    let loop_task = tokio::spawn(evaluation_loop(evaluator, shared.clone(), rx, clock, interval, shutdown.clone()));
+    tokio::spawn(sighup_reloads(tx));
+    let app = http::router(shared);
+    let stop = shutdown.clone();
+    axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await?;
+    loop_task.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A shutdown flag set by SIGTERM or Ctrl-C, awaitable from many tasks.
+#[derive(Clone)]
+struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+fn tokio_util_shutdown() -> Shutdown {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("interrupted: shutting down"),
+            _ = term => tracing::info!("SIGTERM: shutting down"),
+        }
+        let _ = tx.send(true);
+    });
+    Shutdown(rx)
+}
+
+/// SIGHUP reloads the rules, as in Prometheus.
+async fn sighup_reloads(tx: mpsc::Sender<Request>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let (done, answer) = oneshot::channel();
+            if tx.send(Request::Reload(done)).await.is_err() {
+                return;
+            }
+            let _ = answer.await;
+        }
+    }
+}
+
+async fn evaluation_loop(
+    mut evaluator: Evaluator,
+    shared: Arc<Shared>,
+    mut requests: mpsc::Receiver<Request>,
+    clock: Clock,
+    interval: std::time::Duration,
+    shutdown: Shutdown,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stop = shutdown.wait();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => run_cycle(&mut evaluator, &shared, clock).await,
+            Some(request) = requests.recv() => match request {
+                Request::Reload(done) => {
+                    let result = reload(&mut evaluator, &shared);
+                    let ok = result.is_ok();
+                    let _ = done.send(result);
+                    if ok {
+                        run_cycle(&mut evaluator, &shared, clock).await;
+                    }
+                }
+            },
+            _ = &mut stop => return,
+        }
+    }
+}
+
+fn reload(evaluator: &mut Evaluator, shared: &Shared) -> Result<(), String> {
+    match evaluator.reload() {
+        Ok(()) => {
+            shared.self_metrics.reload(true, Utc::now());
+            tracing::info!(sha256 = %evaluator.rules().sha256, "rules reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            shared.self_metrics.reload(false, Utc::now());
+            let text = e.to_string();
+            for line in text.lines() {
+                tracing::error!(error = %line, "reload failed: the old rules stay in force");
+            }
+            Err(text)
+        }
+    }
+}
+
+async fn run_cycle(evaluator: &mut Evaluator, shared: &Shared, clock: Clock) {
+    let started = Instant::now();
+    shared.self_metrics.evaluation_started();
+    match evaluator.cycle(clock.now()).await {
+        Ok(Some(outcome)) => {
+            shared.self_metrics.queries(&outcome.queries);
+            for (name, ok) in &outcome.inputs {
+                shared.self_metrics.input_result(name, *ok);
+            }
+            let text = crate::export::encode_evaluation(&outcome.evaluation);
+            shared.evaluation.store(Some(Arc::new(text)));
+            shared.self_metrics.evaluation_succeeded(started.elapsed(), Utc::now());
+            if !shared.ready.swap(true, Ordering::SeqCst) {
+                tracing::info!(window_end = %outcome.evaluation.window_end, "first evaluation done: ready");
+            }
+            tracing::debug!(
+                window_end = %outcome.evaluation.window_end,
+                queries = outcome.queries.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "evaluated"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => {
+            shared.self_metrics.evaluation_failed(started.elapsed());
+            tracing::error!(error = %e, "evaluation failed: the last good results stay");
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! `fleet-incentives serve` as a process, against a REAL Prometheus that
+//! holds a backfilled week of the demo fleet AND scrapes `serve`.
+//!
+//! `serve` runs with `--clock.start` in the backfilled week and a 1 s
+//! evaluation interval: it rebuilds month-to-date with coarse queries, then
+//! reads one small window per cycle, as it would live.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use fleet_incentives::demo::{self, LocalPrometheus};
+use fleet_incentives::period::Period;
+use fleet_incentives::rules::{self, Rules};
+use fleet_incentives::source::{Client, ClientConfig};
+use fleet_incentives::{engine, export, source};
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration as StdDuration, Instant};
+
+fn oct(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, day, h, m, 0).unwrap()
+}
+
+fn shipped_rules() -> Rules {
+    rules::load_dir(Path::new("rules")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The demo fleet of the shipped rules, October 1–9, backfilled once per
+/// test process into a directory each test copies.
+fn backfilled() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let rules = shipped_rules();
+        let dir = tempfile::Builder::new().prefix("fleet-serve-data-").tempdir().unwrap();
+        let (start, end) = (oct(1, 0, 0), oct(9, 0, 0));
+        let plan = demo::demo_fleet(&rules, start, Period::month("2026-10", rules.time_zone).unwrap().end);
+        let files =
+            demo::write_openmetrics(&dir.path().join("om"), &plan, start, end, rules.source.step.seconds()).unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        demo::backfill(&files, &data).unwrap();
+        (dir, data)
+    })
+    .1
+}
+
+/// A Prometheus on a copy of the backfilled week, scraping `scrape_port` every second.
+fn prometheus(scrape_port: u16) -> (tempfile::TempDir, LocalPrometheus) {
+    let dir = tempfile::Builder::new().prefix("fleet-serve-prom-").tempdir().unwrap();
+    common::copy_dir(backfilled(), dir.path());
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fleet-incentives\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"
+    );
+    let p = LocalPrometheus::start(dir.path(), &config, &[]).unwrap_or_else(|e| panic!("{e}"));
+    (dir, p)
+}
+
+/// A `serve` process; killed on drop. Its log goes to a file.
+struct Serve {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Serve {
+    fn start(port: u16, prometheus_url: &str, rules_dir: &Path, extra: &[&str]) -> Serve {
+        let dir = tempfile::Builder::new().prefix("fleet-serve-").tempdir().unwrap();
+        let log = dir.path().join("serve.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"))
+            .arg("serve")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--prometheus.url={prometheus_url}"))
+            .arg(format!("--rules.dir={}", rules_dir.display()))
+            .args(["--evaluation-interval=1s", "--evaluation.delay=0s", "--query.attempts=1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Serve { child, port, log, _dir: dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http(self.port, "GET", path)
+    }
+
+    /// Poll until `/-/ready` answers 200.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + StdDuration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("serve exited ({status}):\n{}", self.log());
+            }
+            if self.get("/-/ready").0 == 200 {
+                return;
+            }
+            std::thread::sleep(StdDuration::from_millis(100));
+        }
+        panic!("serve not ready after 60 s:\n{}", self.log());
+    }
+
+    /// Poll /metrics until `pred` holds on the body.
+    fn wait_metrics(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + StdDuration::from_secs(30);
+        loop {
+            let (_, body) = self.get("/metrics");
+            if pred(&body) {
+                return body;
+            }
+            if Instant::now() > deadline {
+                panic!("/metrics never showed {what}:\n{body}\nlog:\n{}", self.log());
+            }
+            std::thread::sleep(StdDuration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.0 request on 127.0.0.1: status and body (0 if it failed).
+fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(StdDuration::from_secs(30))).unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let status = raw.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the first sample line of `name` (exact name, any labels).
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The sample lines of `name` (exact name, any labels).
+fn samples<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
+        .collect()
+}
+
+/// Metric names of the sample lines of an exposition.
+fn sample_names(body: &str) -> BTreeSet<String> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap().to_string())
+        .collect()
+}
+
+fn window_end(body: &str) -> Option<DateTime<Utc>> {
+    let secs = sample(body, "fleet_incentives_data_window_end_timestamp_seconds")?;
+    Utc.timestamp_opt(secs as i64, 0).single()
+}
+
+/// What `evaluate --at to` gives, as the exporter would encode it.
+fn evaluate_at(prometheus_url: &str, rules: &Rules, to: DateTime<Utc>) -> String {
+    let period = Period::containing(to, rules.time_zone);
+    let client = Client::new(ClientConfig::new(prometheus_url)).unwrap();
+    let reading = common::block_on(source::read_facts(&client, rules, period.start, to)).unwrap();
+    export::encode_evaluation(&engine::evaluate(&reading.facts, rules, &period, to))
+}
+
+#[test]
+fn month_to_date_from_serve_equals_evaluate_and_prometheus_ingests_every_metric() {
+    let port = common::free_port();
+    let (_dir, prom) = prometheus(port);
+    // Oct 8 14:10: the first region's outage (14:00–15:30) is under way.
+    let mut serve = Serve::start(port, &prom.url, Path::new("rules"), &["--clock.start=2026-10-08T14:10:00Z"]);
+    serve.wait_ready();
+    let rules = shipped_rules();
+
+    // Several cycles after the first: small windows added to running totals.
+    let first = window_end(&serve.get("/metrics").1).expect("a data window end");
+    let body =
+        serve.wait_metrics("a later cycle", |b| window_end(b).is_some_and(|t| t >= first + Duration::seconds(3)));
+    let to = window_end(&body).unwrap();
+    let want = evaluate_at(&prom.url, &rules, to);
+    assert!(
+        body.contains(&want),
+        "serve's month-to-date at {to} differs from evaluate --at {to}.\nserve:\n{body}\nevaluate:\n{want}"
+    );
+    assert!(!samples(&body, "fleet_incentives_incident_start_timestamp_seconds").is_empty(), "an open incident");
+    assert!(sample(&body, "fleet_incentives_query_samples_total").is_some_and(|v| v > 0.0));
+
+    // Prometheus scraped serve and holds every metric it exposes.
+    let names = sample_names(&body);
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    let missing = loop {
+        let url = format!("/api/v1/label/__name__/values?match[]={{job=%22fleet-incentives%22}}");
+        let (_, json) = http(prom.port, "GET", &url);
+        let stored: BTreeSet<String> = serde_json::from_str::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|v| v["data"].as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        let missing: Vec<&String> = names.iter().filter(|n| !stored.contains(*n)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.into_iter().cloned().collect::<Vec<_>>();
+        }
+        std::thread::sleep(StdDuration::from_millis(500));
+    };
+    assert!(missing.is_empty(), "Prometheus did not ingest {missing:?}");
+    let (_, targets) = http(prom.port, "GET", "/api/v1/targets");
+    assert!(targets.contains("\"health\":\"up\""), "the scrape is healthy: {targets}");
+}
+
+/// A rules dir copy that tests may break.
+fn rules_copy() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("fleet-serve-rules-").tempdir().unwrap();
+    common::copy_dir(Path::new("rules"), dir.path());
+    dir
+}
+
+fn rules_sha(body: &str) -> String {
+    let line = samples(body, "fleet_incentives_rules_info").first().copied().unwrap_or_else(|| panic!("{body}"));
+    let at = line.find("sha256=\"").expect("a sha256 label") + 8;
+    line[at..at + 64].to_string()
+}
+
+#[test]
+fn a_broken_rule_file_on_reload_keeps_the_old_rules_serving() {
+    let port = common::free_port();
+    let (_dir, prom) = prometheus(common::free_port());
+    let rules = rules_copy();
+    let mut serve =
+        Serve::start(port, &prom.url, rules.path(), &["--clock.start=2026-10-05T00:00:00Z", "--web.enable-lifecycle"]);
+    serve.wait_ready();
+    let before = serve.get("/metrics").1;
+    let sha = rules_sha(&before);
+    assert_eq!(sample(&before, "fleet_incentives_rules_last_reload_successful"), Some(1.0));
+    let total = samples(&before, "fleet_incentives_programme_total_amount");
+    assert!(!total.is_empty());
+
+    // Break a file: a wrong type on line 4 of the tiers.
+    let tiers = rules.path().join("tiers.yaml");
+    let good = std::fs::read_to_string(&tiers).unwrap();
+    std::fs::write(&tiers, format!("{good}\nnot_a_section: [1, 2\n")).unwrap();
+    let (status, answer) = http(port, "POST", "/-/reload");
+    assert_eq!(status, 500, "{answer}");
+    assert!(answer.contains("tiers.yaml:"), "the error names the file and position: {answer}");
+    let after = serve
+        .wait_metrics("the failed reload", |b| sample(b, "fleet_incentives_rules_last_reload_successful") == Some(0.0));
+    assert_eq!(rules_sha(&after), sha, "the old rules still serve");
+    assert!(!samples(&after, "fleet_incentives_pay_line_amount").is_empty(), "results still served");
+    let log = serve.log();
+    assert!(
+        log.lines().any(|l| l.contains("reload failed") && l.contains("tiers.yaml:")),
+        "the log names file:line:column:\n{log}"
+    );
+    let line_col = regex_like_position(&log);
+    assert!(line_col, "file:line:column in the log:\n{log}");
+
+    // A valid change reloads (here by SIGHUP): new sha, gauge back to 1.
+    std::fs::write(&tiers, good.replacen("amount: 500", "amount: 501", 1)).unwrap();
+    assert!(Command::new("kill").args(["-HUP", &serve.child.id().to_string()]).status().unwrap().success());
+    let reloaded = serve.wait_metrics("a successful reload", |b| {
+        sample(b, "fleet_incentives_rules_last_reload_successful") == Some(1.0) && rules_sha(b) != sha
+    });
+    assert_ne!(rules_sha(&reloaded), sha);
+}
+
+/// The log has `tiers.yaml:<line>:<column>`.
+fn regex_like_position(log: &str) -> bool {
+    log.split("tiers.yaml:").skip(1).any(|rest| {
+        let mut parts = rest.splitn(3, ':');
+        let line = parts.next().unwrap_or("");
+        let col = parts.next().unwrap_or("");
+        !line.is_empty()
+            && line.chars().all(|c| c.is_ascii_digit())
+            && !col.is_empty()
+            && col.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn without_prometheus_serve_is_healthy_not_ready_and_says_why() {
+    let port = common::free_port();
+    let dead = format!("http://127.0.0.1:{}", common::free_port());
+    let serve = Serve::start(port, &dead, Path::new("rules"), &[]);
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    while serve.get("/-/healthy").0 != 200 {
+        assert!(Instant::now() < deadline, "serve never answered:\n{}", serve.log());
+        std::thread::sleep(StdDuration::from_millis(100));
+    }
+    assert_eq!(serve.get("/-/ready").0, 503);
+    let body = serve.wait_metrics("a failed evaluation", |b| {
+        sample(b, "fleet_incentives_evaluation_failures_total").is_some_and(|v| v >= 1.0)
+    });
+    assert!(samples(&body, "fleet_incentives_pay_line_amount").is_empty(), "nothing is paid from no data");
+    assert!(body.ends_with("# EOF\n"));
+    let (status, answer) = http(port, "POST", "/-/reload");
+    assert_eq!(status, 403, "lifecycle endpoints are off by default: {answer}");
+}
+
+#[test]
+fn when_prometheus_goes_away_the_last_good_results_stay() {
+    let port = common::free_port();
+    let (_dir, prom) = prometheus(common::free_port());
+    let mut serve = Serve::start(port, &prom.url, Path::new("rules"), &["--clock.start=2026-10-06T00:00:00Z"]);
+    serve.wait_ready();
+    let before = serve.get("/metrics").1;
+    let lines = samples(&before, "fleet_incentives_pay_line_amount").join("\n");
+    drop(prom);
+    let after = serve.wait_metrics("failures", |b| {
+        sample(b, "fleet_incentives_evaluation_failures_total").is_some_and(|v| v >= 2.0)
+    });
+    assert_eq!(samples(&after, "fleet_incentives_pay_line_amount").join("\n"), lines, "pay is unchanged");
+    let last_ok = sample(&after, "fleet_incentives_last_successful_evaluation_timestamp_seconds").unwrap();
+    std::thread::sleep(StdDuration::from_millis(1500));
+    let later = serve.get("/metrics").1;
+    assert_eq!(
+        sample(&later, "fleet_incentives_last_successful_evaluation_timestamp_seconds"),
+        Some(last_ok),
+        "staleness shows: the last success does not move"
+    );
+    assert_eq!(serve.get("/-/ready").0, 200, "it stays ready on its last good results");
+}
