@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use fleet_incentives::demo::{self, LocalPrometheus};
 use fleet_incentives::period::Period;
 use fleet_incentives::rules::{self, Rules};
-use fleet_incentives::source::{Client, ClientConfig};
+use fleet_incentives::source::{Client, ClientConfig, QueryKind};
 use fleet_incentives::{engine, export, source};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -338,4 +338,33 @@ fn when_prometheus_goes_away_the_last_good_results_stay() {
         "staleness shows: the last success does not move"
     );
     assert_eq!(serve.get("/-/ready").0, 200, "it stays ready on its last good results");
+}
+
+#[test]
+fn a_new_month_starts_new_totals() {
+    let (_dir, prom) = prometheus(common::free_port());
+    let rules = shipped_rules();
+    let client = Client::new(ClientConfig::new(&prom.url)).unwrap();
+    let mut ev = fleet_incentives::serve::cycle::Evaluator::new(
+        client,
+        PathBuf::from("rules"),
+        rules.clone(),
+        Duration::seconds(30),
+        Duration::zero(),
+    );
+    let october = common::block_on(ev.cycle(oct(31, 23, 59))).unwrap().expect("an evaluation");
+    assert_eq!(october.evaluation.period, "2026-10");
+    assert_eq!(october.evaluation.window_end, oct(31, 23, 58) + Duration::seconds(30));
+    assert!(october.evaluation.nodes.iter().any(|n| n.availability.down_seconds > 0), "October had downtime");
+    // 00:00:20 with a 30 s delay is still October: the same month goes on.
+    let still = common::block_on(ev.cycle(oct(31, 23, 59) + Duration::seconds(50))).unwrap().unwrap();
+    assert_eq!(still.evaluation.period, "2026-10");
+    let reads = still.queries.iter().filter(|q| !q.purpose.starts_with("input:"));
+    assert!(reads.clone().count() > 0 && reads.into_iter().all(|q| q.kind == QueryKind::Raw), "a small window, raw");
+    // 00:01:00 − 30 s: November, read from its own start, nothing carried over.
+    let november = common::block_on(ev.cycle(Utc.with_ymd_and_hms(2026, 11, 1, 0, 1, 0).unwrap())).unwrap().unwrap();
+    assert_eq!(november.evaluation.period, "2026-11");
+    assert_eq!(november.evaluation.period_start, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
+    assert!(november.evaluation.nodes.iter().all(|n| n.availability.down_seconds == 0));
+    assert!(november.evaluation.incidents.is_empty(), "October's incidents stay in October");
 }

@@ -258,6 +258,12 @@ pub struct Prometheus {
 impl Prometheus {
     /// Backfill `series` over `span` and start a server on the data.
     pub fn start(series: &[Series], span: Span) -> Prometheus {
+        Self::start_scraping(series, span, "[]")
+    }
+
+    /// [`Prometheus::start`] with `scrape_configs` (YAML, a flow or block
+    /// sequence) and a 1 s scrape interval.
+    pub fn start_scraping(series: &[Series], span: Span, scrape_configs: &str) -> Prometheus {
         let prometheus = require_binary("prometheus");
         let dir = tempfile::Builder::new().prefix("fleet-prom-").tempdir().unwrap();
         let data = dir.path().join("data");
@@ -267,8 +273,11 @@ impl Prometheus {
         let backfill_seconds = started.elapsed().as_secs_f64();
         let config = dir.path().join("prometheus.yml");
         let query_log = dir.path().join("query.log");
-        std::fs::write(&config, format!("global:\n  query_log_file: {}\nscrape_configs: []\n", query_log.display()))
-            .unwrap();
+        let text = format!(
+            "global:\n  scrape_interval: 1s\n  query_log_file: {}\nscrape_configs: {scrape_configs}\n",
+            query_log.display()
+        );
+        std::fs::write(&config, text).unwrap();
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new(prometheus)

@@ -1,0 +1,281 @@
+//! What does `serve` cost Prometheus and its scrapers?
+//!
+//! Part 1 — load per cycle (default 500 nodes, `FLEET_BENCH_NODES`):
+//! a month of `up` for the fleet plus one revenue counter per operator is
+//! backfilled into a real Prometheus with its query log on. For days 1, 8,
+//! 15, 22, 29 and 31 an evaluator starts at noon (the coarse catch-up), then
+//! runs steady-state cycles one minute apart. Per cycle, the samples
+//! Prometheus loaded (`totalQueryableSamples`, summed from its query log)
+//! are compared with the samples it ingested in that minute
+//! (`count_over_time` over every series). Input refreshes (revenue over the
+//! month so far) are reported apart: their cost grows with the month.
+//!
+//! Part 2 — 10,000 nodes (`FLEET_BENCH_BIG_NODES`), one day backfilled:
+//! the `serve` binary with a 10,000-node roster; a Prometheus scrapes it.
+//! Times `GET /metrics` against Prometheus' `GET /federate` of the same
+//! series (medians, interleaved, ratio in one run), and reads serve's peak
+//! RSS from /proc.
+//!
+//! Run: `cargo bench --bench serve_cycle` (kept out of `cargo test`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::fleet::{Node, Plan};
+use common::{Prometheus, Series, Span, block_on};
+use fleet_incentives::rules::{self, Rules};
+use fleet_incentives::serve::cycle::Evaluator;
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::time::{Duration as StdDuration, Instant};
+
+fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, day, h, m, 0).unwrap()
+}
+
+const STEADY_CYCLES: i64 = 5;
+
+/// A fleet of `nodes` nodes, 10 per operator, with a fleet-wide outage and
+/// three short outages per node over October.
+fn plan(nodes: usize, end: DateTime<Utc>) -> Plan {
+    let regions = ["eu", "us", "ap", "sa", "af"];
+    let nodes: Vec<Node> = (0..nodes)
+        .map(|i| Node {
+            name: format!("node-{i:05}"),
+            region: regions[i % regions.len()].into(),
+            operator: format!("op-{:04}", i / 10),
+        })
+        .collect();
+    let mut outages = vec![(nodes.iter().map(|n| n.name.clone()).collect(), at(3, 10, 0), at(3, 10, 30))];
+    for (i, n) in nodes.iter().enumerate() {
+        for k in 0..3 {
+            let start = at(((i * 7 + k * 11) % 31 + 1) as u32, ((i * 5 + k * 3) % 24) as u32, 0);
+            let minutes = 5 + ((i * 13 + k) % 55) as i64;
+            outages.push((vec![n.name.clone()], start, start + Duration::minutes(minutes)));
+        }
+    }
+    Plan { span: Span { start: at(1, 0, 0), end, step: 60 }, nodes, outages, gaps: vec![] }
+}
+
+/// One revenue counter per operator.
+fn revenue(plan: &Plan) -> Vec<Series> {
+    let mut ops: Vec<String> = plan.nodes.iter().map(|n| n.operator.clone()).collect();
+    ops.dedup();
+    let start = plan.span.start;
+    ops.into_iter()
+        .map(|op| {
+            Series::new("fleet_operator_revenue_usd_total", &[("operator", &op)], move |t| {
+                Some((t - start).num_seconds() as f64 * 0.1)
+            })
+        })
+        .collect()
+}
+
+/// The shipped rules with a roster of every operator of `plan` (tier 1,
+/// all month) instead of the demo roster.
+fn rules_for(plan: &Plan, dir: &Path) -> Rules {
+    common::copy_dir(Path::new("rules"), dir);
+    let _ = std::fs::remove_dir_all(dir.join("tests"));
+    let _ = std::fs::remove_dir_all(dir.join("examples"));
+    let mut roster = String::from("version: 1\noperators:\n");
+    let mut current = String::new();
+    for n in &plan.nodes {
+        if n.operator != current {
+            current = n.operator.clone();
+            roster.push_str(&format!(
+                "  - {{id: {current}, name: {current}, tier: tier1, start: 2026-01-01, nodes: []}}\n"
+            ));
+        }
+        // Append the node to the last operator's flow list.
+        let end = roster.len() - "]}\n".len();
+        let sep = if roster[..end].ends_with('[') { "" } else { ", " };
+        roster.insert_str(end, &format!("{sep}{}", n.name));
+    }
+    roster.push_str("partners: []\n");
+    std::fs::write(dir.join("roster.yaml"), roster).unwrap();
+    rules::load_dir(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `totalQueryableSamples` of the query-log lines after `offset`; the new offset.
+fn logged_samples(log: &Path, offset: u64) -> (u64, u64) {
+    let mut f = std::fs::File::open(log).unwrap();
+    let len = f.metadata().unwrap().len();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset)).unwrap();
+    let mut total = 0;
+    for line in std::io::BufReader::new(f).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        total += v["stats"]["samples"]["totalQueryableSamples"].as_u64().unwrap_or(0);
+    }
+    (total, len)
+}
+
+fn part1(nodes: usize) {
+    let plan = plan(nodes, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
+    let mut series = plan.series("fleet-node");
+    series.extend(revenue(&plan));
+    println!("part 1: {nodes} nodes + {} revenue series, 2026-10 at 60 s", series.len() - nodes);
+    let prometheus = Prometheus::start(&series, plan.span);
+    println!("  data ready in {:.1} s (cached: {})", prometheus.backfill_seconds, prometheus.cached);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_for(&plan, dir.path());
+    let client = prometheus.client();
+    let log = prometheus.query_log();
+    let ingested = |t: DateTime<Utc>| -> u64 {
+        let a = block_on(client.instant("sum(count_over_time({__name__=~\".+\"}[59999ms]))", t)).unwrap();
+        match a.data {
+            fleet_incentives::source::QueryData::Vector(v) => v.first().map(|s| s.value as u64).unwrap_or(0),
+            _ => 0,
+        }
+    };
+    println!("  day | catch-up samples | steady cycle: loaded / ingested (ratio) | input refresh: loaded");
+    for day in [1, 8, 15, 22, 29, 31] {
+        let mut ev = Evaluator::new(
+            client.clone(),
+            dir.path().to_path_buf(),
+            rules.clone(),
+            Duration::zero(),
+            Duration::minutes(15),
+        );
+        let noon = at(day, 12, 0);
+        let (_, mut offset) = logged_samples(&log, 0);
+        let t = Instant::now();
+        let first = block_on(ev.cycle(noon)).unwrap().unwrap();
+        let catch_up = t.elapsed().as_secs_f64();
+        let (catch_up_samples, o) = logged_samples(&log, offset);
+        offset = o;
+        let inputs: u64 = first
+            .queries
+            .iter()
+            .filter(|q| q.purpose.starts_with("input:"))
+            .filter_map(|q| q.total_queryable_samples)
+            .sum();
+        let (mut loaded, mut fresh) = (0, 0);
+        for k in 1..=STEADY_CYCLES {
+            let t = noon + Duration::minutes(k);
+            let out = block_on(ev.cycle(t)).unwrap().unwrap();
+            assert!(out.queries.iter().all(|q| !q.purpose.starts_with("input:")), "no input refresh");
+            let (n, o) = logged_samples(&log, offset);
+            offset = o;
+            loaded += n;
+            fresh += ingested(t);
+            let (_, o) = logged_samples(&log, offset);
+            offset = o;
+        }
+        println!(
+            "  {day:>3} | {catch_up_samples:>16} ({catch_up:.2} s) | {:>8} / {:>8} ({:.3}) | {inputs}",
+            loaded / STEADY_CYCLES as u64,
+            fresh / STEADY_CYCLES as u64,
+            loaded as f64 / fresh as f64
+        );
+    }
+}
+
+fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(StdDuration::from_secs(60))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut raw = vec![];
+    s.read_to_end(&mut raw).unwrap();
+    let status = std::str::from_utf8(&raw[9..12]).unwrap().parse().unwrap();
+    let body_at = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4).unwrap_or(raw.len());
+    (status, raw[body_at..].to_vec())
+}
+
+fn series_lines(body: &[u8]) -> usize {
+    String::from_utf8_lossy(body).lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count()
+}
+
+fn proc_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn part2(nodes: usize) {
+    let plan = plan(nodes, at(2, 0, 0));
+    println!("part 2: {nodes} nodes, 2026-10-01 at 60 s; serve scraped by Prometheus");
+    let port = common::free_port();
+    let scrape = format!("[{{job_name: fleet-incentives, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]");
+    let prometheus = Prometheus::start_scraping(&plan.series("fleet-node"), plan.span, &scrape);
+    println!("  data ready in {:.1} s (cached: {})", prometheus.backfill_seconds, prometheus.cached);
+    let dir = tempfile::tempdir().unwrap();
+    rules_for(&plan, dir.path());
+    let started = Instant::now();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_fleet-incentives"))
+        .arg("serve")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--prometheus.url={}", prometheus.url()))
+        .arg(format!("--rules.dir={}", dir.path().display()))
+        .args(["--evaluation-interval=5s", "--evaluation.delay=0s", "--clock.start=2026-10-01T23:00:00Z"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while http_get_status(port, "/-/ready") != Some(200) {
+        assert!(serve.try_wait().unwrap().is_none(), "serve exited");
+        assert!(started.elapsed() < StdDuration::from_secs(600), "serve not ready");
+        std::thread::sleep(StdDuration::from_millis(200));
+    }
+    println!("  serve ready (catch-up of 23 h) in {:.1} s", started.elapsed().as_secs_f64());
+    let (_, ours) = http_get(port, "/metrics");
+    let want = series_lines(&ours);
+    let federate = "/federate?match[]=%7Bjob%3D%22fleet-incentives%22%7D";
+    let deadline = Instant::now() + StdDuration::from_secs(120);
+    let theirs = loop {
+        let (_, b) = http_get(prometheus.port, federate);
+        if series_lines(&b) >= want || Instant::now() > deadline {
+            break b;
+        }
+        std::thread::sleep(StdDuration::from_millis(500));
+    };
+    println!(
+        "  series: /metrics {want} ({} bytes), /federate {} ({} bytes)",
+        ours.len(),
+        series_lines(&theirs),
+        theirs.len()
+    );
+    let (mut a, mut b) = (vec![], vec![]);
+    for _ in 0..15 {
+        let t = Instant::now();
+        http_get(port, "/metrics");
+        a.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        http_get(prometheus.port, federate);
+        b.push(t.elapsed().as_secs_f64());
+    }
+    let (a, b) = (median(a), median(b));
+    println!("  GET /metrics median {:.1} ms, GET /federate median {:.1} ms: ratio {:.3}", a * 1e3, b * 1e3, a / b);
+    // A few more cycles, then the peak resident set.
+    std::thread::sleep(StdDuration::from_secs(12));
+    let pid = serve.id();
+    println!(
+        "  serve RSS: peak {:.1} MB, now {:.1} MB",
+        proc_kib(pid, "VmHWM:") as f64 / 1024.0,
+        proc_kib(pid, "VmRSS:") as f64 / 1024.0
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
+fn http_get_status(port: u16, path: &str) -> Option<u16> {
+    fleet_incentives::demo::http_get_status(port, path)
+}
+
+fn main() {
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    if std::env::var_os("FLEET_BENCH_SKIP_PART1").is_none() {
+        part1(env("FLEET_BENCH_NODES", 500));
+    }
+    if std::env::var_os("FLEET_BENCH_SKIP_PART2").is_none() {
+        part2(env("FLEET_BENCH_BIG_NODES", 10_000));
+    }
+}
