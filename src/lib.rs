@@ -33,6 +33,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod evaluation;
+pub mod export;
 pub mod facts;
 pub mod money;
 pub mod period;
