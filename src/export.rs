@@ -11,7 +11,7 @@
 //! - [`exposition`] joins both into one body with one `# EOF`.
 //!
 //! Money and ratios are `Decimal` up to here and become `f64` only here
-//! ([`crate::engine::dec_f64`], the nearest float to the decimal's text).
+//! (`engine::dec_f64`, the nearest float to the decimal's text).
 //! A value the evaluation does not have (uptime without data, MTTR without a
 //! resolved incident) has no sample: never a 0.
 

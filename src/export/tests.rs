@@ -471,7 +471,8 @@ fn input_results_come_from_the_facts_inputs() {
 }
 
 /// Size and time of one evaluation's exposition at 10,000 nodes:
-/// `cargo test --release --lib export::tests::encode_10000_nodes -- --ignored --nocapture`.
+/// `cargo test --release --lib export::tests::encode_10000_nodes -- --ignored --nocapture`
+/// (`FLEET_EXPOSITION_OUT=FILE` also writes the body there).
 #[test]
 #[ignore]
 fn encode_10000_nodes() {
@@ -516,6 +517,7 @@ promotions:
         }
     }
     f.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    f.acknowledgements = Some(vec![Acknowledgement { node: "n0000-7".into(), at: now - Span::minutes(20) }]);
     let started = std::time::Instant::now();
     let e = evaluate(&f, &r, &p, now);
     let evaluated = started.elapsed();
@@ -530,6 +532,10 @@ promotions:
     let body = exposition(Some(&text), &busy_self_metrics());
     let joined = started.elapsed();
     let samples = parse(&body).len();
+    // For a look with a real Prometheus: FLEET_EXPOSITION_OUT=/tmp/metrics.txt.
+    if let Ok(path) = std::env::var("FLEET_EXPOSITION_OUT") {
+        std::fs::write(path, &body).unwrap();
+    }
     println!(
         "10,000 nodes, {} operators, {} incidents: evaluate {:?}; encode_evaluation {:?} ({} bytes, {} samples); exposition {:?}",
         e.operators.len(),
