@@ -66,6 +66,10 @@ pub struct NodeResult {
     pub availability: Availability,
     /// Incidents this node was part of.
     pub incidents: u64,
+    /// Start of the node's last outage when it is still down at the window
+    /// end (`facts.nodes[].outages[].ongoing`); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

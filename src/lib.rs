@@ -7,7 +7,8 @@
 //!  Prometheus ──PromQL──▶ source ──facts──▶ engine ◀──rules── rules/*.yaml
 //!                                            │
 //!                                            ▼ evaluation (plain data)
-//!                                          report (table / JSON / CSV)
+//!                              ┌─────────────┴─────────────┐
+//!                 report (table / JSON / CSV)      export (/metrics, OpenMetrics)
 //! ```
 //!
 //! - [`period`]: calendar months in a time zone, Prometheus-style durations.
@@ -18,6 +19,8 @@
 //! - [`engine`]: pure: facts + rules + period + evaluation time → [`evaluation::Evaluation`].
 //! - [`evaluation`]: the result types every edge renders.
 //! - [`report`]: renders an evaluation as a table, JSON or CSV.
+//! - [`export`]: the `/metrics` edge: an evaluation as OpenMetrics text (a fresh
+//!   registry per evaluation), the service's self-metrics, the one place money becomes `f64`.
 //! - [`ruletest`]: `fleet-incentives test`: rule unit tests kept beside the rules.
 //! - [`cli`]: argument parsing and the commands; `main.rs` only calls [`cli::main`].
 //!

@@ -140,6 +140,15 @@ pub(crate) fn resolve_nodes(
     out
 }
 
+/// Nodes still down at the window end: node → start of that (last, ongoing) outage.
+pub(crate) fn offline_since(facts: &Facts) -> BTreeMap<&str, DateTime<Utc>> {
+    facts
+        .nodes
+        .iter()
+        .filter_map(|n| n.outages.iter().rev().find(|o| o.ongoing).map(|o| (n.node.as_str(), o.start)))
+        .collect()
+}
+
 /// Availability over a set of nodes.
 pub(crate) fn availability<'a>(nodes: impl IntoIterator<Item = &'a NodeInfo>, step: i64) -> Availability {
     let (mut n, mut up, mut down, mut expected, mut maint) = (0u64, 0u64, 0u64, 0u64, 0u64);

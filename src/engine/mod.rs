@@ -17,7 +17,7 @@ mod promotion;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use crate::evaluation::{Evaluation, NodeResult, RegionResult};
 use crate::facts::{Facts, InputFacts};
@@ -102,6 +102,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
             *per_node.entry(n.as_str()).or_default() += 1;
         }
     }
+    let offline_since = availability::offline_since(facts);
     let node_results: Vec<NodeResult> = nodes
         .values()
         .map(|n| NodeResult {
@@ -110,6 +111,7 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
             region: n.region.clone(),
             availability: availability::availability([n], step),
             incidents: per_node.get(n.node.as_str()).copied().unwrap_or(0),
+            offline_since: offline_since.get(n.node.as_str()).copied(),
         })
         .collect();
 

@@ -287,6 +287,28 @@ fn mttr_is_the_mean_duration_of_resolved_incidents_and_open_ones_are_counted_apa
 }
 
 #[test]
+fn a_node_still_down_at_the_window_end_is_offline_since_its_last_outage_start_and_others_are_not() {
+    let r = fleet_rules();
+    let p = period("2026-10");
+    let mut f = facts(&p);
+    let mut a1 = node(&f, "a1", "eu", &[(t(2026, 10, 8, 12, 0), 20)]);
+    let since = f.end - Duration::minutes(45);
+    a1.outages.push(Outage { start: since, end: f.end, ongoing: true });
+    // Down for 3 minutes at the end: not a failure yet, but offline all the same.
+    let mut a2 = node(&f, "a2", "eu", &[]);
+    a2.outages = vec![Outage { start: f.end - Duration::minutes(3), end: f.end, ongoing: true }];
+    f.nodes = vec![a1, a2, node(&f, "a3", "eu", &[(t(2026, 10, 9, 12, 0), 40)])];
+    let e = run(&r, &f, &p);
+    let since_of = |id: &str| e.nodes.iter().find(|n| n.node == id).unwrap().offline_since;
+    assert_eq!(since_of("a1"), Some(since));
+    assert_eq!(since_of("a2"), Some(f.end - Duration::minutes(3)));
+    assert_eq!(since_of("a3"), None);
+    // Absent from JSON when none, so earlier outputs keep their bytes.
+    let a3 = serde_json::to_value(e.nodes.iter().find(|n| n.node == "a3").unwrap()).unwrap();
+    assert!(a3.get("offline_since").is_none(), "{a3}");
+}
+
+#[test]
 fn an_incident_over_its_resolve_target_is_breached_even_while_open() {
     let r = fleet_rules();
     let p = period("2026-10");

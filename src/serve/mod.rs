@@ -138,7 +138,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
 
 async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Result<(), Error> {
     let (tx, rx) = mpsc::channel(8);
-    let self_metrics = SelfMetrics::new();
+    let self_metrics = SelfMetrics::new(env!("CARGO_PKG_VERSION"));
     self_metrics.reload(true, Utc::now());
     let shared = Arc::new(Shared {
         evaluation: ArcSwapOption::empty(),
