@@ -187,7 +187,12 @@ fn month_to_date_from_serve_equals_evaluate_and_prometheus_ingests_every_metric(
     let port = common::free_port();
     let (_dir, prom) = prometheus(port);
     // Oct 8 14:10: the first region's outage (14:00–15:30) is under way.
-    let mut serve = Serve::start(port, &prom.url, Path::new("rules"), &["--clock.start=2026-10-08T14:10:00Z"]);
+    let mut serve = Serve::start(
+        port,
+        &prom.url,
+        Path::new("rules"),
+        &["--clock.start=2026-10-08T14:10:00Z", "--inputs.refresh-interval=0s"],
+    );
     serve.wait_ready();
     let rules = shipped_rules();
 

@@ -53,9 +53,10 @@ pub struct ServeArgs {
     #[arg(long = "evaluation.delay", default_value = "30s")]
     pub evaluation_delay: Dur,
     /// How often the inputs (revenue …) are read again over the month to
-    /// date; `0s` = every cycle. Each refresh loads the inputs' series over
-    /// the whole month so far, so on a large fleet refresh them less often.
-    #[arg(long = "inputs.refresh-interval", default_value = "0s")]
+    /// date; `0s` = every cycle. A refresh loads the inputs' series over the
+    /// whole month so far (PromQL over `$__range` cannot be added up window
+    /// by window), so it is the one read that grows with the month.
+    #[arg(long = "inputs.refresh-interval", default_value = "15m")]
     pub inputs_refresh_interval: Dur,
     /// Timeout of one Prometheus request.
     #[arg(long = "query.timeout", default_value = "2m")]
