@@ -193,14 +193,15 @@ pub fn var_refs(s: &str) -> Vec<VarRef> {
                 i = j;
                 continue;
             }
-        } else if b[i] == b'[' && s[i..].starts_with("[[") {
-            if let Some(close) = s[i..].find("]]") {
-                let name = s[i + 2..i + close].split(':').next().unwrap_or("");
-                if !name.is_empty() && name.bytes().all(is_ident) {
-                    out.push(VarRef { name: name.into(), start: i, end: i + close + 2 });
-                    i += close + 2;
-                    continue;
-                }
+        } else if b[i] == b'['
+            && s[i..].starts_with("[[")
+            && let Some(close) = s[i..].find("]]")
+        {
+            let name = s[i + 2..i + close].split(':').next().unwrap_or("");
+            if !name.is_empty() && name.bytes().all(is_ident) {
+                out.push(VarRef { name: name.into(), start: i, end: i + close + 2 });
+                i += close + 2;
+                continue;
             }
         }
         i += 1;
