@@ -13,6 +13,8 @@
 //! - [`fleet`]: a month of fleet `up` data from a plan of outages and gaps,
 //!   with the expected facts computed from the plan alone.
 //! - [`rules_from_yaml`]: the ONE place tests build a [`Rules`] from YAML.
+//! - [`dashboards`]: the Grafana models of `dashboards/`, the exporter's
+//!   metric names, and the live check of every panel query.
 //!
 //! A missing `prometheus`/`promtool` binary fails the test with a message
 //! saying how to install it; it never passes silently.
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub mod dashboards;
 pub mod fleet;
 
 /// A value of a series at a time; `None` means no sample.
