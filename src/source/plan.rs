@@ -36,8 +36,9 @@ use std::sync::Arc;
 
 /// Longest chunk of the availability queries.
 pub const CHUNK_SECONDS: i64 = 86_400;
-/// Most samples one raw query may return (nodes × samples per node).
-pub const MAX_RAW_SAMPLES: u64 = 5_000_000;
+/// Most samples one raw query may return (nodes × samples per node): under
+/// 2 MB of JSON, so that four in flight keep `serve` small at 10,000 nodes.
+pub const MAX_RAW_SAMPLES: u64 = 100_000;
 /// Queries in flight at once.
 pub const CONCURRENCY: usize = 4;
 
@@ -448,7 +449,7 @@ mod tests {
         let wanted: BTreeMap<String, BTreeSet<usize>> =
             (0..10_000).map(|i| (format!("n{i}"), (0..10).collect())).collect();
         let jobs = raw_jobs("up", "instance", &c, &wanted, 60, "outages");
-        // 10 days at 60 s = 14,400 samples per node: 347 nodes per batch.
-        assert_eq!(jobs.len(), 10_000usize.div_ceil(347));
+        // 10 days at 60 s = 14,400 samples per node: 6 nodes per batch.
+        assert_eq!(jobs.len(), 10_000usize.div_ceil(6));
     }
 }

@@ -162,28 +162,30 @@ impl Running {
     pub fn apply(&mut self, delta: Delta) {
         assert_eq!(delta.from, self.end, "windows must follow each other");
         let (start, end, step) = (self.start, delta.to, self.step);
-        for (node, (count, maint, labels)) in &delta.counts {
-            let n = self.nodes.entry(node.clone()).or_default();
-            n.total += *count;
-            n.maintenance += *maint;
-            if !labels.is_empty() {
-                n.labels = labels.clone();
+        let Delta { counts, down, degraded, degraded_seen, .. } = delta;
+        for (node, (count, maint, labels)) in counts {
+            let closes = count.count > 0.0 && !down.contains_key(&node);
+            let n = self.nodes.entry(node).or_default();
+            n.total += count;
+            n.maintenance += maint;
+            if !labels.is_empty() && n.labels != labels {
+                n.labels = labels;
             }
-            if count.count > 0.0 && !delta.down.contains_key(node) {
+            if closes {
                 n.down.close();
             }
         }
-        for (node, (s, open)) in &delta.down {
-            self.nodes.entry(node.clone()).or_default().down.extend(s, start, end, step, *open);
+        for (node, (s, open)) in down {
+            self.nodes.entry(node).or_default().down.extend(&s, start, end, step, open);
         }
         for (node, track) in &mut self.degraded {
-            let had_samples = delta.degraded_seen.as_ref().is_none_or(|seen| seen.contains(node));
-            if had_samples && !delta.degraded.contains_key(node) {
+            let had_samples = degraded_seen.as_ref().is_none_or(|seen| seen.contains(node));
+            if had_samples && !degraded.contains_key(node) {
                 track.close();
             }
         }
-        for (node, (s, open)) in &delta.degraded {
-            self.degraded.entry(node.clone()).or_default().extend(s, start, end, step, *open);
+        for (node, (s, open)) in degraded {
+            self.degraded.entry(node).or_default().extend(&s, start, end, step, open);
         }
         self.end = end;
     }
