@@ -14,10 +14,13 @@
 //! - [`money`]: `Decimal` amounts, the one rounding rule, the only f64 ↔ Decimal conversions.
 //! - [`rules`]: YAML spec structs, expressions, the loader and its positioned errors.
 //! - [`facts`]: what the source read, as plain data (also the rule tests' and evidence's input).
-//! - [`source`]: the only code that speaks HTTP: the Prometheus client and the query plan.
+//! - [`source`]: the only code that speaks HTTP: the Prometheus client (with an
+//!   optional recorder, or a replay of recorded evidence) and the query plan.
 //! - [`engine`]: pure: facts + rules + period + evaluation time → [`evaluation::Evaluation`].
 //! - [`evaluation`]: the result types every edge renders.
 //! - [`report`]: renders an evaluation as a table, JSON or CSV.
+//! - [`close`]: the monthly close: statement files, evidence, the partner
+//!   report, replay, the rules diff, explain, e-mail (lettre) with a sent record.
 //! - [`ruletest`]: `fleet-incentives test`: rule unit tests kept beside the rules.
 //! - [`cli`]: argument parsing and the commands; `main.rs` only calls [`cli::main`].
 //!
@@ -30,6 +33,7 @@
 //! - The same facts and rules give the same bytes.
 
 pub mod cli;
+pub mod close;
 pub mod demo;
 pub mod engine;
 pub mod evaluation;
