@@ -286,27 +286,28 @@ pub fn send(dir: &Path, o: &MailOptions) -> Result<MailReport, Error> {
         return Ok(report);
     }
     record.period = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let transport = transport(&o.smtp)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    for (m, msg) in built {
-        match runtime.block_on(transport.send(msg)) {
-            Ok(_) => {
-                record.sent.push(SentMessage {
-                    key: m.key.clone(),
-                    to: m.to.clone(),
-                    message_id: m.message_id.clone(),
-                });
-                record.write(dir)?;
-                tracing::info!(key = %m.key, to = ?m.to, "sent");
-                report.sent.push(m.key.clone());
-            }
-            Err(e) => {
-                let message = error_chain(&e);
-                tracing::warn!(key = %m.key, error = %message, "sending failed");
-                report.failed.push((m.key.clone(), message));
+    // The transport (its pool) lives and dies inside the runtime.
+    runtime.block_on(async {
+        let transport = transport(&o.smtp)?;
+        for (m, msg) in built {
+            match transport.send(msg).await {
+                Ok(_) => {
+                    let sent = SentMessage { key: m.key.clone(), to: m.to.clone(), message_id: m.message_id.clone() };
+                    record.sent.push(sent);
+                    record.write(dir)?;
+                    tracing::info!(key = %m.key, to = ?m.to, "sent");
+                    report.sent.push(m.key.clone());
+                }
+                Err(e) => {
+                    let message = error_chain(&e);
+                    tracing::warn!(key = %m.key, error = %message, "sending failed");
+                    report.failed.push((m.key.clone(), message));
+                }
             }
         }
-    }
+        Ok::<_, Error>(())
+    })?;
     Ok(report)
 }
 

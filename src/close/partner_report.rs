@@ -33,7 +33,8 @@ const PAYOUT_ROWS: &[(&str, &str)] = &[
 
 pub fn render(e: &Evaluation, rules: &Rules) -> String {
     let mut o = String::new();
-    let money = |d: Decimal| money_text(d, &e.currency);
+    let decimals = rules.programme.rounding.decimals;
+    let money = |d: Decimal| money_text(d, &e.currency, decimals);
     let round = |d: Decimal| money::round(d, rules.programme.rounding.decimals, rules.programme.rounding.mode);
     let month = e.period_start.with_timezone(&rules.time_zone);
     let _ = writeln!(o, "# Fleet Partner Monthly Report\n");
@@ -195,7 +196,7 @@ pub fn render(e: &Evaluation, rules: &Rules) -> String {
     let _ = writeln!(o, "### Mean Time to Recovery (MTTR)\n");
     for s in &e.severities {
         let mttr = match s.mttr_seconds {
-            Some(m) => format!("{} hours", (m / Decimal::from(3600)).round_dp(2)),
+            Some(m) => format!("{} hours", fixed(m / Decimal::from(3600), 2)),
             None => "n/a (none resolved)".into(),
         };
         let _ = writeln!(
@@ -294,7 +295,7 @@ pub fn render(e: &Evaluation, rules: &Rules) -> String {
         o,
         "- **Cost per uptime hour**: {} (total payout / {} node-hours up, maintenance excluded)",
         per_hour.map_or("n/a".into(), money),
-        (Decimal::from(e.fleet.up_seconds) / Decimal::from(3600)).round_dp(2)
+        fixed(Decimal::from(e.fleet.up_seconds) / Decimal::from(3600), 2)
     );
     let _ = writeln!(o, "\nBoth are rounded for display with the programme's rounding rule; totals are exact.\n");
     let _ = writeln!(o, "---\n");
@@ -309,7 +310,12 @@ pub fn render(e: &Evaluation, rules: &Rules) -> String {
     o
 }
 
-fn money_text(d: Decimal, currency: &str) -> String {
+/// An amount with at least the programme's decimals (`$0.00`, not `$0`).
+fn money_text(d: Decimal, currency: &str, decimals: u32) -> String {
+    let mut d = d;
+    if d.scale() < decimals {
+        d.rescale(decimals);
+    }
     if currency == "USD" {
         if d.is_sign_negative() && !d.is_zero() { format!("-${}", d.abs()) } else { format!("${d}") }
     } else {
@@ -352,7 +358,14 @@ fn ratio_percent(n: usize, of: usize) -> String {
 }
 
 fn hours(seconds: i64) -> String {
-    format!("{} h", (Decimal::from(seconds) / Decimal::from(3600)).round_dp(2))
+    format!("{} h", fixed(Decimal::from(seconds) / Decimal::from(3600), 2))
+}
+
+/// `d` rounded (half even) and shown with exactly `dp` decimals.
+fn fixed(d: Decimal, dp: u32) -> String {
+    let mut d = d.round_dp(dp);
+    d.rescale(dp);
+    d.to_string()
 }
 
 fn verdict(v: crate::evaluation::Verdict) -> &'static str {
