@@ -5,9 +5,11 @@
 //!
 //! ```text
 //!  Prometheus ──PromQL──▶ source ──facts──▶ engine ◀──rules── rules/*.yaml
-//!                                            │
-//!                                            ▼ evaluation (plain data)
-//!                                          report (table / JSON / CSV)
+//!  evidence.json ─replay─┘  │ (recorder)      │
+//!                           ▼                 ▼ evaluation (plain data)
+//!                      evidence.json    report (table / JSON / CSV)
+//!                                       close (statement, partner report,
+//!                                              diff, explain, e-mail)
 //! ```
 //!
 //! - [`period`]: calendar months in a time zone, Prometheus-style durations.
@@ -30,7 +32,10 @@
 //! - Missing samples are "unknown", never up and never down.
 //! - Money is `Decimal` from the rules to the statement; `f64` only in
 //!   expressions (conditions, quantities) and at the `/metrics` edge.
-//! - The same facts and rules give the same bytes.
+//! - The same facts and rules give the same bytes. A close evaluates at the
+//!   period end (no wall-clock time in its files), records every query and
+//!   answer as evidence, and never overwrites a closed month with a
+//!   different result; replaying the evidence reproduces the statement.
 
 pub mod cli;
 pub mod close;
