@@ -157,7 +157,7 @@ pub fn read_live(
 /// evaluate at the recorded evaluation time.
 pub fn replay(evidence: &Evidence, rules: &Rules) -> Result<Evaluation, Error> {
     if rules.sha256 != evidence.rules_sha256 {
-        tracing::info!(
+        tracing::debug!(
             evidence = %evidence.rules_sha256,
             rules = %rules.sha256,
             "replaying with other rules than the month was closed with"

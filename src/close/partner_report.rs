@@ -141,9 +141,10 @@ pub fn render(e: &Evaluation, rules: &Rules) -> String {
         let _ = writeln!(o, "{}. **{}**: {} uptime, zero incidents", i + 1, n.node, percent(n.availability.uptime));
     }
     let _ = writeln!(o, "\n### Nodes Requiring Attention\n");
-    let attention: Vec<_> = ranked
+    let mut worst = ranked.clone();
+    worst.sort_by(|a, b| a.availability.uptime.cmp(&b.availability.uptime).then(a.node.cmp(&b.node)));
+    let attention: Vec<_> = worst
         .iter()
-        .rev()
         .filter(|n| n.incidents > 0 || n.availability.uptime.is_some_and(|u| u <= UPTIME_TARGET))
         .take(5)
         .collect();
@@ -248,8 +249,8 @@ pub fn render(e: &Evaluation, rules: &Rules) -> String {
                 .filter(|op| op.referred_by.as_ref().is_some_and(|r| r.value == p.id))
                 .filter(|op| roster.iter().any(|r| r.id == op.id.value))
                 .count();
-            let _ =
-                writeln!(o, "| {} ({}) | {} | {referred} | {} |", cell(&p.name), p.id, cell(&p.tier), money(p.total));
+            let tier = rules.partner_tier(&p.tier).map_or(p.tier.as_str(), |t| t.name.as_str());
+            let _ = writeln!(o, "| {} ({}) | {} | {referred} | {} |", cell(&p.name), p.id, cell(tier), money(p.total));
         }
         let total: Decimal = e.partners.iter().map(|p| p.total).sum();
         let _ = writeln!(o, "\n- **Referral commission earned (all partners)**: {}\n", money(total));
