@@ -200,18 +200,18 @@ impl Progress {
         let (flag, label) = (stop.clone(), label.to_string());
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
-            let mut shown = usize::MAX;
+            let (mut shown, mut last) = (usize::MAX, Instant::now());
             while !flag.load(Ordering::Relaxed) {
                 let done = recorder.len();
-                if done != shown && started.elapsed().as_millis() >= 1000 {
+                if done != shown && last.elapsed().as_millis() >= 1000 {
                     let planned = planned.max(done);
                     eprintln!(
                         "{label}: {done} of ≥ {planned} queries answered ({:.0} s)",
                         started.elapsed().as_secs_f64()
                     );
-                    shown = done;
+                    (shown, last) = (done, Instant::now());
                 }
-                std::thread::sleep(std::time::Duration::from_millis(250));
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
         });
         Progress { stop, thread }
