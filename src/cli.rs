@@ -1,9 +1,12 @@
-//! The command line: argument parsing and one function per command.
+//! The command line: argument parsing and one function per command; the
+//! monthly close commands (`close`, `replay`, `diff`, `explain`, `mail`)
+//! only turn flags into options for [`crate::close`] and print its results.
 //! Exit codes: 0 success, 1 the check/test/evaluation found problems,
 //! 2 usage or configuration errors (bad flags, unreadable rules, Prometheus
 //! unreachable).
 
-use crate::period::Period;
+use crate::close::{self, Written, mail};
+use crate::period::{Dur, Period};
 use crate::report::{self, Format};
 use crate::rules::{self, Rules};
 use crate::source::prometheus::ClientConfig;
@@ -61,6 +64,181 @@ pub enum Command {
     /// Serve month-to-date results on /metrics, reading only what is new
     /// from Prometheus each cycle (the live exporter).
     Serve(crate::serve::ServeArgs),
+    /// Close a finished month: write its statement (CSV, JSON), the evidence
+    /// (every query and answer) and the partner report into OUT/<period>/.
+    /// A closed month is never overwritten with a different result.
+    Close(CloseArgs),
+    /// The statement of a closed month from its evidence file, without Prometheus.
+    Replay(ReplayArgs),
+    /// What a rules change does to a closed month's pay, per payee and line
+    /// (exit 1 if anything changes).
+    Diff(DiffArgs),
+    /// Every pay line of one payee with its inputs, thresholds, formula and reason.
+    Explain(ExplainArgs),
+    /// E-mail a closed month's statement: finance gets all of it, each payee
+    /// their own lines. Sends only what `mail-sent.json` does not hold yet.
+    Mail(MailCommandArgs),
+}
+
+/// Where Prometheus is and how to ask it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PrometheusArgs {
+    /// Base URL of the Prometheus HTTP API.
+    #[arg(long = "prometheus.url", default_value = "http://127.0.0.1:9090")]
+    pub prometheus_url: String,
+    /// Timeout of one Prometheus request.
+    #[arg(long = "query.timeout", default_value = "2m")]
+    pub query_timeout: Dur,
+    /// Attempts per Prometheus request (retries back off exponentially).
+    #[arg(long = "query.attempts", default_value_t = 4)]
+    pub query_attempts: u32,
+}
+
+impl PrometheusArgs {
+    fn config(&self) -> ClientConfig {
+        ClientConfig {
+            timeout: std::time::Duration::from_secs(self.query_timeout.seconds() as u64),
+            max_attempts: self.query_attempts,
+            ..ClientConfig::new(&self.prometheus_url)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CloseArgs {
+    /// The month to close: YYYY-MM (in the rules' time zone).
+    #[arg(long)]
+    pub period: String,
+    /// Directory of closed months; this one goes to OUT/<period>/.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long = "rules.dir", default_value = "rules")]
+    pub rules_dir: PathBuf,
+    /// How long after the period end samples may still arrive; the month is
+    /// closed only once it is over by this much.
+    #[arg(long = "evaluation.delay", default_value = "5m")]
+    pub evaluation_delay: Dur,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+    /// Also e-mail the statement (see `mail`).
+    #[arg(long)]
+    pub mail: bool,
+    #[command(flatten)]
+    pub mail_args: MailArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// An evidence file written by `close` (OUT/<period>/evidence.json).
+    #[arg(long)]
+    pub evidence: PathBuf,
+    /// Rules to replay with; default: the rule files kept in the evidence.
+    #[arg(long = "rules.dir")]
+    pub rules_dir: Option<PathBuf>,
+    /// `json` and `csv` are byte for byte `statement.json` and `statement.csv`.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The rules before the change; default: the rule files kept in the evidence.
+    #[arg(long)]
+    pub old: Option<PathBuf>,
+    /// The rules after the change.
+    #[arg(long)]
+    pub new: PathBuf,
+    /// The closed month to replay (OUT/<period>/evidence.json).
+    #[arg(long)]
+    pub evidence: PathBuf,
+    /// `markdown` for a pull-request comment.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Payee id: an operator (or a partner).
+    #[arg(long)]
+    pub operator: String,
+    /// YYYY-MM; with --evidence, must be the evidence's period (default).
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Explain a closed month from its evidence instead of asking Prometheus.
+    #[arg(long)]
+    pub evidence: Option<PathBuf>,
+    /// Default `rules`, or with --evidence the rule files kept in it.
+    #[arg(long = "rules.dir")]
+    pub rules_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+    /// Evaluation time (RFC 3339) when reading Prometheus; default now.
+    #[arg(long)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// SMTP and addresses. The password is read only from a file
+/// (`--smtp.password-file`) or the environment (`FLEET_SMTP_PASSWORD`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MailArgs {
+    /// Sender address.
+    #[arg(long = "mail.from", env = "FLEET_MAIL_FROM", default_value = "fleet-incentives@localhost")]
+    pub from: String,
+    /// Finance's address(es): the whole statement goes there (comma-separated or repeated).
+    #[arg(long = "mail.finance", env = "FLEET_MAIL_FINANCE", value_delimiter = ',')]
+    pub finance: Vec<String>,
+    #[arg(long = "smtp.host", env = "FLEET_SMTP_HOST", default_value = "127.0.0.1")]
+    pub smtp_host: String,
+    #[arg(long = "smtp.port", env = "FLEET_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    #[arg(long = "smtp.tls", env = "FLEET_SMTP_TLS", value_enum, default_value = "starttls")]
+    pub smtp_tls: mail::TlsMode,
+    #[arg(long = "smtp.user", env = "FLEET_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// File whose first line is the SMTP password (else `FLEET_SMTP_PASSWORD`).
+    #[arg(long = "smtp.password-file", env = "FLEET_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    #[arg(long = "smtp.timeout", default_value = "30s")]
+    pub smtp_timeout: Dur,
+    /// Print the messages instead of sending them (nothing is recorded).
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
+
+impl MailArgs {
+    fn options(&self) -> Result<mail::MailOptions, Error> {
+        Ok(mail::MailOptions {
+            from: self.from.clone(),
+            finance: self.finance.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            smtp: mail::SmtpConfig {
+                host: self.smtp_host.clone(),
+                port: self.smtp_port,
+                tls: self.smtp_tls,
+                user: self.smtp_user.clone(),
+                password: mail::read_password(self.smtp_password_file.as_ref(), "FLEET_SMTP_PASSWORD")?,
+                timeout: std::time::Duration::from_secs(self.smtp_timeout.seconds().max(1) as u64),
+            },
+            dry_run: self.dry_run,
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MailCommandArgs {
+    /// The month: YYYY-MM.
+    #[arg(long)]
+    pub period: String,
+    /// Directory of closed months (as given to `close --out`).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub mail_args: MailArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,6 +314,110 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Evaluate(args) => evaluate(args),
         Command::Demo(args) => demo(args),
         Command::Serve(args) => crate::serve::run(args),
+        Command::Close(args) => close_month(args),
+        Command::Replay(args) => replay(args),
+        Command::Diff(args) => diff(args),
+        Command::Explain(args) => explain(args),
+        Command::Mail(args) => {
+            let dir = args.out.join(&args.period);
+            if !dir.join(close::STATEMENT_JSON).is_file() {
+                return Err(format!("{} is not a closed month (no {})", dir.display(), close::STATEMENT_JSON).into());
+            }
+            send_mail(&dir, &args.mail_args)
+        }
+    }
+}
+
+fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
+    let options = close::CloseOptions {
+        client: args.prometheus.config(),
+        rules_dir: args.rules_dir,
+        period: args.period,
+        out: args.out,
+        delay: args.evaluation_delay,
+        now: Utc::now(),
+        progress: true,
+    };
+    let dir = match close::close(&options)? {
+        Written::Differs { dir, differences } => {
+            eprintln!("{} is closed and its result would change; nothing was overwritten. Differences:", dir.display());
+            for d in differences {
+                eprint!("{d}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+        Written::Unchanged { dir } => {
+            eprintln!("{}: already closed with identical files", dir.display());
+            dir
+        }
+        Written::New { dir, files } => {
+            eprintln!("{}: wrote {}", dir.display(), files.join(", "));
+            dir
+        }
+    };
+    if args.mail { send_mail(&dir, &args.mail_args) } else { Ok(ExitCode::SUCCESS) }
+}
+
+fn send_mail(dir: &Path, args: &MailArgs) -> Result<ExitCode, Error> {
+    let report = mail::send(dir, &args.options()?)?;
+    for m in &report.printed {
+        println!("{m}\n");
+    }
+    eprint!("{}", report.summary());
+    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn replay(args: ReplayArgs) -> Result<ExitCode, Error> {
+    let evidence = crate::source::evidence::Evidence::read(&args.evidence)?;
+    let loaded = close::rules_for_evidence(&evidence, args.rules_dir.as_deref())?;
+    let evaluation = close::replay(&evidence, &loaded.rules)?;
+    match args.format {
+        Format::Json => print!("{}", close::statement::json(&evaluation)),
+        Format::Csv => print!("{}", close::statement::csv(&evaluation)),
+        Format::Table => print!("{}", report::table(&evaluation)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diff(args: DiffArgs) -> Result<ExitCode, Error> {
+    let evidence = crate::source::evidence::Evidence::read(&args.evidence)?;
+    let old = close::rules_for_evidence(&evidence, args.old.as_deref())?;
+    let new = close::load_rules(&args.new)?;
+    let before = close::replay(&evidence, &old.rules).map_err(|e| format!("replaying with the old rules: {e}"))?;
+    let after = close::replay(&evidence, &new.rules).map_err(|e| format!("replaying with the new rules: {e}"))?;
+    let d = close::diff::diff(&before, &after);
+    match args.format {
+        DiffFormat::Text => print!("{}", close::diff::text(&d)),
+        DiffFormat::Markdown => print!("{}", close::diff::markdown(&d)),
+    }
+    Ok(if d.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
+    let (evaluation, rules) = match &args.evidence {
+        Some(path) => {
+            let evidence = crate::source::evidence::Evidence::read(path)?;
+            if let Some(p) = args.period.as_ref().filter(|p| **p != evidence.period) {
+                return Err(format!("--period {p}, but the evidence is of {}", evidence.period).into());
+            }
+            let loaded = close::rules_for_evidence(&evidence, args.rules_dir.as_deref())?;
+            (close::replay(&evidence, &loaded.rules)?, loaded.rules)
+        }
+        None => {
+            let loaded = close::load_rules(args.rules_dir.as_deref().unwrap_or(Path::new("rules")))?;
+            let label = args.period.as_deref().ok_or("--period is needed without --evidence")?;
+            let period = Period::month(label, loaded.rules.time_zone)?;
+            let at = args.at.unwrap_or_else(Utc::now).min(period.end);
+            let reading = close::read_live(args.prometheus.config(), &loaded, &period, at, false)?;
+            (reading.evaluation, loaded.rules)
+        }
+    };
+    match close::explain::explain(&evaluation, &rules, &args.operator) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

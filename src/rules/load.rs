@@ -125,7 +125,9 @@ fn yaml_file_names(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
-fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
+/// The YAML files at the top of `dir` as `(name, text)`, sorted by name: what
+/// [`load_dir`] reads (and what evidence files keep of the rules).
+pub fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
     let unreadable = |file: PathBuf, e: std::io::Error| RuleError {
         file,
         line: 0,

@@ -9,9 +9,13 @@
 //! - [`samples`]: the slot model, raw samples → outages and counts (shared
 //!   with rule tests).
 //!
+//! - [`evidence`]: every query and its full answer, recorded by the client;
+//!   replayed by a client built from the file, without Prometheus.
+//!
 //! Every query sent is recorded as a [`QueryRecord`]: the evidence of what a
 //! reading was made of.
 
+pub mod evidence;
 pub mod plan;
 pub mod prometheus;
 pub mod running;

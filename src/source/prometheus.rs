@@ -6,9 +6,16 @@
 //! Retried: connection errors, timeouts, HTTP 5xx and 429. Not retried:
 //! 400 `bad_data` and 422 `execution` (the query itself is wrong or too big;
 //! asking again gives the same answer).
+//!
+//! Evidence: a live client may carry a [`Recorder`] ([`Client::recording`])
+//! that keeps every request and its final answer; a client built with
+//! [`Client::replay`] answers from such a recording instead of HTTP, so the
+//! query plan runs unchanged offline. Answers serialize in Prometheus' own
+//! `data` shape (values as strings: `NaN`, `+Inf` survive JSON).
 
+use super::evidence::{Recorder, Replay, Request};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +65,14 @@ pub enum SourceError {
     Decode { query: String, message: String },
     #[error("bad source configuration: {0}")]
     Config(String),
+    /// Replay: the recorded reading failed on this query with this message.
+    #[error("{0}")]
+    Recorded(String),
+    /// Replay: the evidence holds no answer to this request.
+    #[error(
+        "query {0} was not recorded in the evidence (do these rules read different queries than the closed month?)"
+    )]
+    NotRecorded(String),
 }
 
 /// A series label set.
@@ -106,20 +121,103 @@ impl QueryData {
     }
 }
 
+/// `data` as Prometheus sends it: `{"resultType": …, "result": …}`.
+impl Serialize for QueryData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(rename = "resultType")]
+            result_type: &'static str,
+            result: WireResult<'a>,
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum WireResult<'a> {
+            Vector(Vec<WireVector<'a>>),
+            Matrix(Vec<WireMatrix<'a>>),
+            Point((f64, String)),
+        }
+        #[derive(Serialize)]
+        struct WireVector<'a> {
+            metric: &'a Labels,
+            value: (f64, String),
+        }
+        #[derive(Serialize)]
+        struct WireMatrix<'a> {
+            metric: &'a Labels,
+            values: Vec<(f64, String)>,
+        }
+        let point = |t: &DateTime<Utc>, v: f64| (t.timestamp_millis() as f64 / 1000.0, value_text(v));
+        let wire = match self {
+            QueryData::Vector(v) => Wire {
+                result_type: "vector",
+                result: WireResult::Vector(
+                    v.iter().map(|x| WireVector { metric: &x.labels, value: point(&x.time, x.value) }).collect(),
+                ),
+            },
+            QueryData::Matrix(m) => Wire {
+                result_type: "matrix",
+                result: WireResult::Matrix(
+                    m.iter()
+                        .map(|x| WireMatrix {
+                            metric: &x.labels,
+                            values: x.samples.iter().map(|(t, v)| point(t, *v)).collect(),
+                        })
+                        .collect(),
+                ),
+            },
+            QueryData::Scalar(t, v) => Wire { result_type: "scalar", result: WireResult::Point(point(t, *v)) },
+            QueryData::String(t, text) => Wire {
+                result_type: "string",
+                result: WireResult::Point((t.timestamp_millis() as f64 / 1000.0, text.clone())),
+            },
+        };
+        wire.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for QueryData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawData::deserialize(d)?;
+        parse_result(&raw.result_type, raw.result).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A sample value as Prometheus writes it; [`value`] reads it back exactly.
+fn value_text(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
+
 /// A successful answer: the data, Prometheus' warnings, and the load it
 /// reported when `stats` was asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryAnswer {
     pub data: QueryData,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_queryable_samples: Option<u64>,
 }
 
-/// A Prometheus API client. Cheap to clone (shares the connection pool).
+/// A Prometheus API client. Cheap to clone (shares the connection pool,
+/// the recorder and the replayed answers).
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    backend: Backend,
     config: Arc<ClientConfig>,
+    recorder: Option<Recorder>,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Http(reqwest::Client),
+    Replay(Arc<Replay>),
 }
 
 impl Client {
@@ -131,7 +229,23 @@ impl Client {
         let mut config = config;
         config.max_attempts = config.max_attempts.max(1);
         config.base_url = config.base_url.trim_end_matches('/').to_string();
-        Ok(Client { http, config: Arc::new(config) })
+        Ok(Client { backend: Backend::Http(http), config: Arc::new(config), recorder: None })
+    }
+
+    /// A client that answers from recorded evidence, never over HTTP; a
+    /// request it has no recording of fails with [`SourceError::NotRecorded`].
+    pub fn replay(replay: Replay) -> Self {
+        Client {
+            backend: Backend::Replay(Arc::new(replay)),
+            config: Arc::new(ClientConfig::new("evidence:")),
+            recorder: None,
+        }
+    }
+
+    /// This client, recording every request and its final answer in `recorder`.
+    pub fn recording(mut self, recorder: Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -140,8 +254,9 @@ impl Client {
 
     /// An instant query at `time`.
     pub async fn instant(&self, query: &str, time: DateTime<Utc>) -> Result<QueryAnswer, SourceError> {
+        let request = Request::Query { query: query.to_string(), time };
         let params = vec![("query", query.to_string()), ("time", unix(time))];
-        self.post("query", query, params).await
+        self.send(request, "query", params).await
     }
 
     /// A range query over `[start, end]` every `step_seconds`.
@@ -152,17 +267,37 @@ impl Client {
         end: DateTime<Utc>,
         step_seconds: i64,
     ) -> Result<QueryAnswer, SourceError> {
+        let request = Request::QueryRange { query: query.to_string(), start, end, step_seconds };
         let params = vec![
             ("query", query.to_string()),
             ("start", unix(start)),
             ("end", unix(end)),
             ("step", step_seconds.to_string()),
         ];
-        self.post("query_range", query, params).await
+        self.send(request, "query_range", params).await
+    }
+
+    /// Answer `request`: from the replay, or over HTTP (recorded if a recorder is attached).
+    async fn send(
+        &self,
+        request: Request,
+        endpoint: &str,
+        params: Vec<(&'static str, String)>,
+    ) -> Result<QueryAnswer, SourceError> {
+        let http = match &self.backend {
+            Backend::Replay(replay) => return replay.answer(&request),
+            Backend::Http(http) => http,
+        };
+        let answer = self.post(http, endpoint, request.query(), params).await;
+        if let Some(recorder) = &self.recorder {
+            recorder.record(request, &answer);
+        }
+        answer
     }
 
     async fn post(
         &self,
+        http: &reqwest::Client,
         endpoint: &str,
         query: &str,
         mut params: Vec<(&'static str, String)>,
@@ -174,7 +309,7 @@ impl Client {
         }
         let mut attempt = 1;
         loop {
-            match self.attempt(&url, query, &params, attempt).await {
+            match self.attempt(http, &url, query, &params, attempt).await {
                 Err(Attempt::Retry(err)) if attempt < self.config.max_attempts => {
                     attempt += 1;
                     tracing::debug!(query, attempt, error = %err, "retrying Prometheus query");
@@ -188,6 +323,7 @@ impl Client {
 
     async fn attempt(
         &self,
+        http: &reqwest::Client,
         url: &str,
         query: &str,
         params: &[(&'static str, String)],
@@ -201,7 +337,7 @@ impl Client {
                 message: error_chain(&e),
             })
         };
-        let response = self.http.post(url).form(params).send().await.map_err(connection)?;
+        let response = http.post(url).form(params).send().await.map_err(connection)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(connection)?;
         decode(query, status, &body, attempt)

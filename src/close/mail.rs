@@ -1,0 +1,351 @@
+//! The statement by e-mail (lettre, SMTP): finance gets the whole statement
+//! (CSV and the partner report attached), each payee with an e-mail address
+//! on the roster gets their own lines (their CSV rows attached).
+//!
+//! Idempotent: `mail-sent.json` in the closed month's directory records the
+//! message id of every message sent, rewritten after each successful send.
+//! A run sends only what the record does not hold, so an SMTP failure loses
+//! nothing and a later run sends each missing message exactly once. Message
+//! ids are derived from the period, the recipient and the statement's hash,
+//! so a receiving system can deduplicate too.
+//!
+//! The SMTP password comes only from a file or an environment variable and
+//! is never logged or printed ([`Secret`]'s `Debug` hides it).
+
+use super::statement::{self, StatementFile};
+use super::{Error, PARTNER_REPORT_MD, STATEMENT_CSV, STATEMENT_JSON, write_atomic};
+use crate::evaluation::Statement;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The sent record in a closed month's directory.
+pub const SENT_RECORD: &str = "mail-sent.json";
+
+/// A password: never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// Plain SMTP (a local relay, tests).
+    None,
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub timeout: Duration,
+}
+
+/// What to send and from whom.
+#[derive(Debug, Clone)]
+pub struct MailOptions {
+    pub from: String,
+    /// Finance's addresses: each gets the whole statement.
+    pub finance: Vec<String>,
+    pub smtp: SmtpConfig,
+    /// Print the messages instead of sending them; nothing is recorded.
+    pub dry_run: bool,
+}
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// `finance`, `operator:<id>`, `partner:<id>`: the sent record's key.
+    pub key: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    /// `(file name, content type, bytes)`.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+    pub message_id: String,
+}
+
+/// One line of the sent record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub key: String,
+    pub to: Vec<String>,
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRecord {
+    pub period: String,
+    pub sent: Vec<SentMessage>,
+}
+
+impl SentRecord {
+    pub fn read(dir: &Path) -> Result<SentRecord, Error> {
+        let path = dir.join(SENT_RECORD);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SentRecord::default()),
+            Err(e) => Err(format!("reading {}: {e}", path.display()).into()),
+        }
+    }
+
+    fn write(&self, dir: &Path) -> Result<(), Error> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        write_atomic(&dir.join(SENT_RECORD), text.as_bytes())
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.sent.iter().any(|m| m.key == key)
+    }
+}
+
+/// What a mail run did.
+#[derive(Debug, Default)]
+pub struct MailReport {
+    pub sent: Vec<String>,
+    /// Already in the sent record: not sent again.
+    pub already_sent: Vec<String>,
+    /// Payees without an e-mail address on the roster.
+    pub no_address: Vec<String>,
+    /// `(key, error)`.
+    pub failed: Vec<(String, String)>,
+    /// Dry run: the messages as they would go out.
+    pub printed: Vec<String>,
+}
+
+impl MailReport {
+    pub fn summary(&self) -> String {
+        let mut o = String::new();
+        for k in &self.sent {
+            let _ = writeln!(o, "sent {k}");
+        }
+        if !self.already_sent.is_empty() {
+            let _ = writeln!(o, "already sent (kept in {SENT_RECORD}): {}", self.already_sent.join(", "));
+        }
+        if !self.no_address.is_empty() {
+            let _ = writeln!(o, "no e-mail address on the roster, not sent: {}", self.no_address.join(", "));
+        }
+        for (k, e) in &self.failed {
+            let _ = writeln!(o, "NOT sent {k}: {e}");
+        }
+        if !self.failed.is_empty() {
+            let _ = writeln!(
+                o,
+                "{} message(s) not sent; nothing was lost: run the same command again to send exactly what is missing",
+                self.failed.len()
+            );
+        }
+        o
+    }
+}
+
+/// The messages of a closed month (in `dir`): finance first, then payees.
+pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>, Vec<String>), Error> {
+    let file: StatementFile = statement::read(&dir.join(STATEMENT_JSON))?;
+    let read =
+        |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("reading {}: {e}", dir.join(name).display()));
+    let csv = read(STATEMENT_CSV)?;
+    let report = read(PARTNER_REPORT_MD)?;
+    let json = read(STATEMENT_JSON)?;
+    let hash = hex::encode(&Sha256::digest(&json)[..6]);
+    let e = &file.evaluation;
+    let domain = from.rsplit_once('@').map_or("fleet-incentives.invalid", |(_, d)| d.trim_end_matches('>'));
+    let message_id = |key: &str| format!("<fleet-incentives.{}.{}.{hash}@{domain}>", e.period, key.replace(':', "."));
+    let mut out = vec![];
+    if !finance.is_empty() {
+        let mut body = format!(
+            "The {} statement of {} is closed.\n\nTotal payout: {} {}\nRules sha256: {}\nEngine: {} {}\n\n",
+            e.period, e.programme, e.total, e.currency, file.rules_sha256, file.engine, file.engine_version
+        );
+        for (kind, s) in statement::payees(e) {
+            let _ = writeln!(body, "{kind:<8} {:<20} {:<28} {:>12} {}", s.id, s.name, s.total, e.currency);
+        }
+        body.push_str("\nAttached: the statement (one row per payee and pay line) and the partner report.\n");
+        out.push(Outgoing {
+            key: "finance".into(),
+            to: finance.to_vec(),
+            subject: format!("{}: statement {} (total {} {})", e.programme, e.period, e.total, e.currency),
+            body,
+            attachments: vec![
+                (format!("statement-{}.csv", e.period), "text/csv; charset=utf-8".into(), csv),
+                (format!("partner-report-{}.md", e.period), "text/markdown; charset=utf-8".into(), report),
+            ],
+            message_id: message_id("finance"),
+        });
+    }
+    let mut no_address = vec![];
+    for (kind, s) in statement::payees(e) {
+        let key = format!("{kind}:{}", s.id);
+        let Some(to) = s.email.clone() else {
+            no_address.push(key);
+            continue;
+        };
+        out.push(Outgoing {
+            message_id: message_id(&key),
+            key,
+            to: vec![to],
+            subject: format!("{}: your statement for {} ({} {})", e.programme, e.period, s.total, e.currency),
+            body: payee_body(s, &e.period, &e.currency),
+            attachments: vec![(
+                format!("statement-{}-{}.csv", e.period, s.id),
+                "text/csv; charset=utf-8".into(),
+                statement::payee_csv(e, s).into_bytes(),
+            )],
+        });
+    }
+    Ok((out, no_address))
+}
+
+fn payee_body(s: &Statement, period: &str, currency: &str) -> String {
+    let mut b = format!("Hello {},\n\nyour statement for {period} (tier {}):\n\n", s.name, s.tier);
+    for l in &s.lines {
+        let _ = writeln!(b, "  {:<34} {:>9} {:>12}  {}", l.name, crate::report::status(l.status), l.amount, l.formula);
+    }
+    let _ = writeln!(b, "  {:<34} {:>9} {:>12} {currency}", "total", "", s.total);
+    b.push_str("\nEvery line with its reason is in the attached CSV.\n");
+    b
+}
+
+fn build(m: &Outgoing, from: &str) -> Result<Message, Error> {
+    let from: Mailbox = from.parse().map_err(|e| format!("bad sender address `{from}`: {e}"))?;
+    let mut builder = Message::builder().from(from).subject(&m.subject).message_id(Some(m.message_id.clone()));
+    for to in &m.to {
+        builder = builder.to(to.parse::<Mailbox>().map_err(|e| format!("bad address `{to}` ({}): {e}", m.key))?);
+    }
+    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(m.body.clone()));
+    for (name, content_type, bytes) in &m.attachments {
+        let ct = ContentType::parse(content_type).map_err(|e| format!("content type {content_type}: {e}"))?;
+        parts = parts.singlepart(Attachment::new(name.clone()).body(bytes.clone(), ct));
+    }
+    Ok(builder.multipart(parts)?)
+}
+
+fn transport(c: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, Error> {
+    let tls = match c.tls {
+        TlsMode::None => Tls::None,
+        TlsMode::Starttls => Tls::Required(TlsParameters::new(c.host.clone())?),
+        TlsMode::Tls => Tls::Wrapper(TlsParameters::new(c.host.clone())?),
+    };
+    let mut b =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host).port(c.port).tls(tls).timeout(Some(c.timeout));
+    if let Some(user) = &c.user {
+        let password = c.password.as_ref().ok_or("--smtp.user is set but no password (file or environment)")?;
+        b = b.credentials(Credentials::new(user.clone(), password.0.clone()));
+    }
+    Ok(b.build())
+}
+
+/// Send what the sent record of `dir` does not hold yet.
+pub fn send(dir: &Path, o: &MailOptions) -> Result<MailReport, Error> {
+    let (messages, no_address) = plan(dir, &o.finance, &o.from)?;
+    let mut record = SentRecord::read(dir)?;
+    let mut report = MailReport { no_address, ..Default::default() };
+    let todo: Vec<&Outgoing> = messages
+        .iter()
+        .filter(|m| {
+            let done = record.has(&m.key);
+            if done {
+                report.already_sent.push(m.key.clone());
+            }
+            !done
+        })
+        .collect();
+    let built: Vec<(&Outgoing, Message)> =
+        todo.iter().map(|m| Ok((*m, build(m, &o.from)?))).collect::<Result<_, Error>>()?;
+    if o.dry_run {
+        report.printed = built.iter().map(|(_, msg)| String::from_utf8_lossy(&msg.formatted()).into_owned()).collect();
+        return Ok(report);
+    }
+    if built.is_empty() {
+        return Ok(report);
+    }
+    record.period = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // The transport (its pool) lives and dies inside the runtime.
+    runtime.block_on(async {
+        let transport = transport(&o.smtp)?;
+        for (m, msg) in built {
+            match transport.send(msg).await {
+                Ok(_) => {
+                    let sent = SentMessage { key: m.key.clone(), to: m.to.clone(), message_id: m.message_id.clone() };
+                    record.sent.push(sent);
+                    record.write(dir)?;
+                    tracing::info!(key = %m.key, to = ?m.to, "sent");
+                    report.sent.push(m.key.clone());
+                }
+                Err(e) => {
+                    let message = error_chain(&e);
+                    tracing::warn!(key = %m.key, error = %message, "sending failed");
+                    report.failed.push((m.key.clone(), message));
+                }
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+    Ok(report)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// The password: from a file (first line) or an environment variable; never a flag.
+pub fn read_password(file: Option<&PathBuf>, env_var: &str) -> Result<Option<Secret>, Error> {
+    if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("reading the password file {}: {e}", path.display()))?;
+        return Ok(Some(Secret(text.lines().next().unwrap_or_default().to_string())));
+    }
+    Ok(std::env::var(env_var).ok().filter(|p| !p.is_empty()).map(Secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_never_shown() {
+        let c = SmtpConfig {
+            host: "h".into(),
+            port: 25,
+            tls: TlsMode::None,
+            user: Some("u".into()),
+            password: Some(Secret::new("hunter2")),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,565 @@
+//! The monthly close through the binary, as finance and rule authors run it,
+//! against ONE real Prometheus backfilled with a planned month (the plan of
+//! `tests/evaluate.rs`, so the backfill cache is shared) and, for e-mail, a
+//! real SMTP server (`python3 -m aiosmtpd`, Maildir handler).
+//!
+//! Close twice → the same bytes; replay = close; a changed threshold's diff
+//! lists exactly the lines it changes; totals are the sums of the lines; a
+//! closed month is never overwritten; every message arrives exactly once,
+//! also across an SMTP outage.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::fleet::{Node, Plan};
+use common::{Prometheus, Span, copy_dir};
+use rust_decimal::Decimal;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const PERIOD: &str = "2026-10";
+
+/// The rules of the closed month; `{THRESHOLD}` is the uptime bonus' bar.
+const RULES: &str = r#"
+version: 1
+programme: {name: Close programme, currency: USD, time_zone: UTC}
+source: {up: 'up{job="fleet-node"}', node_label: instance, region_label: region, step: 1m, failure_after: 5m}
+maintenance:
+  - {name: weekly, weekday: sunday, at: "02:00", duration: 2h}
+severities:
+  - {id: P0, name: Fleet-wide, definition: no node operational, when: "fleet_down_ratio >= 1", respond_within: 15m, resolve_within: 4h, major: true}
+  - {id: P1, name: Region, definition: more than half a region down, when: "region_down_ratio > 0.5", respond_within: 30m, resolve_within: 8h, major: true}
+  - {id: P2, name: Node, definition: a single node, when: "nodes_down >= 1", respond_within: 1h, resolve_within: 24h}
+tiers:
+  - id: t1
+    name: Tier 1
+    lines:
+      - {id: base, name: Base stipend, kind: per_node, category: stipend, amount: 500}
+      - {id: uptime_bonus, name: Uptime bonus, kind: fixed, category: uptime_bonus, amount: 200, when: "uptime > {THRESHOLD}"}
+      - {id: clean_month, name: No major incident, kind: fixed, category: performance_bonus, amount: 100, when: "major_incidents < 1"}
+operators:
+  - {id: op-eu, name: EU operator, email: eu@example.org, tier: t1, start: 2026-01-01, nodes: [n1, n2, n3]}
+  - {id: op-us, name: US operator, email: us@example.org, tier: t1, start: 2026-01-01, nodes: [n4, n5, n6]}
+  - {id: op-new, name: New operator, tier: t1, start: 2026-10-16, nodes: []}
+"#;
+
+fn at(day: i64, h: i64, m: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap()
+        + Duration::days(day - 1)
+        + Duration::hours(h)
+        + Duration::minutes(m)
+}
+
+fn nodes(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// October 2026 (31 days; Sundays 4, 11, 18, 25): the plan of `tests/evaluate.rs`
+/// moved to a month that is over.
+fn plan() -> Plan {
+    let region = |n: &str| if ["n1", "n2", "n3"].contains(&n) { "eu" } else { "us" };
+    let operator = |n: &str| if region(n) == "eu" { "op-eu" } else { "op-us" };
+    Plan {
+        span: Span { start: at(1, 0, 0), end: at(32, 0, 0), step: 60 },
+        nodes: ["n1", "n2", "n3", "n4", "n5", "n6"]
+            .iter()
+            .map(|n| Node { name: n.to_string(), region: region(n).into(), operator: operator(n).into() })
+            .collect(),
+        outages: vec![
+            (nodes(&["n1", "n2", "n3", "n4", "n5", "n6"]), at(2, 10, 0), at(2, 10, 30)),
+            (nodes(&["n1", "n2"]), at(5, 8, 0), at(5, 9, 0)),
+            (nodes(&["n4"]), at(9, 12, 0), at(9, 12, 10)),
+            (nodes(&["n5"]), at(10, 12, 0), at(10, 12, 5)),
+            (nodes(&["n6"]), at(20, 0, 0), at(21, 2, 0)),
+            (nodes(&["n2"]), at(4, 2, 30), at(4, 3, 30)),
+        ],
+        gaps: vec![(Some("n3".into()), at(22, 0, 0), at(22, 6, 0))],
+    }
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"));
+    c.env_remove("FLEET_SMTP_PASSWORD").env("RUST_LOG", "warn");
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A rules directory with the uptime bonus at `threshold`.
+fn rules_dir(root: &Path, name: &str, threshold: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rules.yaml"), RULES.replace("{THRESHOLD}", threshold)).unwrap();
+    dir
+}
+
+struct Fixture {
+    prometheus: Prometheus,
+    root: tempfile::TempDir,
+    rules: PathBuf,
+    /// OUT of the first close; the month is in `out/2026-10`.
+    out: PathBuf,
+}
+
+impl Fixture {
+    fn closed(&self) -> PathBuf {
+        self.out.join(PERIOD)
+    }
+
+    fn close(&self, rules: &Path, out: &Path) -> Command {
+        let mut c = bin();
+        c.args(["close", "--period", PERIOD, "--prometheus.url", &self.prometheus.url()])
+            .arg("--rules.dir")
+            .arg(rules)
+            .arg("--out")
+            .arg(out);
+        c
+    }
+
+    fn file(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.closed().join(name)).unwrap()
+    }
+}
+
+const FILES: [&str; 4] = ["statement.csv", "statement.json", "evidence.json", "partner-report.md"];
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let plan = plan();
+        let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
+        let root = tempfile::tempdir().unwrap();
+        let rules = rules_dir(root.path(), "rules", "0.995");
+        let out = root.path().join("out");
+        let f = Fixture { prometheus, rules, out, root };
+        let o = run(&mut f.close(&f.rules, &f.out));
+        assert!(o.status.success(), "close failed: {}", text(&o.stderr));
+        f
+    })
+}
+
+fn statement(f: &Fixture) -> serde_json::Value {
+    serde_json::from_slice(&f.file("statement.json")).unwrap()
+}
+
+fn dec(v: &serde_json::Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("not a decimal string: {v}")).parse().unwrap()
+}
+
+// ------------------------------------------------------------------ close
+
+#[test]
+fn closing_twice_gives_byte_identical_files() {
+    let f = fixture();
+    let first: Vec<Vec<u8>> = FILES.iter().map(|n| f.file(n)).collect();
+    let o = run(&mut f.close(&f.rules, &f.out));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("identical"), "{}", text(&o.stderr));
+    // A fresh close into another directory: re-read and re-evaluated.
+    let other = f.root.path().join("again");
+    let o = run(&mut f.close(&f.rules, &other));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for (name, bytes) in FILES.iter().zip(&first) {
+        assert_eq!(&std::fs::read(other.join(PERIOD).join(name)).unwrap(), bytes, "{name} differs");
+        assert_eq!(&f.file(name), bytes, "{name} changed");
+    }
+}
+
+#[test]
+fn the_statement_is_evaluated_at_the_period_end_with_the_rules_hash_and_engine_version() {
+    let f = fixture();
+    let s = statement(f);
+    assert_eq!(s["engine_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(s["evaluation"]["evaluated_at"], "2026-11-01T00:00:00Z");
+    assert_eq!(s["evaluation"]["complete"], true);
+    let sha = s["rules_sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+    let evidence: serde_json::Value = serde_json::from_slice(&f.file("evidence.json")).unwrap();
+    assert_eq!(evidence["rules_sha256"], sha);
+    assert_eq!(evidence["period"], PERIOD);
+    let queries = evidence["queries"].as_array().unwrap();
+    assert!(queries.len() >= 60, "31 days × 2 availability queries at least, got {}", queries.len());
+    for q in queries {
+        assert!(q["answer"]["data"]["resultType"].is_string() || q["error"].is_string(), "{q}");
+    }
+    assert!(queries.iter().any(|q| q["purpose"] == "outages"), "raw samples of the outages are evidence too");
+}
+
+#[test]
+fn every_payee_total_is_the_sum_of_its_lines_in_json_and_csv() {
+    let f = fixture();
+    let s = statement(f);
+    let e = &s["evaluation"];
+    let mut grand = Decimal::ZERO;
+    for p in e["operators"].as_array().unwrap().iter().chain(e["partners"].as_array().unwrap()) {
+        let lines: Decimal = p["lines"].as_array().unwrap().iter().map(|l| dec(&l["amount"])).sum();
+        assert_eq!(lines, dec(&p["total"]), "{}", p["id"]);
+        grand += lines;
+    }
+    assert_eq!(grand, dec(&e["total"]));
+    let csv = text(&f.file("statement.csv"));
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let (id, amount) =
+        (header.iter().position(|h| *h == "payee_id").unwrap(), header.iter().position(|h| *h == "amount").unwrap());
+    let mut by_payee: std::collections::BTreeMap<String, Decimal> = Default::default();
+    for row in rows {
+        let cells: Vec<&str> = row.split(',').collect();
+        *by_payee.entry(cells[id].to_string()).or_default() += cells[amount].parse::<Decimal>().unwrap();
+    }
+    for p in e["operators"].as_array().unwrap() {
+        assert_eq!(by_payee[p["id"].as_str().unwrap()], dec(&p["total"]), "{}", p["id"]);
+    }
+}
+
+#[test]
+fn the_partner_report_follows_the_template_with_exact_figures() {
+    let f = fixture();
+    let report = text(&f.file("partner-report.md"));
+    for heading in [
+        "# Fleet Partner Monthly Report",
+        "## Executive Summary",
+        "### Node Inventory",
+        "### Incident Log",
+        "### Mean Time to Recovery (MTTR)",
+        "### Active Operators",
+        "### Incentive Payouts",
+        "### Cost Efficiency",
+    ] {
+        assert!(report.contains(heading), "missing {heading}:\n{report}");
+    }
+    let s = statement(f);
+    let e = &s["evaluation"];
+    let total = dec(&e["total"]);
+    assert!(report.contains(&format!("**Total payout this month**: ${total}")), "{report}");
+    // Cost per node: total / 6 nodes, rounded half-even to cents.
+    let per_node =
+        (total / Decimal::from(6)).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven);
+    assert!(report.contains(&format!("**Cost per node**: ${per_node}")), "{report}");
+    let up = Decimal::from(e["fleet"]["up_seconds"].as_i64().unwrap());
+    let per_hour = (total * Decimal::from(3600) / up)
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointNearestEven);
+    assert!(report.contains(&format!("**Cost per uptime hour**: ${per_hour}")), "{report}");
+    assert!(report.contains("- **P0 incidents** (Fleet-wide): 0.50 hours"), "{report}");
+    for n in ["n1", "n2", "n3", "n4", "n5", "n6"] {
+        assert!(report.contains(&format!("| {n} |")), "node {n} missing from the inventory");
+    }
+}
+
+#[test]
+fn a_closed_month_whose_result_would_change_is_not_overwritten() {
+    let f = fixture();
+    let dir = f.root.path().join("changed");
+    copy_dir(&f.closed(), &dir.join(PERIOD));
+    let changed = rules_dir(f.root.path(), "rules-0999-close", "0.999");
+    let o = run(&mut f.close(&changed, &dir));
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing was overwritten"), "{err}");
+    assert!(err.contains("statement.csv: differs from line"), "{err}");
+    assert!(err.contains("op-eu"), "the differing lines are shown: {err}");
+    for name in FILES {
+        assert_eq!(std::fs::read(dir.join(PERIOD).join(name)).unwrap(), f.file(name), "{name} was overwritten");
+    }
+}
+
+#[test]
+fn a_month_not_over_is_refused_with_exit_code_2() {
+    let f = fixture();
+    let o = run(bin()
+        .args(["close", "--period", "2099-01", "--prometheus.url", "http://127.0.0.1:9"])
+        .arg("--rules.dir")
+        .arg(&f.rules)
+        .arg("--out")
+        .arg(f.root.path().join("future")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("period 2099-01 is not over"), "{}", text(&o.stderr));
+    assert!(!f.root.path().join("future").exists(), "nothing written");
+}
+
+// ------------------------------------------------------------ replay, diff
+
+fn evidence(f: &Fixture) -> PathBuf {
+    f.closed().join("evidence.json")
+}
+
+#[test]
+fn replay_gives_the_closed_statement_byte_for_byte_without_prometheus() {
+    let f = fixture();
+    for (format, file) in [("json", "statement.json"), ("csv", "statement.csv")] {
+        // Rules from the evidence itself, and from the directory.
+        let o = run(bin().args(["replay", "--format", format]).arg("--evidence").arg(evidence(f)));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(o.stdout, f.file(file), "replay --format {format} differs from {file}");
+        let o = run(bin()
+            .args(["replay", "--format", format, "--rules.dir"])
+            .arg(&f.rules)
+            .arg("--evidence")
+            .arg(evidence(f)));
+        assert_eq!(o.stdout, f.file(file), "replay with --rules.dir differs from {file}");
+    }
+}
+
+#[test]
+fn diff_of_a_changed_threshold_lists_exactly_the_affected_operators_and_lines() {
+    let f = fixture();
+    let s = statement(f);
+    // Which operators' uptime lies between the old and the new bar, from the statement.
+    let (old, new) = (Decimal::new(995, 3), Decimal::new(999, 3));
+    let mut affected = vec![];
+    for op in s["evaluation"]["operators"].as_array().unwrap() {
+        if let Some(u) = op["availability"]["uptime"].as_str() {
+            let u: Decimal = u.parse().unwrap();
+            if u > old && u <= new {
+                affected.push(op["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(affected, vec!["op-eu"], "the plan puts only op-eu between 99.5 % and 99.9 %");
+    let changed = rules_dir(f.root.path(), "rules-0999", "0.999");
+    let o = run(bin().args(["diff", "--new"]).arg(&changed).arg("--evidence").arg(evidence(f)));
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
+    let changes: Vec<&str> = out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(changes.len(), 1, "{out}");
+    assert!(changes[0].contains("uptime_bonus") && changes[0].contains("200.00 (paid) → 0.00 (not_met)"), "{out}");
+    assert!(changes[0].trim_end().ends_with("-200.00"), "{out}");
+    assert!(out.contains("operator op-eu") && !out.contains("operator op-us"), "{out}");
+
+    let o = run(bin()
+        .args(["diff", "--format", "markdown", "--old"])
+        .arg(&f.rules)
+        .arg("--new")
+        .arg(&changed)
+        .arg("--evidence")
+        .arg(evidence(f)));
+    let md = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        md.contains("| operator `op-eu` | Uptime bonus (`uptime_bonus`) | 200.00 (paid) | 0.00 (not_met) | -200.00 |"),
+        "{md}"
+    );
+    assert_eq!(md.lines().filter(|l| l.starts_with("| operator")).count(), 1, "{md}");
+
+    let o = run(bin().args(["diff", "--new"]).arg(&f.rules).arg("--evidence").arg(evidence(f)));
+    assert_eq!(o.status.code(), Some(0), "same rules: no change\n{}", text(&o.stdout));
+}
+
+#[test]
+fn replaying_rules_that_need_other_queries_fails_clearly() {
+    let f = fixture();
+    let dir = f.root.path().join("rules-other-maintenance");
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = RULES.replace("{THRESHOLD}", "0.995").replace("at: \"02:00\"", "at: \"03:00\"");
+    std::fs::write(dir.join("rules.yaml"), yaml).unwrap();
+    let o = run(bin().args(["diff", "--new"]).arg(&dir).arg("--evidence").arg(evidence(f)));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("was not recorded in the evidence"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn explain_shows_every_line_with_inputs_thresholds_formula_and_reason() {
+    let f = fixture();
+    let o = run(bin().args(["explain", "--operator", "op-eu", "--evidence"]).arg(evidence(f)));
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for needle in [
+        "base",
+        "uptime_bonus",
+        "clean_month",
+        "paid when uptime > 0.995",
+        "500 per node",
+        "formula:",
+        "reason:",
+        "inputs:    ",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    assert!(out.contains("uptime = 0.99841"), "the input's value is shown:\n{out}");
+    // The same from Prometheus.
+    let o = run(bin()
+        .args(["explain", "--operator", "op-eu", "--period", PERIOD, "--prometheus.url", &f.prometheus.url()])
+        .arg("--rules.dir")
+        .arg(&f.rules));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("paid when uptime > 0.995"));
+    let o = run(bin().args(["explain", "--operator", "nobody", "--evidence"]).arg(evidence(f)));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("payees: op-eu, op-us, op-new"), "{}", text(&o.stderr));
+}
+
+// ------------------------------------------------------------------- mail
+
+/// A real SMTP server writing each message it receives into a Maildir.
+struct Smtp {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Smtp {
+    fn start(port: u16, maildir: &Path) -> Smtp {
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for the SMTP tests");
+        let mut s = Smtp { child, port, maildir: maildir.to_path_buf() };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(_)) = s.child.try_wait() {
+                let mut err = String::new();
+                use std::io::Read;
+                s.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                panic!("aiosmtpd exited: {err}\nInstall it with `pip install aiosmtpd` (or apt python3-aiosmtpd)");
+            }
+            assert!(std::time::Instant::now() < deadline, "aiosmtpd not listening after 20 s");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        s
+    }
+
+    /// Every message received: envelope recipients, headers, attachments.
+    fn messages(&self) -> Vec<serde_json::Value> {
+        const DUMP: &str = r#"
+import email, email.policy, glob, json, os, sys
+out = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "new", "*"))):
+    m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
+    atts = {p.get_filename(): p.get_content() for p in m.iter_attachments()}
+    out.append({"rcpt": m["X-RcptTo"], "to": m["To"], "subject": m["Subject"],
+                "message_id": m["Message-ID"], "attachments": atts})
+print(json.dumps(out))
+"#;
+        let o = Command::new("python3").args(["-c", DUMP]).arg(&self.maildir).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mail_flags(cmd: &mut Command, port: u16) -> &mut Command {
+    cmd.args([
+        "--smtp.host",
+        "127.0.0.1",
+        "--smtp.port",
+        &port.to_string(),
+        "--smtp.tls",
+        "none",
+        "--smtp.timeout",
+        "5s",
+        "--mail.from",
+        "fleet@example.org",
+        "--mail.finance",
+        "finance@example.org",
+    ])
+}
+
+/// `(recipient, attachment names)` of every message, sorted.
+fn received(smtp: &Smtp) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = smtp
+        .messages()
+        .iter()
+        .map(|m| {
+            let mut names: Vec<String> = m["attachments"].as_object().unwrap().keys().cloned().collect();
+            names.sort();
+            (m["rcpt"].as_str().unwrap().to_string(), names)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn expected_mail() -> Vec<(String, Vec<String>)> {
+    vec![
+        ("eu@example.org".into(), vec!["statement-2026-10-op-eu.csv".into()]),
+        ("finance@example.org".into(), vec!["partner-report-2026-10.md".into(), "statement-2026-10.csv".into()]),
+        ("us@example.org".into(), vec!["statement-2026-10-op-us.csv".into()]),
+    ]
+}
+
+#[test]
+fn close_with_mail_sends_finance_the_statement_and_each_operator_their_lines_once() {
+    let f = fixture();
+    let maildir = f.root.path().join("maildir-1");
+    let smtp = Smtp::start(common::free_port(), &maildir);
+    let out = f.root.path().join("mailed");
+    let o = run(mail_flags(f.close(&f.rules, &out).arg("--mail"), smtp.port));
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("no e-mail address on the roster, not sent: operator:op-new"), "{err}");
+    assert_eq!(received(&smtp), expected_mail());
+
+    let messages = smtp.messages();
+    let finance = messages.iter().find(|m| m["rcpt"] == "finance@example.org").unwrap();
+    let csv = finance["attachments"]["statement-2026-10.csv"].as_str().unwrap();
+    assert_eq!(csv.replace("\r\n", "\n"), text(&f.file("statement.csv")).replace("\r\n", "\n"), "the whole statement");
+    let eu = messages.iter().find(|m| m["rcpt"] == "eu@example.org").unwrap();
+    assert_eq!(eu["to"], "eu@example.org");
+    let eu_csv = eu["attachments"]["statement-2026-10-op-eu.csv"].as_str().unwrap();
+    assert!(eu_csv.lines().skip(1).all(|l| l.contains(",op-eu,")), "only op-eu's lines:\n{eu_csv}");
+    assert_eq!(eu_csv.lines().count(), 4, "header and three lines:\n{eu_csv}");
+
+    // Again: the sent record says everything went; nothing is sent twice.
+    let o = run(mail_flags(bin().args(["mail", "--period", PERIOD]).arg("--out").arg(&out), smtp.port));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("already sent"), "{}", text(&o.stderr));
+    assert_eq!(smtp.messages().len(), 3);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(PERIOD).join("mail-sent.json")).unwrap()).unwrap();
+    assert_eq!(record["sent"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn with_the_smtp_server_down_nothing_is_lost_and_a_later_run_sends_each_message_once() {
+    let f = fixture();
+    let out = f.root.path().join("outage");
+    copy_dir(&f.closed(), &out.join(PERIOD));
+    let port = common::free_port();
+    let mail = || {
+        let mut c = bin();
+        c.args(["mail", "--period", PERIOD]).arg("--out").arg(&out);
+        mail_flags(&mut c, port);
+        c
+    };
+    // Nobody listens on the port.
+    let o = run(&mut mail());
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("NOT sent").count(), 3, "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    assert!(!out.join(PERIOD).join("mail-sent.json").exists(), "nothing recorded as sent");
+
+    // Dry run: prints the messages, sends and records nothing.
+    let o = run(mail().arg("--dry-run"));
+    assert!(o.status.success());
+    let printed = text(&o.stdout);
+    assert_eq!(printed.lines().filter(|l| l.starts_with("To: ")).count(), 3, "{printed}");
+
+    let maildir = f.root.path().join("maildir-2");
+    let smtp = Smtp::start(port, &maildir);
+    let o = run(&mut mail());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(received(&smtp), expected_mail());
+    let o = run(&mut mail());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(received(&smtp), expected_mail(), "each message exactly once");
+    let ids: std::collections::BTreeSet<String> =
+        smtp.messages().iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 3, "distinct, stable message ids");
+}
