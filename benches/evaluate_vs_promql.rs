@@ -23,44 +23,18 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::fleet::{Node, Plan};
-use common::{Prometheus, Span, block_on, rules_from_yaml};
+use chrono::{TimeZone, Utc};
+use common::fleet::Plan;
+use common::{Prometheus, block_on, rules_from_yaml};
 use fleet_incentives::source::{QueryRecord, read_facts};
 use std::sync::Arc;
 use std::time::Instant;
 
 const RUNS: usize = 3;
 
-fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 10, day, h, m, 0).unwrap()
-}
-
-/// A month with a fleet-wide outage, a data gap, and three short outages
-/// per node spread deterministically over the month.
+/// The benchmark fleet over the whole month (see `common::fleet::synthetic`).
 fn plan(nodes: usize) -> Plan {
-    let regions = ["eu", "us", "ap", "sa", "af"];
-    let nodes: Vec<Node> = (0..nodes)
-        .map(|i| Node {
-            name: format!("node-{i:05}"),
-            region: regions[i % regions.len()].into(),
-            operator: format!("op-{}", i / 10),
-        })
-        .collect();
-    let mut outages = vec![(nodes.iter().map(|n| n.name.clone()).collect(), at(3, 10, 0), at(3, 10, 30))];
-    for (i, n) in nodes.iter().enumerate() {
-        for k in 0..3 {
-            let start = at(((i * 7 + k * 11) % 31 + 1) as u32, ((i * 5 + k * 3) % 24) as u32, 0);
-            let minutes = 5 + ((i * 13 + k) % 55) as i64;
-            outages.push((vec![n.name.clone()], start, start + Duration::minutes(minutes)));
-        }
-    }
-    Plan {
-        span: Span { start: at(1, 0, 0), end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), step: 60 },
-        nodes,
-        outages,
-        gaps: vec![(None, at(20, 6, 0), at(20, 9, 0))],
-    }
+    common::fleet::synthetic(nodes, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
 }
 
 const RULES: &str = r#"

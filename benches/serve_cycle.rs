@@ -22,8 +22,8 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::fleet::{Node, Plan};
-use common::{Prometheus, Series, Span, block_on};
+use common::fleet::Plan;
+use common::{Prometheus, Series, block_on};
 use fleet_incentives::rules::{self, Rules};
 use fleet_incentives::serve::cycle::Evaluator;
 use std::io::{BufRead, Read, Write};
@@ -36,26 +36,9 @@ fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
 
 const STEADY_CYCLES: i64 = 5;
 
-/// A fleet of `nodes` nodes, 10 per operator, with a fleet-wide outage and
-/// three short outages per node over October.
+/// The benchmark fleet up to `end` (see `common::fleet::synthetic`).
 fn plan(nodes: usize, end: DateTime<Utc>) -> Plan {
-    let regions = ["eu", "us", "ap", "sa", "af"];
-    let nodes: Vec<Node> = (0..nodes)
-        .map(|i| Node {
-            name: format!("node-{i:05}"),
-            region: regions[i % regions.len()].into(),
-            operator: format!("op-{:04}", i / 10),
-        })
-        .collect();
-    let mut outages = vec![(nodes.iter().map(|n| n.name.clone()).collect(), at(3, 10, 0), at(3, 10, 30))];
-    for (i, n) in nodes.iter().enumerate() {
-        for k in 0..3 {
-            let start = at(((i * 7 + k * 11) % 31 + 1) as u32, ((i * 5 + k * 3) % 24) as u32, 0);
-            let minutes = 5 + ((i * 13 + k) % 55) as i64;
-            outages.push((vec![n.name.clone()], start, start + Duration::minutes(minutes)));
-        }
-    }
-    Plan { span: Span { start: at(1, 0, 0), end, step: 60 }, nodes, outages, gaps: vec![] }
+    common::fleet::synthetic(nodes, end)
 }
 
 /// One revenue counter per operator.
