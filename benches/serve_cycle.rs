@@ -26,7 +26,7 @@ use common::fleet::Plan;
 use common::{Prometheus, Series, block_on};
 use fleet_incentives::rules::{self, Rules};
 use fleet_incentives::serve::cycle::Evaluator;
-use std::io::{BufRead, Read, Write};
+use std::io::BufRead;
 use std::path::Path;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -154,19 +154,8 @@ fn part1(nodes: usize) {
     }
 }
 
-fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(StdDuration::from_secs(60))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut raw = vec![];
-    s.read_to_end(&mut raw).unwrap();
-    let status = std::str::from_utf8(&raw[9..12]).unwrap().parse().unwrap();
-    let body_at = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4).unwrap_or(raw.len());
-    (status, raw[body_at..].to_vec())
-}
-
-fn series_lines(body: &[u8]) -> usize {
-    String::from_utf8_lossy(body).lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count()
+fn series_lines(body: &str) -> usize {
+    body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count()
 }
 
 fn proc_kib(pid: u32, field: &str) -> u64 {
@@ -203,18 +192,18 @@ fn part2(nodes: usize) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    while http_get_status(port, "/-/ready") != Some(200) {
+    while fleet_incentives::demo::http_get_status(port, "/-/ready") != Some(200) {
         assert!(serve.try_wait().unwrap().is_none(), "serve exited");
         assert!(started.elapsed() < StdDuration::from_secs(600), "serve not ready");
         std::thread::sleep(StdDuration::from_millis(200));
     }
     println!("  serve ready (catch-up of 23 h) in {:.1} s", started.elapsed().as_secs_f64());
-    let (_, ours) = http_get(port, "/metrics");
+    let (_, ours) = common::http(port, "GET", "/metrics");
     let want = series_lines(&ours);
     let federate = "/federate?match[]=%7Bjob%3D%22fleet-incentives%22%7D";
     let deadline = Instant::now() + StdDuration::from_secs(120);
     let theirs = loop {
-        let (_, b) = http_get(prometheus.port, federate);
+        let (_, b) = common::http(prometheus.port, "GET", federate);
         if series_lines(&b) >= want || Instant::now() > deadline {
             break b;
         }
@@ -229,10 +218,10 @@ fn part2(nodes: usize) {
     let (mut a, mut b) = (vec![], vec![]);
     for _ in 0..15 {
         let t = Instant::now();
-        http_get(port, "/metrics");
+        common::http(port, "GET", "/metrics");
         a.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        http_get(prometheus.port, federate);
+        common::http(prometheus.port, "GET", federate);
         b.push(t.elapsed().as_secs_f64());
     }
     let (a, b) = (median(a), median(b));
@@ -247,10 +236,6 @@ fn part2(nodes: usize) {
     );
     let _ = serve.kill();
     let _ = serve.wait();
-}
-
-fn http_get_status(port: u16, path: &str) -> Option<u16> {
-    fleet_incentives::demo::http_get_status(port, path)
 }
 
 fn main() {

@@ -56,3 +56,15 @@ pub mod rules;
 pub mod ruletest;
 pub mod serve;
 pub mod source;
+
+/// An error and its sources on one line: `outer: cause: root cause`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

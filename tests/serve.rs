@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::http;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fleet_incentives::demo::{self, LocalPrometheus};
 use fleet_incentives::period::Period;
@@ -14,7 +16,6 @@ use fleet_incentives::rules::{self, Rules};
 use fleet_incentives::source::{Client, ClientConfig, QueryKind};
 use fleet_incentives::{engine, export, source};
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -130,20 +131,6 @@ impl Drop for Serve {
     }
 }
 
-/// A plain HTTP/1.0 request on 127.0.0.1: status and body (0 if it failed).
-fn http(port: u16, method: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(StdDuration::from_secs(30))).unwrap();
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let status = raw.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
 /// The value of the first sample line of `name` (exact name, any labels).
 fn sample(body: &str, name: &str) -> Option<f64> {
     body.lines()
@@ -213,8 +200,8 @@ fn month_to_date_from_serve_equals_evaluate_and_prometheus_ingests_every_metric(
     let names = sample_names(&body);
     let deadline = Instant::now() + StdDuration::from_secs(30);
     let missing = loop {
-        let url = format!("/api/v1/label/__name__/values?match[]={{job=%22fleet-incentives%22}}");
-        let (_, json) = http(prom.port, "GET", &url);
+        let url = "/api/v1/label/__name__/values?match[]={job=%22fleet-incentives%22}";
+        let (_, json) = http(prom.port, "GET", url);
         let stored: BTreeSet<String> = serde_json::from_str::<serde_json::Value>(&json)
             .ok()
             .and_then(|v| v["data"].as_array().cloned())
@@ -276,8 +263,7 @@ fn a_broken_rule_file_on_reload_keeps_the_old_rules_serving() {
         log.lines().any(|l| l.contains("reload failed") && l.contains("tiers.yaml:")),
         "the log names file:line:column:\n{log}"
     );
-    let line_col = regex_like_position(&log);
-    assert!(line_col, "file:line:column in the log:\n{log}");
+    assert!(names_line_and_column(&log), "file:line:column in the log:\n{log}");
 
     // A valid change reloads (here by SIGHUP): new sha, gauge back to 1.
     std::fs::write(&tiers, good.replacen("amount: 500", "amount: 501", 1)).unwrap();
@@ -289,7 +275,7 @@ fn a_broken_rule_file_on_reload_keeps_the_old_rules_serving() {
 }
 
 /// The log has `tiers.yaml:<line>:<column>`.
-fn regex_like_position(log: &str) -> bool {
+fn names_line_and_column(log: &str) -> bool {
     log.split("tiers.yaml:").skip(1).any(|rest| {
         let mut parts = rest.splitn(3, ':');
         let line = parts.next().unwrap_or("");

@@ -300,7 +300,7 @@ pub fn send(dir: &Path, o: &MailOptions) -> Result<MailReport, Error> {
                     report.sent.push(m.key.clone());
                 }
                 Err(e) => {
-                    let message = error_chain(&e);
+                    let message = crate::error_chain(&e);
                     tracing::warn!(key = %m.key, error = %message, "sending failed");
                     report.failed.push((m.key.clone(), message));
                 }
@@ -309,17 +309,6 @@ pub fn send(dir: &Path, o: &MailOptions) -> Result<MailReport, Error> {
         Ok::<_, Error>(())
     })?;
     Ok(report)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 /// The password: from a file (first line) or an environment variable; never a flag.

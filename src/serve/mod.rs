@@ -150,7 +150,7 @@ async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Resul
     });
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, prometheus = %args.prometheus_url, "serving /metrics");
-    let shutdown = tokio_util_shutdown();
+    let shutdown = shutdown_on_signal();
     let clock = Clock::new(args.clock_start);
     let interval = std_duration(args.evaluation_interval);
     let loop_task = tokio::spawn(evaluation_loop(evaluator, shared.clone(), rx, clock, interval, shutdown.clone()));
@@ -173,7 +173,7 @@ impl Shutdown {
     }
 }
 
-fn tokio_util_shutdown() -> Shutdown {
+fn shutdown_on_signal() -> Shutdown {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();

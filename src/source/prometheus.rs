@@ -334,7 +334,7 @@ impl Client {
                 url: url.to_string(),
                 query: query.to_string(),
                 attempts: attempt,
-                message: error_chain(&e),
+                message: crate::error_chain(&e),
             })
         };
         let response = http.post(url).form(params).send().await.map_err(connection)?;
@@ -352,17 +352,6 @@ enum Attempt {
 
 fn unix(t: DateTime<Utc>) -> String {
     format!("{}.{:03}", t.timestamp(), t.timestamp_subsec_millis())
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 fn retryable(status: u16) -> bool {

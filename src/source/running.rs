@@ -276,7 +276,7 @@ async fn read_raw(client: &Client, rules: &Rules, w: Window) -> Result<Delta, So
         for &(t, v) in &s {
             let c = Count { count: 1.0, sum: v };
             entry.0 += c;
-            if in_any(t, &maintenance) {
+            if samples::in_any(t, &maintenance) {
                 entry.1 += c;
             }
         }
@@ -297,10 +297,6 @@ async fn read_raw(client: &Client, rules: &Rules, w: Window) -> Result<Delta, So
     }
     delta.queries = queries;
     Ok(delta)
-}
-
-fn in_any(t: DateTime<Utc>, windows: &[Window]) -> bool {
-    windows.iter().any(|(s, e)| *s < t && t <= *e)
 }
 
 /// Add one series' samples (all of the window) to a node's, sorted and unique.

@@ -14,7 +14,8 @@ use chrono::{DateTime, Duration, Utc};
 /// One raw sample: time and value (`0` down, anything else up).
 pub type Sample = (DateTime<Utc>, f64);
 
-fn in_any(t: DateTime<Utc>, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> bool {
+/// `t` lies in one of the left-open `windows` `(s, e]`.
+pub(crate) fn in_any(t: DateTime<Utc>, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> bool {
     windows.iter().any(|(s, e)| *s < t && t <= *e)
 }
 

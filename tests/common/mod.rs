@@ -91,6 +91,23 @@ pub fn free_port() -> u16 {
     fleet_incentives::demo::free_port().unwrap()
 }
 
+/// A plain HTTP/1.0 request on 127.0.0.1: status and body as text
+/// (status 0 and no body if the connection failed).
+pub fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let mut raw = vec![];
+    let _ = s.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw);
+    let status = raw.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
 // ------------------------------------------------------------ OpenMetrics
 
 const BLOCK_SECONDS: i64 = 2 * 3600;
