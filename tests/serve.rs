@@ -8,6 +8,7 @@
 mod common;
 
 use common::http;
+use common::serve::{Serve, sample, sample_names, samples};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fleet_incentives::demo::{self, LocalPrometheus};
@@ -17,7 +18,7 @@ use fleet_incentives::source::{Client, ClientConfig, QueryKind};
 use fleet_incentives::{engine, export, source};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -57,103 +58,6 @@ fn prometheus(scrape_port: u16) -> (tempfile::TempDir, LocalPrometheus) {
     );
     let p = LocalPrometheus::start(dir.path(), &config, &[]).unwrap_or_else(|e| panic!("{e}"));
     (dir, p)
-}
-
-/// A `serve` process; killed on drop. Its log goes to a file.
-struct Serve {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Serve {
-    fn start(port: u16, prometheus_url: &str, rules_dir: &Path, extra: &[&str]) -> Serve {
-        let dir = tempfile::Builder::new().prefix("fleet-serve-").tempdir().unwrap();
-        let log = dir.path().join("serve.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"))
-            .arg("serve")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--prometheus.url={prometheus_url}"))
-            .arg(format!("--rules.dir={}", rules_dir.display()))
-            .args(["--evaluation-interval=1s", "--evaluation.delay=0s", "--query.attempts=1"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Serve { child, port, log, _dir: dir }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        http(self.port, "GET", path)
-    }
-
-    /// Poll until `/-/ready` answers 200.
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + StdDuration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("serve exited ({status}):\n{}", self.log());
-            }
-            if self.get("/-/ready").0 == 200 {
-                return;
-            }
-            std::thread::sleep(StdDuration::from_millis(100));
-        }
-        panic!("serve not ready after 60 s:\n{}", self.log());
-    }
-
-    /// Poll /metrics until `pred` holds on the body.
-    fn wait_metrics(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + StdDuration::from_secs(30);
-        loop {
-            let (_, body) = self.get("/metrics");
-            if pred(&body) {
-                return body;
-            }
-            if Instant::now() > deadline {
-                panic!("/metrics never showed {what}:\n{body}\nlog:\n{}", self.log());
-            }
-            std::thread::sleep(StdDuration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of the first sample line of `name` (exact name, any labels).
-fn sample(body: &str, name: &str) -> Option<f64> {
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// The sample lines of `name` (exact name, any labels).
-fn samples<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
-        .collect()
-}
-
-/// Metric names of the sample lines of an exposition.
-fn sample_names(body: &str) -> BTreeSet<String> {
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split(['{', ' ']).next().unwrap().to_string())
-        .collect()
 }
 
 fn window_end(body: &str) -> Option<DateTime<Utc>> {

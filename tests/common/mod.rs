@@ -32,6 +32,7 @@ use std::time::Instant;
 
 pub mod dashboards;
 pub mod fleet;
+pub mod serve;
 
 /// A value of a series at a time; `None` means no sample.
 pub type ValueFn = Arc<dyn Fn(DateTime<Utc>) -> Option<f64> + Send + Sync>;
