@@ -106,6 +106,12 @@ pub struct Incident {
     pub response_seconds: Option<i64>,
     pub respond_verdict: Verdict,
     pub resolve_verdict: Verdict,
+    /// Escalation level reached (1-based, see the rules' `escalation`)
+    /// before the incident was acknowledged, resolved or the window ended;
+    /// 0 without a ladder (or before its first level is due).
+    pub escalation_level: u32,
+    /// Id of that level; `None` at level 0.
+    pub escalation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +124,8 @@ pub struct SeveritySummary {
     pub mttr_seconds: Option<Decimal>,
     pub resolve_breaches: u64,
     pub respond_breaches: u64,
+    /// Mean response time of the acknowledged incidents; `None` without any.
+    pub mean_response_seconds: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

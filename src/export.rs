@@ -371,6 +371,12 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         eval.severities.iter().filter_map(|s| Some((sev(&s.severity), dec_f64(s.mttr_seconds?)))).collect(),
     );
     b.gauge(
+        "incident_mean_response",
+        "Mean acknowledgement delay of this period's acknowledged incidents; absent without one",
+        seconds(),
+        eval.severities.iter().filter_map(|s| Some((sev(&s.severity), dec_f64(s.mean_response_seconds?)))).collect(),
+    );
+    b.gauge(
         "sla_breaches",
         "Incidents over their respond or resolve target this period",
         None,
@@ -428,6 +434,12 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "When an open incident was acknowledged; absent until it is",
         seconds(),
         per_open(&|i| i.acknowledged_at.map(unix)),
+    );
+    b.gauge(
+        "incident_escalation_level",
+        "Escalation level an open incident reached (1 = first level of the ladder); frozen once acknowledged",
+        None,
+        per_open(&|i| (i.escalation_level > 0).then_some(i.escalation_level as f64)),
     );
     b.gauge(
         "incident_nodes_down",
@@ -530,6 +542,8 @@ pub struct SelfMetrics {
     query_samples: Family<PurposeLabels, Counter>,
     reload_successful: Gauge,
     reload_success: Gauge<f64, AtomicU64>,
+    acknowledgements_up: Gauge,
+    acknowledgement_failures: Counter,
 }
 
 impl Default for SelfMetrics {
@@ -555,6 +569,8 @@ impl SelfMetrics {
             query_samples: Family::default(),
             reload_successful: Gauge::default(),
             reload_success: Gauge::default(),
+            acknowledgements_up: Gauge::default(),
+            acknowledgement_failures: Counter::default(),
         };
         r.register("build", "The build of fleet-incentives", Info::new(BuildLabels { version: version.to_string() }));
         r.register("evaluations", "Evaluation cycles attempted", m.evaluations.clone());
@@ -596,6 +612,31 @@ impl SelfMetrics {
             m.reload_success.clone(),
         );
         SelfMetrics { registry: Arc::new(r), ..m }
+    }
+
+    /// Adds the metrics of the acknowledgement source (Alertmanager
+    /// silences); without one they are absent. Call right after [`Self::new`].
+    pub fn with_acknowledgement_source(mut self) -> Self {
+        let r = Arc::get_mut(&mut self.registry).expect("with_acknowledgement_source is called right after new");
+        r.register(
+            "acknowledgement_source_up",
+            "1 if the last read of Alertmanager silences (acknowledgements) succeeded, 0 if it failed",
+            self.acknowledgements_up.clone(),
+        );
+        r.register(
+            "acknowledgement_source_failures",
+            "Failed reads of Alertmanager silences",
+            self.acknowledgement_failures.clone(),
+        );
+        self
+    }
+
+    /// The outcome of one read of the acknowledgement source.
+    pub fn acknowledgement_source(&self, ok: bool) {
+        self.acknowledgements_up.set(i64::from(ok));
+        if !ok {
+            self.acknowledgement_failures.inc();
+        }
     }
 
     /// A cycle begins.

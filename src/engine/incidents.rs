@@ -158,7 +158,9 @@ fn make_incident(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
 
-    let first = node_set.iter().next()?.to_string();
+    // The incident is named after the node that failed first (ties by name):
+    // nodes that join it later do not rename it, so its pages keep their labels.
+    let first = group.iter().min_by(|a, b| (a.start, &a.node).cmp(&(b.start, &b.node)))?.node.clone();
     let mut severity = None;
     for s in &rules.severities {
         match s.when.eval_bool(&vars) {
@@ -214,6 +216,11 @@ fn make_incident(
         }
     };
 
+    let stop = if open { facts.end } else { last.min(facts.end) };
+    let acked = acknowledged_at.filter(|at| *at <= stop);
+    let escalation_level = escalation_level(rules, &sev.id.value, start, acked.unwrap_or(stop), acked.is_some());
+    let escalation = escalation_level.checked_sub(1).map(|k| rules.escalation[k as usize].id.value.clone());
+
     Some(Incident {
         id: format!("{}-{}-{}", sev.id.value, start.format("%Y%m%dT%H%MZ"), first),
         severity: sev.id.value.clone(),
@@ -230,17 +237,45 @@ fn make_incident(
         response_seconds,
         respond_verdict,
         resolve_verdict,
+        escalation_level,
+        escalation,
     })
+}
+
+/// The escalation level an incident of `severity` opened at `start` has
+/// reached by `until` (its acknowledgement, resolution or the window end):
+/// levels are paged one `after` another while they apply to the severity.
+/// An acknowledgement at the moment a level is due stops it from being paged.
+fn escalation_level(rules: &Rules, severity: &str, start: DateTime<Utc>, until: DateTime<Utc>, acked: bool) -> u32 {
+    let mut due = start;
+    let mut level = 0;
+    for l in &rules.escalation {
+        if !l.applies_to(severity) {
+            break;
+        }
+        due += chrono::Duration::seconds(l.after.seconds());
+        let reached = if acked && due > start { due < until } else { due <= until };
+        if !reached {
+            break;
+        }
+        level += 1;
+    }
+    level
 }
 
 /// Mean of resolved incidents' durations; `None` without any.
 pub(crate) fn mttr<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> Option<Decimal> {
-    let resolved: Vec<i64> = incidents.into_iter().filter(|i| i.end.is_some()).map(|i| i.duration_seconds).collect();
-    if resolved.is_empty() {
+    mean(incidents.into_iter().filter(|i| i.end.is_some()).map(|i| i.duration_seconds))
+}
+
+/// Exact mean of whole seconds; `None` without any.
+fn mean(seconds: impl IntoIterator<Item = i64>) -> Option<Decimal> {
+    let all: Vec<i64> = seconds.into_iter().collect();
+    if all.is_empty() {
         return None;
     }
-    let sum: i64 = resolved.iter().sum();
-    Some((Decimal::from(sum) / Decimal::from(resolved.len() as u64)).normalize())
+    let sum: i64 = all.iter().sum();
+    Some((Decimal::from(sum) / Decimal::from(all.len() as u64)).normalize())
 }
 
 /// One summary per severity, in rules order.
@@ -258,6 +293,7 @@ pub(crate) fn summaries(rules: &Rules, incidents: &[Incident]) -> Vec<SeveritySu
                 mttr_seconds: mttr(of.iter().copied()),
                 resolve_breaches: of.iter().filter(|i| i.resolve_verdict == Verdict::Breached).count() as u64,
                 respond_breaches: of.iter().filter(|i| i.respond_verdict == Verdict::Breached).count() as u64,
+                mean_response_seconds: mean(of.iter().filter_map(|i| i.response_seconds)),
             }
         })
         .collect()

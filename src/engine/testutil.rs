@@ -40,6 +40,7 @@ pub fn rules(yaml: &str) -> Rules {
         source: f.source.unwrap_or_else(|| serde_saphyr::from_str::<SourceSpec>("up: up").unwrap()),
         maintenance,
         severities: f.severities,
+        escalation: f.escalation,
         inputs: f.inputs,
         missing_data: f.missing_data.unwrap_or_else(|| {
             serde_saphyr::from_str::<MissingDataSpec>("min_coverage: 0.9\npolicy: withhold").unwrap()

@@ -19,6 +19,10 @@ version: 1
 programme:
   name: Fleet programme
 {SEVERITIES}
+escalation:
+  - {{ id: operator, name: Operator, after: 0s }}
+  - {{ id: senior, name: Senior, after: 10m }}
+  - {{ id: core, name: Core team, after: 1h }}
 inputs:
   - name: revenue
     query: sum by (operator) (revenue)
@@ -96,12 +100,14 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_incidents", &["severity"]),
     ("fleet_incentives_incidents_open", &["severity"]),
     ("fleet_incentives_incident_mttr_seconds", &["severity"]),
+    ("fleet_incentives_incident_mean_response_seconds", &["severity"]),
     ("fleet_incentives_sla_breaches", &["severity", "target"]),
     ("fleet_incentives_incident_start_timestamp_seconds", &["incident", "severity", "region", "operator"]),
     ("fleet_incentives_incident_age_seconds", &["incident", "severity", "region", "operator"]),
     ("fleet_incentives_incident_respond_deadline_timestamp_seconds", &["incident", "severity", "region", "operator"]),
     ("fleet_incentives_incident_resolve_deadline_timestamp_seconds", &["incident", "severity", "region", "operator"]),
     ("fleet_incentives_incident_acknowledged_timestamp_seconds", &["incident", "severity", "region", "operator"]),
+    ("fleet_incentives_incident_escalation_level", &["incident", "severity", "region", "operator"]),
     ("fleet_incentives_incident_nodes_down", &["incident", "severity", "region", "operator"]),
     ("fleet_incentives_pay_line_amount", &["payee_kind", "payee", "line", "kind", "category", "currency"]),
     ("fleet_incentives_pay_line_status", &["payee_kind", "payee", "line", "status"]),
@@ -124,6 +130,8 @@ const SELF_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_query_samples_total", &["purpose"]),
     ("fleet_incentives_rules_last_reload_successful", &[]),
     ("fleet_incentives_rules_last_reload_success_timestamp_seconds", &[]),
+    ("fleet_incentives_acknowledgement_source_up", &[]),
+    ("fleet_incentives_acknowledgement_source_failures_total", &[]),
 ];
 
 /// One sample of a parsed exposition.
@@ -230,7 +238,9 @@ fn samples_named<'a>(s: &'a [Sample], name: &str) -> Vec<&'a Sample> {
 }
 
 fn busy_self_metrics() -> SelfMetrics {
-    let m = SelfMetrics::new("1.2.3");
+    let m = SelfMetrics::new("1.2.3").with_acknowledgement_source();
+    m.acknowledgement_source(false);
+    m.acknowledgement_source(true);
     m.evaluation_started();
     m.evaluation_succeeded(Duration::from_millis(1500), t(2026, 10, 15, 12, 0));
     m.evaluation_started();
@@ -337,6 +347,11 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_incident_resolve_deadline_timestamp_seconds", &inc), start + 24.0 * 3600.0);
     assert_eq!(one("fleet_incentives_incident_acknowledged_timestamp_seconds", &inc), start + 600.0);
     assert_eq!(one("fleet_incentives_incident_nodes_down", &inc), 1.0);
+    // Acknowledged at 10 minutes, as the senior fell due: the operator's
+    // acknowledgement wins and the incident stays at level 1.
+    assert_eq!(one("fleet_incentives_incident_escalation_level", &inc), 1.0);
+    let p2 = |s: &Sample| s.labels["severity"] == "P2";
+    assert_eq!(one("fleet_incentives_incident_mean_response_seconds", &p2), 600.0);
     let l = &samples_named(&s, "fleet_incentives_incident_age_seconds")[0].labels;
     assert_eq!((l["severity"].as_str(), l["region"].as_str(), l["operator"].as_str()), ("P2", "us", "bob"));
     assert_eq!(one("fleet_incentives_node_offline_since_timestamp_seconds", &|_| true), start);

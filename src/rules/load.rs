@@ -282,6 +282,7 @@ struct Merged {
     missing_data: Option<At<MissingDataSpec>>,
     maintenance: Vec<At<MaintenanceSpec>>,
     severities: Vec<At<SeveritySpec>>,
+    escalation: Vec<At<EscalationLevelSpec>>,
     inputs: Vec<At<InputSpec>>,
     operators: Vec<At<OperatorSpec>>,
     partners: Vec<At<PartnerSpec>>,
@@ -302,6 +303,14 @@ fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged {
         set_once(&mut m.missing_data, i, f.missing_data, "missing_data", errs);
         m.maintenance.extend(tag(i, f.maintenance));
         m.severities.extend(tag(i, f.severities));
+        if !f.escalation.is_empty() && !m.escalation.is_empty() {
+            let message =
+                format!("section `escalation` is already defined in {}", errs.file_name(m.escalation[0].file));
+            let pos = key_pos(errs.text(i), "escalation");
+            errs.at(i, pos, message);
+        } else {
+            m.escalation.extend(tag(i, f.escalation));
+        }
         m.inputs.extend(tag(i, f.inputs));
         m.operators.extend(tag(i, f.operators));
         m.partners.extend(tag(i, f.partners));
@@ -333,6 +342,7 @@ fn validate(m: Merged, errs: &mut Errors) -> Option<Rules> {
     let names = Names::new(&m);
     check_references(&m, &names, errs);
     check_severities(&m, &names, errs);
+    check_escalation(&m, &names, errs);
     check_inputs(&m, &names, errs);
     for t in &m.tiers {
         check_tier(t.file, &t.item, false, &names, errs);
@@ -367,6 +377,7 @@ fn validate(m: Merged, errs: &mut Errors) -> Option<Rules> {
         source: source.item,
         maintenance,
         severities: items(m.severities),
+        escalation: items(m.escalation),
         inputs: items(m.inputs),
         missing_data,
         operators: items(m.operators),
@@ -414,6 +425,7 @@ fn check_unique<'a>(kind: &str, ids: impl IntoIterator<Item = (usize, &'a Text)>
 
 fn check_ids(m: &Merged, errs: &mut Errors) {
     check_unique("severity id", m.severities.iter().map(|s| (s.file, &s.item.id)), errs);
+    check_unique("escalation level id", m.escalation.iter().map(|s| (s.file, &s.item.id)), errs);
     check_unique("operator id", m.operators.iter().map(|s| (s.file, &s.item.id)), errs);
     check_unique("partner id", m.partners.iter().map(|s| (s.file, &s.item.id)), errs);
     check_unique("tier id", m.tiers.iter().map(|s| (s.file, &s.item.id)), errs);
@@ -447,6 +459,7 @@ fn check_nodes(m: &Merged, errs: &mut Errors) {
 
 /// The names references may point at and expressions may read.
 struct Names {
+    severities: Vec<String>,
     tiers: Vec<String>,
     partner_tiers: Vec<String>,
     operators: Vec<String>,
@@ -484,6 +497,7 @@ impl Names {
         referral_vars.sort();
         referral_vars.dedup();
         Names {
+            severities: ids(&m.severities, |s| &s.id),
             tiers: ids(&m.tiers, |t| &t.id),
             partner_tiers: ids(&m.partner_tiers, |t| &t.id),
             operators: ids(&m.operators, |o| &o.id),
@@ -603,6 +617,15 @@ fn check_severities(m: &Merged, n: &Names, errs: &mut Errors) {
                 s.id.pos,
                 format!("severity `{}`: respond_within and resolve_within must be positive", s.id),
             );
+        }
+    }
+}
+
+/// Escalation levels name known severities.
+fn check_escalation(m: &Merged, n: &Names, errs: &mut Errors) {
+    for At { file, item: l } in &m.escalation {
+        for s in l.severities.iter().flatten() {
+            resolve(*file, s, "severity", &n.severities, errs);
         }
     }
 }
@@ -1002,6 +1025,27 @@ mod tests {
         assert_eq!(again.sha256, rules.sha256, "the hash depends on names and bytes only");
         let changed = load_files(Path::new(FIXTURE), &edited("pay.yaml", "500", "501")).unwrap();
         assert_ne!(changed.sha256, rules.sha256);
+    }
+
+    #[test]
+    fn an_escalation_level_for_an_unknown_severity_is_reported_at_the_severity() {
+        let ladder = "version: 1\nescalation:\n  - id: operator\n    name: Operator\n    after: 0s\n  - id: exec\n    name: Executive\n    after: 1h\n    severities: [P0, P9]\n";
+        let files = with_file(fixture(), "escalation.yaml", ladder);
+        assert_one(
+            &errors(&files),
+            "escalation.yaml",
+            pos(&files, "escalation.yaml", "P9"),
+            &["unknown severity `P9`"],
+        );
+        let ok = load_files(Path::new("rules"), &with_file(fixture(), "escalation.yaml", &ladder.replace("P9", "P2")))
+            .unwrap();
+        assert_eq!(ok.escalation.len(), 2);
+        assert!(ok.escalation[1].applies_to("P2") && !ok.escalation[1].applies_to("P3"));
+        assert!(ok.escalation[0].applies_to("P3"), "a level without severities is for all");
+        // A second ladder in another file is refused, as any section defined twice.
+        let twice = with_file(with_file(fixture(), "a.yaml", ladder), "b.yaml", ladder);
+        let errs = errors(&twice);
+        assert!(errs.iter().any(|e| e.message.contains("section `escalation` is already defined in")), "{errs:#?}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Rules {
     pub source: SourceSpec,
     pub maintenance: Vec<Maintenance>,
     pub severities: Vec<SeveritySpec>,
+    /// The escalation ladder, lowest level first (may be empty: no paging levels).
+    pub escalation: Vec<EscalationLevelSpec>,
     pub inputs: Vec<InputSpec>,
     pub missing_data: MissingDataSpec,
     pub operators: Vec<OperatorSpec>,

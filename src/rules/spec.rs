@@ -25,6 +25,9 @@ pub struct RuleFile {
     pub maintenance: Vec<MaintenanceSpec>,
     #[serde(default)]
     pub severities: Vec<SeveritySpec>,
+    /// The on-call escalation ladder, lowest level first.
+    #[serde(default)]
+    pub escalation: Vec<EscalationLevelSpec>,
     #[serde(default)]
     pub inputs: Vec<InputSpec>,
     pub missing_data: Option<MissingDataSpec>,
@@ -149,6 +152,29 @@ pub struct SeveritySpec {
     /// Counts as a major incident (promotion checks, `major_incidents`).
     #[serde(default)]
     pub major: bool,
+}
+
+/// One level of the on-call escalation ladder. An open incident that nobody
+/// has acknowledged climbs the ladder: level `k` (1-based) is paged `after`
+/// the level before it was paged (the first level: after the incident
+/// opened). An incident stops climbing at the first level whose
+/// `severities` leave its severity out, and when it is acknowledged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevelSpec {
+    pub id: Text,
+    pub name: String,
+    /// Unacknowledged time after the previous level was paged.
+    pub after: Dur,
+    /// Severities this level is paged for; default all.
+    pub severities: Option<Vec<Text>>,
+    pub description: Option<String>,
+}
+
+impl EscalationLevelSpec {
+    pub fn applies_to(&self, severity: &str) -> bool {
+        self.severities.as_ref().is_none_or(|s| s.iter().any(|x| x.value == severity))
+    }
 }
 
 /// A named PromQL input (revenue, trips, ratings …).

@@ -424,6 +424,7 @@ pub fn rules_from_yaml(yaml: &str) -> Rules {
         source: file.source.expect("test rules need a `source:` section"),
         maintenance,
         severities: file.severities,
+        escalation: file.escalation,
         inputs: file.inputs,
         missing_data,
         operators: file.operators,
