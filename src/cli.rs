@@ -9,6 +9,7 @@ use crate::close::{self, Written, mail};
 use crate::period::{Dur, Period};
 use crate::report::{self, Format};
 use crate::rules::{self, Rules};
+use crate::source::alertmanager::{self, AlertmanagerConfig};
 use crate::source::prometheus::ClientConfig;
 use crate::{engine, ruletest, source};
 use chrono::{DateTime, Utc};
@@ -104,6 +105,28 @@ impl PrometheusArgs {
     }
 }
 
+/// Where acknowledgements come from: Alertmanager silences.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AlertmanagerArgs {
+    /// Base URL of the Alertmanager whose silences acknowledge incidents
+    /// (`amtool silence add incident=<id>`); without it response times are
+    /// unknown and response lines are withheld.
+    #[arg(long = "alertmanager.url")]
+    pub alertmanager_url: Option<String>,
+}
+
+impl AlertmanagerArgs {
+    /// The client settings, with the Prometheus request timeout and attempts.
+    pub fn config(&self, timeout: Dur, attempts: u32) -> Option<AlertmanagerConfig> {
+        let url = self.alertmanager_url.as_ref()?;
+        Some(AlertmanagerConfig {
+            timeout: std::time::Duration::from_secs(timeout.seconds().max(1) as u64),
+            max_attempts: attempts,
+            ..AlertmanagerConfig::new(url)
+        })
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct CloseArgs {
     /// The month to close: YYYY-MM (in the rules' time zone).
@@ -120,6 +143,8 @@ pub struct CloseArgs {
     pub evaluation_delay: Dur,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
+    #[command(flatten)]
+    pub alertmanager: AlertmanagerArgs,
     /// Also e-mail the statement (see `mail`).
     #[arg(long)]
     pub mail: bool,
@@ -178,6 +203,8 @@ pub struct ExplainArgs {
     pub rules_dir: Option<PathBuf>,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
+    #[command(flatten)]
+    pub alertmanager: AlertmanagerArgs,
     /// Evaluation time (RFC 3339) when reading Prometheus; default now.
     #[arg(long)]
     pub at: Option<DateTime<Utc>>,
@@ -275,6 +302,8 @@ pub struct EvaluateArgs {
     /// Attempts per Prometheus request (retries back off exponentially).
     #[arg(long = "query.attempts", default_value_t = 4)]
     pub query_attempts: u32,
+    #[command(flatten)]
+    pub alertmanager: AlertmanagerArgs,
 }
 
 /// Entry point of the binary.
@@ -331,6 +360,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
     let options = close::CloseOptions {
         client: args.prometheus.config(),
+        alertmanager: args.alertmanager.config(args.prometheus.query_timeout, args.prometheus.query_attempts),
         rules_dir: args.rules_dir,
         period: args.period,
         out: args.out,
@@ -408,7 +438,8 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
             let label = args.period.as_deref().ok_or("--period is needed without --evidence")?;
             let period = Period::month(label, loaded.rules.time_zone)?;
             let at = args.at.unwrap_or_else(Utc::now).min(period.end);
-            let reading = close::read_live(args.prometheus.config(), &loaded, &period, at, false)?;
+            let acks = args.alertmanager.config(args.prometheus.query_timeout, args.prometheus.query_attempts);
+            let reading = close::read_live(args.prometheus.config(), acks, &loaded, &period, at, false)?;
             (reading.evaluation, loaded.rules)
         }
     };
@@ -475,14 +506,17 @@ fn evaluate(args: EvaluateArgs) -> Result<ExitCode, Error> {
         max_attempts: args.query_attempts,
         ..ClientConfig::new(&args.prometheus_url)
     };
-    let evaluation = evaluate_period(config, &rules, &period, now)?;
+    let acks = args.alertmanager.config(args.query_timeout, args.query_attempts);
+    let evaluation = evaluate_period(config, acks, &rules, &period, now)?;
     print!("{}", report::render(&evaluation, args.format));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Read a period (to date, if `now` is inside it) from Prometheus and evaluate it.
+/// With `acks`, acknowledgements are read from that Alertmanager's silences.
 fn evaluate_period(
     config: ClientConfig,
+    acks: Option<AlertmanagerConfig>,
     rules: &Rules,
     period: &Period,
     now: DateTime<Utc>,
@@ -492,8 +526,10 @@ fn evaluate_period(
     }
     let client = source::prometheus::Client::new(config)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let reading = runtime.block_on(source::read_facts(&client, rules, period.start, now.min(period.end)))?;
+    let mut reading = runtime.block_on(source::read_facts(&client, rules, period.start, now.min(period.end)))?;
     tracing::info!(queries = reading.queries.len(), nodes = reading.facts.nodes.len(), "read facts from Prometheus");
+    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
+    alertmanager::attach(&mut reading.facts, silences.as_deref());
     Ok(engine::evaluate(&reading.facts, rules, period, now))
 }
 
@@ -512,7 +548,7 @@ fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
     demo::backfill(&files, &data)?;
     let prometheus = demo::LocalPrometheus::start(&data, "global:\n  scrape_interval: 1m\n", &[])?;
     eprintln!("Prometheus ready at {}", prometheus.url);
-    let result = evaluate_period(ClientConfig::new(&prometheus.url), &rules, &period, period.end);
+    let result = evaluate_period(ClientConfig::new(&prometheus.url), None, &rules, &period, period.end);
     drop(prometheus);
     if args.keep {
         eprintln!("kept {}", dir.display());

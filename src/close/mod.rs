@@ -25,6 +25,7 @@ use crate::engine;
 use crate::evaluation::Evaluation;
 use crate::period::{Dur, Period};
 use crate::rules::{self, Rules};
+use crate::source::alertmanager::{self, AlertmanagerConfig};
 use crate::source::evidence::{Evidence, EvidenceHeader, Recorder, Replay, RuleFileText};
 use crate::source::{self, Client, ClientConfig};
 use chrono::{DateTime, Utc};
@@ -106,6 +107,7 @@ pub fn check_month_over(period: &Period, delay: Dur, now: DateTime<Utc>) -> Resu
 /// With `progress`, prints queries answered so far to stderr.
 pub fn read_live(
     config: ClientConfig,
+    acks: Option<AlertmanagerConfig>,
     loaded: &LoadedRules,
     period: &Period,
     at: DateTime<Utc>,
@@ -126,7 +128,9 @@ pub fn read_live(
     if let Some(t) = ticker {
         t.stop();
     }
-    let reading = reading?;
+    let mut reading = reading?;
+    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
+    alertmanager::attach(&mut reading.facts, silences.as_deref());
     if progress {
         eprintln!(
             "{}: read {} queries from Prometheus in {:.1} s",
@@ -143,6 +147,7 @@ pub fn read_live(
         window_end: end,
         evaluated_at: at,
         rules_sha256: rules.sha256.clone(),
+        silences: silences.as_deref().map(alertmanager::acknowledging),
         rules: loaded
             .files
             .iter()
@@ -174,7 +179,9 @@ pub fn replay(evidence: &Evidence, rules: &Rules) -> Result<Evaluation, Error> {
     }
     let client = Client::replay(Replay::new(evidence.exchanges()));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let reading = runtime.block_on(source::read_facts(&client, rules, evidence.window_start, evidence.window_end))?;
+    let mut reading =
+        runtime.block_on(source::read_facts(&client, rules, evidence.window_start, evidence.window_end))?;
+    alertmanager::attach(&mut reading.facts, evidence.silences.as_deref());
     Ok(engine::evaluate(&reading.facts, rules, &period, evidence.evaluated_at))
 }
 
@@ -353,6 +360,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// `close` as the command runs it.
 pub struct CloseOptions {
     pub client: ClientConfig,
+    /// Where acknowledgements (silences) come from; `None`: response lines are withheld.
+    pub alertmanager: Option<AlertmanagerConfig>,
     pub rules_dir: PathBuf,
     pub period: String,
     pub out: PathBuf,
@@ -367,7 +376,7 @@ pub fn close(o: &CloseOptions) -> Result<Written, Error> {
     let loaded = load_rules(&o.rules_dir)?;
     let period = Period::month(&o.period, loaded.rules.time_zone)?;
     check_month_over(&period, o.delay, o.now)?;
-    let reading = read_live(o.client.clone(), &loaded, &period, period.end, o.progress)?;
+    let reading = read_live(o.client.clone(), o.alertmanager.clone(), &loaded, &period, period.end, o.progress)?;
     let files = render_files(&reading, &loaded.rules);
     write_closed(&o.out.join(&period.label), &files)
 }

@@ -134,7 +134,7 @@ pub(crate) fn operators<'a>(
                     Some(r) => format!("no samples from region {r}"),
                 },
             );
-            let no_acks = "no acknowledgement source is configured".to_string();
+            let no_acks = "acknowledgements unknown: no acknowledgement source is configured (--alertmanager.url) or it was not read yet".to_string();
             note("respond_breaches", no_acks.clone());
             note("avg_response_seconds", if acks { "no acknowledged incident this period".into() } else { no_acks });
             note("mttr_seconds", "no resolved incident this period".into());

@@ -405,7 +405,10 @@ fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_sou
     let e = run(&r, &f, &p);
     let l = line(&e, "alice", "response");
     assert_eq!(l.status, LineStatus::Withheld);
-    assert_eq!(l.reason, "condition: no value for avg_response_seconds (no acknowledgement source is configured)");
+    assert_eq!(
+        l.reason,
+        "condition: no value for avg_response_seconds (acknowledgements unknown: no acknowledgement source is configured (--alertmanager.url) or it was not read yet)"
+    );
     // With a source but no incident, the reason says that instead.
     f.acknowledgements = Some(vec![]);
     let e = run(&r, &f, &p);

@@ -18,6 +18,7 @@ use crate::evaluation::Evaluation;
 use crate::facts::InputFacts;
 use crate::period::Period;
 use crate::rules::{self, LoadError, Rules};
+use crate::source::alertmanager::{self, Alertmanager, Silence};
 use crate::source::{self, Client, QueryRecord, Running, SourceError};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::BTreeMap;
@@ -32,6 +33,15 @@ pub struct Outcome {
     pub queries: Vec<QueryRecord>,
     /// Inputs refreshed this cycle, and whether each query succeeded.
     pub inputs: Vec<(String, bool)>,
+    /// Whether the silences were read this cycle; `None` without an acknowledgement source.
+    pub acknowledgements: Option<bool>,
+}
+
+/// The acknowledgement source and the last silences read from it.
+struct Acknowledgements {
+    alertmanager: Alertmanager,
+    /// `None` until the first successful read.
+    last: Option<Vec<Silence>>,
 }
 
 /// The state kept between cycles.
@@ -44,11 +54,27 @@ pub struct Evaluator {
     running: Option<Running>,
     /// Inputs of the current month and the window end they were read at.
     inputs: Option<(DateTime<Utc>, BTreeMap<String, InputFacts>)>,
+    acknowledgements: Option<Acknowledgements>,
 }
 
 impl Evaluator {
     pub fn new(client: Client, rules_dir: PathBuf, rules: Rules, delay: Duration, inputs_every: Duration) -> Self {
-        Evaluator { client, rules_dir, rules: Arc::new(rules), delay, inputs_every, running: None, inputs: None }
+        Evaluator {
+            client,
+            rules_dir,
+            rules: Arc::new(rules),
+            delay,
+            inputs_every,
+            running: None,
+            inputs: None,
+            acknowledgements: None,
+        }
+    }
+
+    /// Read acknowledgements from this Alertmanager's silences every cycle.
+    pub fn with_acknowledgements(mut self, alertmanager: Option<Alertmanager>) -> Self {
+        self.acknowledgements = alertmanager.map(|alertmanager| Acknowledgements { alertmanager, last: None });
+        self
     }
 
     pub fn rules(&self) -> &Arc<Rules> {
@@ -105,10 +131,30 @@ impl Evaluator {
             }
             self.inputs = Some((running.end, kept));
         }
+        let acknowledgements = self.read_silences().await;
+        let running = self.running.as_ref().expect("set above");
         let inputs = self.inputs.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
-        let facts = running.facts(&rules, inputs);
+        let mut facts = running.facts(&rules, inputs);
+        let silences = self.acknowledgements.as_ref().and_then(|a| a.last.as_deref());
+        alertmanager::attach(&mut facts, silences);
         let evaluation = engine::evaluate(&facts, &rules, &period, to);
-        Ok(Some(Outcome { evaluation, queries, inputs: refreshed }))
+        Ok(Some(Outcome { evaluation, queries, inputs: refreshed, acknowledgements }))
+    }
+
+    /// Read the silences again; a failed read keeps the last ones read.
+    async fn read_silences(&mut self) -> Option<bool> {
+        let source = self.acknowledgements.as_mut()?;
+        match source.alertmanager.silences().await {
+            Ok(silences) => {
+                source.last = Some(silences);
+                Some(true)
+            }
+            Err(e) => {
+                let kept = if source.last.is_some() { "keeping the silences read before" } else { "none read yet" };
+                tracing::warn!(error = %e, "cannot read acknowledgements: {kept}");
+                Some(false)
+            }
+        }
     }
 
     /// Load the rules again. Invalid rules change nothing (the error names

@@ -19,6 +19,7 @@ pub mod http;
 use crate::export::SelfMetrics;
 use crate::period::Dur;
 use crate::rules;
+use crate::source::alertmanager::Alertmanager;
 use crate::source::{Client, ClientConfig};
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
@@ -64,6 +65,8 @@ pub struct ServeArgs {
     /// Attempts per Prometheus request (retries back off exponentially).
     #[arg(long = "query.attempts", default_value_t = 4)]
     pub query_attempts: u32,
+    #[command(flatten)]
+    pub alertmanager: crate::cli::AlertmanagerArgs,
     /// Run the clock from this instant instead of now (RFC 3339): replays a
     /// past month live, for demos and tests.
     #[arg(long = "clock.start", hide = true)]
@@ -125,13 +128,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
         stats: true,
         ..ClientConfig::new(&args.prometheus_url)
     };
+    // Silences are read every cycle: one attempt, a short timeout; a failed
+    // read keeps the last silences read.
+    let acks = args.alertmanager.config(Dur(10), 1).map(Alertmanager::new).transpose()?;
     let evaluator = Evaluator::new(
         Client::new(config)?,
         args.rules_dir.clone(),
         rules,
         chrono::Duration::seconds(args.evaluation_delay.seconds()),
         chrono::Duration::seconds(args.inputs_refresh_interval.seconds()),
-    );
+    )
+    .with_acknowledgements(acks);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(addr, args, evaluator))?;
     Ok(ExitCode::SUCCESS)
@@ -139,7 +146,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
 
 async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Result<(), Error> {
     let (tx, rx) = mpsc::channel(8);
-    let self_metrics = SelfMetrics::new(env!("CARGO_PKG_VERSION"));
+    let mut self_metrics = SelfMetrics::new(env!("CARGO_PKG_VERSION"));
+    if args.alertmanager.alertmanager_url.is_some() {
+        self_metrics = self_metrics.with_acknowledgement_source();
+    }
     self_metrics.reload(true, Utc::now());
     let shared = Arc::new(Shared {
         evaluation: ArcSwapOption::empty(),
@@ -293,6 +303,9 @@ async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, clock: Cloc
             shared.self_metrics.queries(&outcome.queries);
             for (name, ok) in &outcome.inputs {
                 shared.self_metrics.input_result(name, *ok);
+            }
+            if let Some(ok) = outcome.acknowledgements {
+                shared.self_metrics.acknowledgement_source(ok);
             }
             let text = crate::export::encode_evaluation(&outcome.evaluation);
             shared.evaluation.store(Some(Arc::new(text)));

@@ -14,6 +14,7 @@
 //! The file is deterministic: answers are normalised (series sorted by
 //! labels), queries are in plan order, and no wall-clock time is written.
 
+use super::alertmanager::Silence;
 use super::prometheus::{QueryAnswer, QueryData, SourceError};
 use super::{QueryRecord, Reading};
 use chrono::{DateTime, Utc};
@@ -158,6 +159,10 @@ pub struct Evidence {
     pub rules_sha256: String,
     /// The rule files (name and text) the statement was computed with.
     pub rules: Vec<RuleFileText>,
+    /// The Alertmanager silences that acknowledged something, as read;
+    /// absent when no acknowledgement source was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silences: Option<Vec<Silence>>,
     /// Every query sent, in plan order.
     #[serde(default)]
     pub queries: Vec<EvidenceQuery>,
@@ -173,6 +178,7 @@ pub struct EvidenceHeader {
     pub evaluated_at: DateTime<Utc>,
     pub rules_sha256: String,
     pub rules: Vec<RuleFileText>,
+    pub silences: Option<Vec<Silence>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +220,7 @@ impl Evidence {
             evaluated_at: header.evaluated_at,
             rules_sha256: header.rules_sha256,
             rules: header.rules,
+            silences: header.silences,
             queries,
         })
     }
@@ -353,6 +360,7 @@ mod tests {
                 .collect(),
         };
         let header = EvidenceHeader {
+            silences: None,
             period: "2026-10".into(),
             time_zone: "UTC".into(),
             window_start: t(0),

@@ -1,6 +1,8 @@
-//! The source stage: the only code that talks to Prometheus. Turns query
-//! results into [`crate::facts::Facts`].
+//! The source stage: the only code that talks to Prometheus and
+//! Alertmanager. Turns query results and silences into [`crate::facts::Facts`].
 //!
+//! - [`alertmanager`]: silences → acknowledgements (on-call acknowledges an
+//!   incident by silencing it).
 //! - [`prometheus`]: the HTTP client (retries, typed errors, warnings, stats).
 //! - [`plan`]: which queries to send for a window ([`read_facts`]), sized to
 //!   stay far below Prometheus' limits on a 10,000-node fleet.
@@ -15,6 +17,7 @@
 //! Every query sent is recorded as a [`QueryRecord`]: the evidence of what a
 //! reading was made of.
 
+pub mod alertmanager;
 pub mod evidence;
 pub mod plan;
 pub mod prometheus;
