@@ -218,7 +218,8 @@ fn make_incident(
 
     let stop = if open { facts.end } else { last.min(facts.end) };
     let acked = acknowledged_at.filter(|at| *at <= stop);
-    let escalation_level = escalation_level(rules, &sev.id.value, start, acked.unwrap_or(stop), acked.is_some());
+    let stopped = acked.is_some() || !open;
+    let escalation_level = escalation_level(rules, &sev.id.value, start, acked.unwrap_or(stop), stopped);
     let escalation = escalation_level.checked_sub(1).map(|k| rules.escalation[k as usize].id.value.clone());
 
     Some(Incident {
@@ -245,8 +246,9 @@ fn make_incident(
 /// The escalation level an incident of `severity` opened at `start` has
 /// reached by `until` (its acknowledgement, resolution or the window end):
 /// levels are paged one `after` another while they apply to the severity.
-/// An acknowledgement at the moment a level is due stops it from being paged.
-fn escalation_level(rules: &Rules, severity: &str, start: DateTime<Utc>, until: DateTime<Utc>, acked: bool) -> u32 {
+/// An acknowledgement or resolution (`stopped`) at the moment a level falls
+/// due stops it from being paged; the first level is paged at the start.
+fn escalation_level(rules: &Rules, severity: &str, start: DateTime<Utc>, until: DateTime<Utc>, stopped: bool) -> u32 {
     let mut due = start;
     let mut level = 0;
     for l in &rules.escalation {
@@ -254,7 +256,7 @@ fn escalation_level(rules: &Rules, severity: &str, start: DateTime<Utc>, until: 
             break;
         }
         due += chrono::Duration::seconds(l.after.seconds());
-        let reached = if acked && due > start { due < until } else { due <= until };
+        let reached = if stopped && due > start { due < until } else { due <= until };
         if !reached {
             break;
         }

@@ -166,6 +166,12 @@ fn compare_incidents(want: &[ExpIncident], got: &[Incident], out: &mut Vec<Strin
                 out.push(format!("{what}: expected respond {}, got {}", verdict(v), verdict(g.respond_verdict)));
             }
         }
+        if let Some(e) = &w.escalation {
+            let got = g.escalation.as_deref().unwrap_or("none");
+            if e != got {
+                out.push(format!("{what}: expected escalation {e}, got {got} (level {})", g.escalation_level));
+            }
+        }
         if let Some(v) = w.resolve {
             if v != g.resolve_verdict {
                 out.push(format!("{what}: expected resolve {}, got {}", verdict(v), verdict(g.resolve_verdict)));

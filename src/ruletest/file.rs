@@ -138,6 +138,8 @@ pub struct ExpIncident {
     pub open: Option<bool>,
     pub respond: Option<Verdict>,
     pub resolve: Option<Verdict>,
+    /// Id of the escalation level reached (`none`: no level).
+    pub escalation: Option<String>,
     pub regions: Option<Vec<String>>,
     pub operators: Option<Vec<String>>,
 }
