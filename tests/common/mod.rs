@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub mod alertmanager;
 pub mod dashboards;
 pub mod fleet;
 pub mod serve;
