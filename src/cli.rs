@@ -348,6 +348,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Diff(args) => diff(args),
         Command::Explain(args) => explain(args),
         Command::Mail(args) => {
+            let _lock = close::MonthLock::acquire(&args.out, &args.period)?;
             let dir = args.out.join(&args.period);
             if !dir.join(close::STATEMENT_JSON).is_file() {
                 return Err(format!("{} is not a closed month (no {})", dir.display(), close::STATEMENT_JSON).into());
@@ -358,6 +359,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
+    let _lock = close::MonthLock::acquire(&args.out, &args.period)?;
     let options = close::CloseOptions {
         client: args.prometheus.config(),
         alertmanager: args.alertmanager.config(args.prometheus.query_timeout, args.prometheus.query_attempts),

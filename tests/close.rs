@@ -563,3 +563,31 @@ fn with_the_smtp_server_down_nothing_is_lost_and_a_later_run_sends_each_message_
         smtp.messages().iter().map(|m| m["message_id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 3, "distinct, stable message ids");
 }
+
+#[test]
+fn a_close_started_twice_at_the_same_time_runs_once_and_mails_each_message_once() {
+    let f = fixture();
+    let maildir = f.root.path().join("maildir-twice");
+    let smtp = Smtp::start(common::free_port(), &maildir);
+    let out = f.root.path().join("twice");
+    let spawn = || {
+        mail_flags(f.close(&f.rules, &out).arg("--mail"), smtp.port)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (ea, eb) = (text(&a.stderr), text(&b.stderr));
+    assert!(a.status.success() && b.status.success(), "first:\n{ea}\nsecond:\n{eb}");
+    // One of them wrote the month and sent the mail; the other waited for
+    // it, then found identical files and nothing left to send.
+    let waited = [&ea, &eb].iter().filter(|e| e.contains("is running") && e.contains("waiting for it")).count();
+    assert_eq!(waited, 1, "exactly one waited for the lock:\nfirst:\n{ea}\nsecond:\n{eb}");
+    assert!([&ea, &eb].iter().any(|e| e.contains("already closed with identical files")), "{ea}\n{eb}");
+    assert_eq!(received(&smtp), expected_mail(), "each message once");
+    for name in FILES {
+        assert_eq!(std::fs::read(out.join(PERIOD).join(name)).unwrap(), f.file(name), "{name}");
+    }
+}

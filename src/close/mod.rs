@@ -357,6 +357,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// An exclusive lock on one month of an output directory
+/// (`OUT/.<period>.lock`, an advisory `flock`), held while the month is
+/// closed and mailed, so a close started twice at the same time (two
+/// replicas, a timer and a person) runs once: the second waits, then finds
+/// the files identical and the mail sent. Released on drop.
+#[derive(Debug)]
+pub struct MonthLock {
+    _file: std::fs::File,
+    pub path: PathBuf,
+}
+
+impl MonthLock {
+    pub fn acquire(out: &Path, period: &str) -> Result<MonthLock, Error> {
+        if period.is_empty() || !period.chars().all(|c| c.is_ascii_digit() || c == '-') {
+            return Err(format!("--period {period:?}: expected YYYY-MM").into());
+        }
+        std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+        let path = out.join(format!(".{period}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("opening the lock {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                eprintln!(
+                    "{period}: another close or mail of this month is running ({}); waiting for it",
+                    path.display()
+                );
+                file.lock().map_err(|e| format!("locking {}: {e}", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(format!("locking {}: {e}", path.display()).into()),
+        }
+        Ok(MonthLock { _file: file, path })
+    }
+}
+
 /// `close` as the command runs it.
 pub struct CloseOptions {
     pub client: ClientConfig,
