@@ -5,7 +5,9 @@
 //! and evaluates `alertmanager/rules.yml`; a real Alertmanager routes with
 //! `alertmanager/alertmanager.yml` (its receivers pointed at a test webhook,
 //! by name); `serve` reads acknowledgements from that Alertmanager's
-//! silences.
+//! silences. Two `serve` replicas run side by side (high availability):
+//! Prometheus scrapes both, the alert rules aggregate the replicas away, so
+//! on-call gets one page, not two.
 //!
 //! The shipped rules run with a 1 s step, failure after 3 s and a ladder
 //! in seconds (senior after 8 s, core team 30 s later), no maintenance
@@ -68,9 +70,9 @@ missing_data:
     dir
 }
 
-/// Prometheus scraping the fleet (node-005 at a dead port) and `serve`,
-/// evaluating the shipped alert rules every second, alerting `am_port`.
-fn prometheus(dir: &Path, healthy_port: u16, serve_port: u16, am_port: u16) -> LocalPrometheus {
+/// Prometheus scraping the fleet (node-005 at a dead port) and the `serve`
+/// replicas, evaluating the shipped alert rules every second, alerting `am_port`.
+fn prometheus(dir: &Path, healthy_port: u16, serve_ports: &[u16], am_port: u16) -> LocalPrometheus {
     let dead = common::free_port();
     let targets: String = (1..=20)
         .map(|n| {
@@ -82,13 +84,15 @@ fn prometheus(dir: &Path, healthy_port: u16, serve_port: u16, am_port: u16) -> L
         })
         .collect();
     let rules = std::fs::canonicalize("alertmanager/rules.yml").unwrap();
+    let replicas: Vec<String> = serve_ports.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
          rule_files: ['{}']\n\
          alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
          scrape_configs:\n  - job_name: fleet-node\n    static_configs:\n{targets}\
-         \x20 - job_name: fleet-incentives\n    static_configs:\n      - targets: ['127.0.0.1:{serve_port}']\n",
-        rules.display()
+         \x20 - job_name: fleet-incentives\n    static_configs:\n      - targets: [{}]\n",
+        rules.display(),
+        replicas.join(", ")
     );
     LocalPrometheus::start(dir, &config, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -151,12 +155,14 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     let hook = Webhook::start();
     let am = Alertmanager::start(&routed_config(Path::new("alertmanager/alertmanager.yml"), hook.port));
     let rules = fast_rules();
-    let serve_port = common::free_port();
+    let ports = [common::free_port(), common::free_port()];
     let prom_dir = tempfile::Builder::new().prefix("fleet-paging-prom-").tempdir().unwrap();
-    let prom = prometheus(prom_dir.path(), hook.port, serve_port, am.port);
+    let prom = prometheus(prom_dir.path(), hook.port, &ports, am.port);
     let am_flag = format!("--alertmanager.url={}", am.url());
-    let mut serve = Serve::start(serve_port, &prom.url, rules.path(), &[&am_flag]);
+    let mut serve = Serve::start(ports[0], &prom.url, rules.path(), &[&am_flag]);
+    let mut replica = Serve::start(ports[1], &prom.url, rules.path(), &[&am_flag]);
     serve.wait_ready();
+    replica.wait_ready();
     let wait = Duration::from_secs(90);
 
     // 1. node-005 (dave, us: 1 of 9 nodes) is down: a P2 pages the operator.
@@ -210,6 +216,29 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     // The incident is still open and unresolved: the node is still down.
     let p2 = query(prom.port, "ALERTS{alertname=\"FleetIncidentP2\",alertstate=\"firing\"}");
     assert_eq!(p2.len(), 1, "{p2:?}");
+
+    // Two replicas, one alert each: the same incident, level and
+    // acknowledgement from both, and Alertmanager got every alert once.
+    let replica_body = replica.get("/metrics").1;
+    for name in
+        ["fleet_incentives_incident_escalation_level", "fleet_incentives_incident_acknowledged_timestamp_seconds"]
+    {
+        assert_eq!(incident_sample(&replica_body, name, &incident), incident_sample(&body, name, &incident), "{name}");
+    }
+    let per_replica =
+        query(prom.port, &format!("fleet_incentives_incident_escalation_level{{incident=\"{incident}\"}}"));
+    assert_eq!(per_replica.len(), 2, "both replicas scraped: {per_replica:?}");
+    let mut paged: Vec<String> = hook
+        .firing("operator-pager")
+        .into_iter()
+        .chain(hook.firing("senior-pager"))
+        .filter(|a| a.labels.get("incident") == Some(&incident))
+        .map(|a| format!("{:?}", a.labels))
+        .collect();
+    paged.sort();
+    paged.dedup();
+    assert_eq!(paged.len(), 2, "one P2 page and one escalation, whatever the replicas: {paged:#?}");
+    assert!(paged.iter().all(|l| !l.contains("instance")), "{paged:#?}");
 
     // 5. The response time is in the evaluation: on /metrics and from `evaluate`.
     let response = acked - start_secs;
