@@ -261,3 +261,62 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     assert_eq!(bonus["status"], "withheld", "{bonus}");
     assert!(bonus["reason"].as_str().unwrap().contains("no acknowledgement source"), "{bonus}");
 }
+
+/// The one sample of a self-metric without labels.
+fn scalar(body: &str, name: &str) -> Option<f64> {
+    samples(body, name).first().map(|l| value(l))
+}
+
+#[test]
+fn when_alertmanager_goes_away_the_acknowledgements_read_stay_and_serve_says_so() {
+    let hook = Webhook::start();
+    let am = Alertmanager::start(&routed_config(Path::new("alertmanager/alertmanager.yml"), hook.port));
+    let rules = fast_rules();
+    let port = common::free_port();
+    let prom_dir = tempfile::Builder::new().prefix("fleet-paging-prom-").tempdir().unwrap();
+    let prom = prometheus(prom_dir.path(), hook.port, &[port], am.port);
+    let mut serve = Serve::start(port, &prom.url, rules.path(), &[&format!("--alertmanager.url={}", am.url())]);
+    serve.wait_ready();
+    let open = |b: &str| {
+        samples(b, "fleet_incentives_incident_start_timestamp_seconds")
+            .into_iter()
+            .find_map(|l| label_value(l, "incident").filter(|i| i.ends_with("-node-005")).map(str::to_string))
+    };
+    let body = serve.wait_metrics("the incident on node-005", |b| open(b).is_some());
+    assert_eq!(scalar(&body, "fleet_incentives_acknowledgement_source_up"), Some(1.0));
+    let incident = open(&body).unwrap();
+    am.silence(&[("node", "node-005")], "dave");
+    let body = serve.wait_metrics("the acknowledgement", |b| {
+        incident_sample(b, "fleet_incentives_incident_acknowledged_timestamp_seconds", &incident).is_some()
+    });
+    let acked = incident_sample(&body, "fleet_incentives_incident_acknowledged_timestamp_seconds", &incident);
+    let level = incident_sample(&body, "fleet_incentives_incident_escalation_level", &incident);
+
+    // Alertmanager goes away: serve keeps evaluating with the silences it read.
+    drop(am);
+    let body = serve.wait_metrics("the acknowledgement source down", |b| {
+        scalar(b, "fleet_incentives_acknowledgement_source_up") == Some(0.0)
+            && scalar(b, "fleet_incentives_acknowledgement_source_failures_total").is_some_and(|n| n >= 2.0)
+    });
+    assert_eq!(incident_sample(&body, "fleet_incentives_incident_acknowledged_timestamp_seconds", &incident), acked);
+    assert_eq!(incident_sample(&body, "fleet_incentives_incident_escalation_level", &incident), level);
+    assert_eq!(scalar(&body, "fleet_incentives_evaluation_failures_total"), Some(0.0), "evaluation goes on");
+    assert!(serve.log().contains("cannot read acknowledgements: keeping the silences read before"), "{}", serve.log());
+
+    // A replica started while Alertmanager is down knows no acknowledgement:
+    // the response bonus is withheld, never paid or refused.
+    let port = common::free_port();
+    let dead = format!("--alertmanager.url=http://127.0.0.1:{}", common::free_port());
+    let mut blind = Serve::start(port, &prom.url, rules.path(), &[&dead]);
+    blind.wait_ready();
+    let body = blind.wait_metrics("the incident", |b| open(b).is_some());
+    assert_eq!(scalar(&body, "fleet_incentives_acknowledgement_source_up"), Some(0.0));
+    let withheld = samples(&body, "fleet_incentives_pay_line_status").into_iter().any(|l| {
+        label_value(l, "payee") == Some("dave")
+            && label_value(l, "line") == Some("response_bonus")
+            && label_value(l, "status") == Some("withheld")
+            && value(l) == 1.0
+    });
+    assert!(withheld, "dave's response bonus is not withheld:\n{body}");
+    assert_eq!(incident_sample(&body, "fleet_incentives_incident_acknowledged_timestamp_seconds", &incident), None);
+}
