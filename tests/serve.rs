@@ -242,6 +242,52 @@ fn when_prometheus_goes_away_the_last_good_results_stay() {
 }
 
 #[test]
+fn a_slow_then_restarted_prometheus_pays_nothing_new_and_serve_recovers_by_itself() {
+    let (dir, prom) = prometheus(common::free_port());
+    let proxy = common::proxy::Proxy::start(prom.port);
+    let port = common::free_port();
+    let flags = ["--clock.start=2026-10-06T00:00:00Z", "--query.timeout=1s", "--inputs.refresh-interval=0s"];
+    let mut serve = Serve::start(port, &proxy.url(), Path::new("rules"), &flags);
+    serve.wait_ready();
+    let lines = |b: &str| samples(b, "fleet_incentives_pay_line_amount").join("\n");
+    let failures = |b: &str| sample(b, "fleet_incentives_evaluation_failures_total").unwrap_or(0.0);
+
+    // Slow: every request waits 2.5 s, past the 1 s query timeout.
+    proxy.set_delay(StdDuration::from_millis(2500));
+    let slow = serve.wait_metrics("timeouts", |b| failures(b) >= 2.0);
+    let frozen = window_end(&slow).unwrap();
+    let paid = lines(&slow);
+    std::thread::sleep(StdDuration::from_millis(2000));
+    let still = serve.get("/metrics").1;
+    assert_eq!(window_end(&still), Some(frozen), "no window is evaluated from a query that timed out");
+    assert_eq!(lines(&still), paid, "pay is unchanged while Prometheus is slow");
+    assert!(serve.log().contains("evaluation failed"), "{}", serve.log());
+    assert_eq!(serve.get("/-/ready").0, 200);
+
+    // Restarted: Prometheus goes down and comes back (on another port, same data).
+    proxy.set_delay(StdDuration::ZERO);
+    let data = dir.path().to_path_buf();
+    drop(prom);
+    let down = serve.wait_metrics("failures while down", |b| failures(b) >= failures(&still) + 2.0);
+    assert_eq!(window_end(&down), Some(frozen));
+    let config = std::fs::read_to_string(data.join("prometheus.yml")).unwrap();
+    let again = LocalPrometheus::start(&data, &config, &[]).unwrap_or_else(|e| panic!("{e}"));
+    proxy.set_upstream(again.port);
+    let back = serve.wait_metrics("a newer window after the restart", |b| window_end(b).is_some_and(|e| e > frozen));
+    let settled = failures(&back);
+    std::thread::sleep(StdDuration::from_millis(2500));
+    let later = serve.get("/metrics").1;
+    assert_eq!(failures(&later), settled, "no more failures once Prometheus is back");
+    // Month to date equals a fresh evaluation at the same window end: the
+    // outage of Prometheus lost and doubled nothing.
+    let end = window_end(&later).unwrap();
+    let fresh = evaluate_at(&again.url, &shipped_rules(), end);
+    let strip = |b: &str| samples(b, "fleet_incentives_node_down_seconds").join("\n");
+    assert_eq!(strip(&later), strip(&fresh), "downtime per node");
+    assert_eq!(lines(&later), samples(&fresh, "fleet_incentives_pay_line_amount").join("\n"));
+}
+
+#[test]
 fn a_new_month_starts_new_totals() {
     let (_dir, prom) = prometheus(common::free_port());
     let rules = shipped_rules();

@@ -33,6 +33,7 @@ use std::time::Instant;
 pub mod alertmanager;
 pub mod dashboards;
 pub mod fleet;
+pub mod proxy;
 pub mod serve;
 
 /// A value of a series at a time; `None` means no sample.
