@@ -591,3 +591,20 @@ fn a_close_started_twice_at_the_same_time_runs_once_and_mails_each_message_once(
         assert_eq!(std::fs::read(out.join(PERIOD).join(name)).unwrap(), f.file(name), "{name}");
     }
 }
+
+#[test]
+fn an_unwritable_output_directory_is_a_clear_error_and_nothing_is_sent() {
+    let f = fixture();
+    let maildir = f.root.path().join("maildir-unwritable");
+    let smtp = Smtp::start(common::free_port(), &maildir);
+    // A regular file where the output directory should be (tests run as
+    // root here, so permissions alone would not stop a write).
+    let blocker = f.root.path().join("not-a-directory");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = blocker.join("out");
+    let o = run(mail_flags(f.close(&f.rules, &out).arg("--mail"), smtp.port));
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&out.display().to_string()), "the error names the directory: {err}");
+    assert!(smtp.messages().is_empty(), "nothing is mailed from a close that was not written");
+}
