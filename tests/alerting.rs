@@ -626,7 +626,8 @@ fn no_alert_of_the_rules_falls_through_to_the_default_receiver() {
 struct Alertmanager {
     port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
+    watchdog: Child,
+    dir: tempfile::TempDir,
 }
 
 impl Alertmanager {
@@ -648,11 +649,12 @@ impl Alertmanager {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut am = Alertmanager { port, child, _dir: dir };
+        let watchdog = watchdog(child.id(), dir.path());
+        let mut am = Alertmanager { port, child, watchdog, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while common::http(port, "GET", "/-/ready").0 != 200 {
             if let Ok(Some(status)) = am.child.try_wait() {
-                panic!("alertmanager exited ({status}): {}", read(&am._dir.path().join("alertmanager.log")));
+                panic!("alertmanager exited ({status}): {}", read(&am.dir.path().join("alertmanager.log")));
             }
             assert!(Instant::now() < deadline, "alertmanager not ready after 30 s");
             std::thread::sleep(Duration::from_millis(100));
@@ -692,7 +694,25 @@ impl Drop for Alertmanager {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
     }
+}
+
+/// Kills `pid` and removes `dir` once this test process is gone (killed
+/// before the drop), like the Prometheus harness does.
+fn watchdog(pid: u32, dir: &Path) -> Child {
+    let script = r#"while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill "$1" 2>/dev/null; sleep 1; rm -rf "$2""#;
+    Command::new("sh")
+        .args(["-c", script])
+        .arg(std::process::id().to_string())
+        .arg(pid.to_string())
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// POST a JSON body over HTTP/1.0 on 127.0.0.1: status and body.
