@@ -473,6 +473,21 @@ fn prometheus_loads_the_alert_rules_and_sends_alerts_to_alertmanager() {
     );
 }
 
+/// `840h` → hours (Alertmanager's flag takes Go durations; h is what we write).
+fn hours(duration: &str) -> u64 {
+    duration.strip_suffix('h').and_then(|h| h.parse().ok()).unwrap_or_else(|| panic!("{duration}: write it in hours"))
+}
+
+#[test]
+fn alertmanager_keeps_a_month_of_silences_for_the_monthly_close() {
+    // Acknowledgements are silences; the close on the 1st reads the whole
+    // previous month: at least 31 days and the close's delay, i.e. 35 days.
+    let c = compose();
+    let args = str_list(&c["services"]["alertmanager"]["command"]);
+    let retention = args.iter().find_map(|a| a.strip_prefix("--data.retention=")).expect("--data.retention=");
+    assert!(hours(retention) >= 35 * 24, "--data.retention={retention}: less than 35 days");
+}
+
 #[test]
 fn promtool_accepts_the_prometheus_configuration() {
     let promtool = common::require_binary("promtool");
