@@ -425,7 +425,24 @@ fn exporter_like_series() -> Vec<Series> {
                 Box::new(move |t| (ts(t) > s + after).then_some(s + after)),
             );
         }
+        // The ladder (operator, senior after 10 min, core team an hour
+        // later; P3 stays with the operator), frozen when acknowledged.
+        let escalation = move |t: DateTime<Utc>| {
+            let unacked = ack.map_or(ts(t) - s, |a| a.min(ts(t) - s));
+            match (severity, unacked) {
+                ("P3", _) => 1.0,
+                (_, u) if u >= 4200.0 => 3.0,
+                (_, u) if u >= 600.0 => 2.0,
+                _ => 1.0,
+            }
+        };
+        add("incident_escalation_level", &l, Box::new(move |t| open(t).then(|| escalation(t))));
     }
+    for (severity, mean) in [("P2", 1200.0), ("P3", 600.0)] {
+        add("incident_mean_response_seconds", &[("severity", severity)], Box::new(move |_| Some(mean)));
+    }
+    add("acknowledgement_source_up", &[], Box::new(|_| Some(1.0)));
+    add("acknowledgement_source_failures_total", &[], Box::new(|t| Some((ts(t) / 3600.0).floor())));
     // Money.
     let lines = [
         ("operator", "alice", "tier1", "base_stipend", "per_node", "stipend", 1000.0, "paid"),

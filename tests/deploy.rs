@@ -22,6 +22,7 @@ use std::process::Command;
 const SERVE_FLAGS: &[&str] = &[
     "--web.listen-address",
     "--prometheus.url",
+    "--alertmanager.url",
     "--rules.dir",
     "--evaluation-interval",
     "--evaluation.delay",
@@ -31,7 +32,8 @@ const SERVE_FLAGS: &[&str] = &[
 ];
 
 /// Flags of `fleet-incentives close` the CronJob and the systemd timer use.
-const CLOSE_FLAGS: &[&str] = &["--period", "--out", "--prometheus.url", "--rules.dir", "--log.level", "--log.format"];
+const CLOSE_FLAGS: &[&str] =
+    &["--period", "--out", "--prometheus.url", "--alertmanager.url", "--rules.dir", "--log.level", "--log.format"];
 
 /// The exporter's port, everywhere.
 const PORT: u64 = 9464;

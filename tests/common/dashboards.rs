@@ -43,12 +43,14 @@ pub const CONTRACT_METRICS: &[&str] = &[
     "fleet_incentives_incidents",
     "fleet_incentives_incidents_open",
     "fleet_incentives_incident_mttr_seconds",
+    "fleet_incentives_incident_mean_response_seconds",
     "fleet_incentives_sla_breaches",
     "fleet_incentives_incident_start_timestamp_seconds",
     "fleet_incentives_incident_age_seconds",
     "fleet_incentives_incident_respond_deadline_timestamp_seconds",
     "fleet_incentives_incident_resolve_deadline_timestamp_seconds",
     "fleet_incentives_incident_acknowledged_timestamp_seconds",
+    "fleet_incentives_incident_escalation_level",
     "fleet_incentives_incident_nodes_down",
     "fleet_incentives_pay_line_amount",
     "fleet_incentives_pay_line_status",
@@ -69,6 +71,8 @@ pub const CONTRACT_METRICS: &[&str] = &[
     "fleet_incentives_query_samples_total",
     "fleet_incentives_rules_last_reload_successful",
     "fleet_incentives_rules_last_reload_success_timestamp_seconds",
+    "fleet_incentives_acknowledgement_source_up",
+    "fleet_incentives_acknowledgement_source_failures_total",
 ];
 
 /// The repository's `dashboards/` directory.
