@@ -5,7 +5,7 @@
 //! test` for every severity, escalation level and exporter alert, and a real
 //! Alertmanager for the inhibitions. Offline: every alert has a firing and
 //! a quiet unit test, every metric it reads is one the exporter exports
-//! (README "Metrics reference" and contract-paging.md), every alert
+//! (README "Metrics reference"), every alert
 //! aggregates away `instance` and `pod` (two replicas, one alert), and every
 //! runbook_url points at a section of `docs/runbook.md`.
 
@@ -18,16 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The metrics contract-paging.md adds to `serve`'s /metrics. Accepted
-/// here until README's "Metrics reference" lists them.
-const CONTRACT_PAGING_METRICS: &[&str] = &[
-    "fleet_incentives_incident_escalation_level",
-    "fleet_incentives_incident_mean_response_seconds",
-    "fleet_incentives_acknowledgement_source_up",
-    "fleet_incentives_acknowledgement_source_failures_total",
-];
-
-/// The receivers of contract-paging.md, and the catch-all.
+/// The receivers README's Paging section documents, and the catch-all.
 const RECEIVERS: &[&str] =
     &["default", "operator-pager", "operator-ticket", "senior-pager", "core-team-pager", "executive-pager", "platform"];
 
@@ -123,7 +114,7 @@ fn alert_rules() -> Vec<Rule> {
     rules
 }
 
-/// The alert names of contract-paging.md, each with at least one rule.
+/// The alert names of README (Paging), each with at least one rule.
 const ALERTS: &[&str] = &[
     "FleetIncidentP0",
     "FleetIncidentP1",
@@ -241,9 +232,8 @@ fn readme_metrics() -> BTreeSet<String> {
 }
 
 #[test]
-fn every_metric_the_alerts_read_is_in_the_metrics_reference_or_the_paging_contract() {
-    let mut known = readme_metrics();
-    known.extend(CONTRACT_PAGING_METRICS.iter().map(|m| m.to_string()));
+fn every_metric_the_alerts_read_is_in_the_metrics_reference() {
+    let known = readme_metrics();
     let mut unknown = vec![];
     for r in alert_rules() {
         let e = parser::parse(&r.expr).unwrap();
@@ -260,7 +250,7 @@ fn every_metric_the_alerts_read_is_in_the_metrics_reference_or_the_paging_contra
             }
         }
     }
-    assert!(unknown.is_empty(), "not in README's metrics reference nor contract-paging.md:\n{}", unknown.join("\n"));
+    assert!(unknown.is_empty(), "not in README's metrics reference:\n{}", unknown.join("\n"));
 }
 
 #[test]
