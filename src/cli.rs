@@ -359,7 +359,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
-    let _lock = close::MonthLock::acquire(&args.out, &args.period)?;
     let options = close::CloseOptions {
         client: args.prometheus.config(),
         alertmanager: args.alertmanager.config(args.prometheus.query_timeout, args.prometheus.query_attempts),
@@ -370,7 +369,8 @@ fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
         now: Utc::now(),
         progress: true,
     };
-    let dir = match close::close(&options)? {
+    let (written, _lock) = close::close(&options)?;
+    let dir = match written {
         Written::Differs { dir, differences } => {
             eprintln!("{} is closed and its result would change; nothing was overwritten. Differences:", dir.display());
             for d in differences {

@@ -411,13 +411,16 @@ pub struct CloseOptions {
 
 /// Close a month: refuse one not over, read and evaluate it, write or
 /// compare its files. Returns the outcome and the closed month's directory.
-pub fn close(o: &CloseOptions) -> Result<Written, Error> {
+/// The month's lock is taken once the month is known to be over and held
+/// by the returned [`MonthLock`] (keep it while mailing).
+pub fn close(o: &CloseOptions) -> Result<(Written, MonthLock), Error> {
     let loaded = load_rules(&o.rules_dir)?;
     let period = Period::month(&o.period, loaded.rules.time_zone)?;
     check_month_over(&period, o.delay, o.now)?;
+    let lock = MonthLock::acquire(&o.out, &period.label)?;
     let reading = read_live(o.client.clone(), o.alertmanager.clone(), &loaded, &period, period.end, o.progress)?;
     let files = render_files(&reading, &loaded.rules);
-    write_closed(&o.out.join(&period.label), &files)
+    Ok((write_closed(&o.out.join(&period.label), &files)?, lock))
 }
 
 #[cfg(test)]
