@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!  Prometheus ──PromQL──▶ source ──facts──▶ engine ◀──rules── rules/*.yaml
-//!  evidence.json ─replay─┘  │ (recorder)      │
+//!  Alertmanager ─silences─┘ │ (recorder)      │
+//!  evidence.json ─replay─┘  │                 │
 //!                           ▼                 ▼ evaluation (plain data)
 //!                      evidence.json          │
 //!           ┌─────────────────────────────────┼──────────────────────────────┐
@@ -18,7 +19,8 @@
 //! - [`rules`]: YAML spec structs, expressions, the loader and its positioned errors.
 //! - [`facts`]: what the source read, as plain data (also the rule tests' and evidence's input).
 //! - [`source`]: the only code that speaks HTTP: the Prometheus client (with an
-//!   optional recorder, or a replay of recorded evidence) and the query plan.
+//!   optional recorder, or a replay of recorded evidence), the query plan, and
+//!   acknowledgements read from Alertmanager silences ([`source::alertmanager`]).
 //! - [`engine`]: pure: facts + rules + period + evaluation time → [`evaluation::Evaluation`].
 //! - [`evaluation`]: the result types every edge renders.
 //! - [`report`]: renders an evaluation as a table, JSON or CSV.
