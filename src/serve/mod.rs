@@ -158,7 +158,7 @@ async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Resul
     });
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let (tls, users) = web.as_ref().map_or((false, 0), |w| (w.tls(), w.current_users()));
-    tracing::info!(address = %listener.local_addr()?, prometheus = %args.prometheus_url, tls, basic_auth_users = users, "serving /metrics");
+    tracing::info!(address = %listener.local_addr()?, prometheus = %crate::source::prometheus::redact_url(&args.prometheus_url), tls, basic_auth_users = users, "serving /metrics");
     let shutdown = shutdown_on_signal();
     let clock = Clock::new(args.clock_start);
     let interval = std_duration(args.evaluation_interval);
