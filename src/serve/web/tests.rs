@@ -68,6 +68,8 @@ fn a_user_without_a_bcrypt_hash_is_rejected_and_the_password_is_never_shown() {
 fn htpasswd_and_exporter_toolkit_hashes_verify() {
     // exporter-toolkit's own `$2y$` hash of "fakepassword".
     assert!(bcrypt::verify("fakepassword", "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi").unwrap());
+    // The example in README (exporter-toolkit's documentation) is well-formed.
+    assert!("$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG".parse::<bcrypt::HashParts>().is_ok());
     let parts: bcrypt::HashParts = DUMMY_HASH.parse().unwrap();
     assert_eq!(parts.get_cost(), 10, "the dummy costs what htpasswd -C 10 costs");
 }
