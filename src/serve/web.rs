@@ -316,7 +316,8 @@ fn check_users(spec: &FileSpec, errs: &mut Errors) -> BTreeMap<String, Redacted>
 
 fn check_headers(spec: &FileSpec, errs: &mut Errors) -> Vec<(HeaderName, HeaderValue)> {
     let Some(h) = spec.http_server_config.as_ref().and_then(|h| h.headers.as_ref()) else { return vec![] };
-    let fields: [(&Option<Spanned<String>>, HeaderName, &[&str]); 5] = [
+    type Field<'a> = (&'a Option<Spanned<String>>, HeaderName, &'a [&'a str]);
+    let fields: [Field; 5] = [
         (&h.content_security_policy, header::CONTENT_SECURITY_POLICY, &[]),
         (&h.x_frame_options, header::X_FRAME_OPTIONS, &["deny", "sameorigin"]),
         (&h.x_content_type_options, header::X_CONTENT_TYPE_OPTIONS, &["nosniff"]),
@@ -364,7 +365,6 @@ fn read_named(
 }
 
 /// PEM from exactly one of an inline field and a file field.
-#[allow(clippy::too_many_arguments)]
 fn pem_source(
     dir: &Path,
     inline: Option<(&str, &Spanned<String>)>,
@@ -760,6 +760,8 @@ pub fn protect(router: Router, web: Arc<WebConfig>) -> Router {
 }
 
 async fn guard(State(web): State<Arc<WebConfig>>, request: Request, next: Next) -> Response {
+    // A few small files read in place (no spawn_blocking): cheaper than
+    // the hop to a blocking thread, and what exporter-toolkit does per request.
     let loaded = match web.current() {
         Ok(l) => l,
         Err(_) => {

@@ -205,7 +205,7 @@ async fn users_are_picked_up_on_the_next_request_and_a_broken_file_fails_closed(
 
     std::fs::write(&path, "basic_auth_users:\n  alice: nope\n").unwrap();
     assert!(web.current().is_err(), "a broken file is refused, not the old users kept");
-    std::fs::write(&path, format!("{TLS}")).unwrap();
+    std::fs::write(&path, TLS).unwrap();
     let e = web.current().unwrap_err().to_string();
     assert!(e.contains("restart serve to switch between HTTP and HTTPS"), "{e}");
 }
