@@ -29,7 +29,9 @@
 //! - [`close`]: the monthly close: statement files, evidence, the partner
 //!   report, replay, the rules diff, explain, e-mail (lettre) with a sent record.
 //! - [`serve`]: the live exporter: one small read per cycle into running totals
-//!   ([`source::running`]), atomic swap of the metrics, reload, signals.
+//!   ([`source::running`]), atomic swap of the metrics, reload, signals;
+//!   TLS, client certificates and basic auth from `--web.config.file`
+//!   ([`serve::web`], the exporter-toolkit format, re-read per connection).
 //! - [`ruletest`]: `fleet-incentives test`: rule unit tests kept beside the rules.
 //! - [`cli`]: argument parsing and the commands; `main.rs` only calls [`cli::main`].
 //!

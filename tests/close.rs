@@ -608,3 +608,35 @@ fn an_unwritable_output_directory_is_a_clear_error_and_nothing_is_sent() {
     assert!(err.contains(&out.display().to_string()), "the error names the directory: {err}");
     assert!(smtp.messages().is_empty(), "nothing is mailed from a close that was not written");
 }
+
+#[test]
+fn the_smtp_password_is_never_printed_or_logged_even_at_trace_level() {
+    let f = fixture();
+    let out = f.root.path().join("secret");
+    copy_dir(&f.closed(), &out.join(PERIOD));
+    let secret = "pw-Zq8-never-shown";
+    let password_file = f.root.path().join("smtp-password");
+    std::fs::write(&password_file, format!("{secret}\n")).unwrap();
+    let smtp = Smtp::start(common::free_port(), &f.root.path().join("maildir-secret"));
+    let mail = |from_file: bool, extra: &[&str]| {
+        let mut c = bin();
+        c.args(["mail", "--period", PERIOD, "--log.level", "trace", "--smtp.user", "fleet"]).arg("--out").arg(&out);
+        if from_file {
+            c.arg("--smtp.password-file").arg(&password_file);
+        } else {
+            c.env("FLEET_SMTP_PASSWORD", secret);
+        }
+        mail_flags(&mut c, smtp.port).args(extra);
+        run(&mut c)
+    };
+    // A dry run prints the messages; a real run logs the SMTP exchange,
+    // which fails (the test server offers no AUTH): neither shows the password.
+    for (from_file, extra) in [(true, &["--dry-run"][..]), (true, &[][..]), (false, &[][..])] {
+        let o = mail(from_file, extra);
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        if extra.is_empty() {
+            assert!(all.contains("No compatible authentication mechanism"), "the credentials were used:\n{all}");
+        }
+        assert!(!all.contains(secret), "the password was shown ({extra:?}):\n{all}");
+    }
+}

@@ -27,6 +27,7 @@ const SERVE_FLAGS: &[&str] = &[
     "--evaluation-interval",
     "--evaluation.delay",
     "--web.enable-lifecycle",
+    "--web.config.file",
     "--log.level",
     "--log.format",
 ];

@@ -4,6 +4,8 @@
 //!   reload, month rollover.
 //! - [`http`]: the axum routes: `/metrics`, `/-/healthy`, `/-/ready`,
 //!   `/-/reload`.
+//! - [`web`]: `--web.config.file` (exporter-toolkit format): TLS, basic
+//!   authentication, headers; the listener.
 //!
 //! One task owns the evaluator and runs a cycle every
 //! `--evaluation-interval`; reload requests (HTTP or SIGHUP) reach it over a
@@ -15,6 +17,7 @@
 
 pub mod cycle;
 pub mod http;
+pub mod web;
 
 use crate::export::SelfMetrics;
 use crate::period::Dur;
@@ -42,6 +45,10 @@ pub struct ServeArgs {
     /// Enable POST /-/reload (off by default, as in Prometheus).
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// TLS, basic authentication and headers, in the Prometheus
+    /// exporter-toolkit format; read again on every connection and request.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
     /// Base URL of the Prometheus HTTP API.
     #[arg(long = "prometheus.url", default_value = "http://127.0.0.1:9090")]
     pub prometheus_url: String,
@@ -145,6 +152,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
 }
 
 async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Result<(), Error> {
+    let web = args.web_config_file.as_deref().map(web::WebConfig::open).transpose()?;
     let (tx, rx) = mpsc::channel(8);
     let mut self_metrics = SelfMetrics::new(env!("CARGO_PKG_VERSION"));
     if args.alertmanager.alertmanager_url.is_some() {
@@ -159,7 +167,8 @@ async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Resul
         requests: tx.clone(),
     });
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(address = %listener.local_addr()?, prometheus = %args.prometheus_url, "serving /metrics");
+    let (tls, users) = web.as_ref().map_or((false, 0), |w| (w.tls(), w.current_users()));
+    tracing::info!(address = %listener.local_addr()?, prometheus = %crate::source::prometheus::redact_url(&args.prometheus_url), tls, basic_auth_users = users, "serving /metrics");
     let shutdown = shutdown_on_signal();
     let clock = Clock::new(args.clock_start);
     let interval = std_duration(args.evaluation_interval);
@@ -167,7 +176,7 @@ async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Resul
     tokio::spawn(sighup_reloads(tx));
     let app = http::router(shared);
     let stop = shutdown.clone();
-    axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await?;
+    web::serve(listener, app, web, async move { stop.wait().await }).await?;
     loop_task.abort();
     tracing::info!("stopped");
     Ok(())

@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How the client talks to Prometheus.
-#[derive(Debug, Clone)]
+/// How the client talks to Prometheus. `Debug` shows the URL without its
+/// password ([`redact_url`]).
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Base URL, e.g. `http://127.0.0.1:9090` (a path prefix is kept).
     pub base_url: String,
@@ -33,6 +34,18 @@ pub struct ClientConfig {
     pub backoff: Duration,
     /// Ask for `stats=all` and report `totalQueryableSamples`.
     pub stats: bool,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &redact_url(&self.base_url))
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .field("stats", &self.stats)
+            .finish()
+    }
 }
 
 impl ClientConfig {
@@ -331,16 +344,32 @@ impl Client {
     ) -> Result<QueryAnswer, Attempt> {
         let connection = |e: reqwest::Error| {
             Attempt::Retry(SourceError::Connection {
-                url: url.to_string(),
+                url: redact_url(url),
                 query: query.to_string(),
                 attempts: attempt,
-                message: crate::error_chain(&e),
+                // reqwest's message carries the URL, credentials included.
+                message: crate::error_chain(&e.without_url()),
             })
         };
         let response = http.post(url).form(params).send().await.map_err(connection)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(connection)?;
         decode(query, status, &body, attempt)
+    }
+}
+
+/// `url` with the password of its user info, if any, replaced by `xxxxx`
+/// (as Go's `url.Redacted`): what logs and error messages may show.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("xxxxx"));
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Unparsable: show no more than the scheme and host part's shape.
+        Err(_) if url.contains('@') => "<unparsable URL with user info>".to_string(),
+        Err(_) => url.to_string(),
     }
 }
 
@@ -539,6 +568,25 @@ pub fn value(text: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_the_prometheus_url_is_never_shown() {
+        let url = "https://scraper:hunter2@prometheus.example:9090/prefix";
+        assert_eq!(redact_url(url), "https://scraper:xxxxx@prometheus.example:9090/prefix");
+        assert_eq!(redact_url("http://127.0.0.1:9090"), "http://127.0.0.1:9090");
+        assert!(!format!("{:?}", ClientConfig::new(url)).contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_error_does_not_carry_the_password() {
+        let port = crate::demo::free_port().unwrap();
+        let config =
+            ClientConfig { max_attempts: 1, ..ClientConfig::new(format!("http://u:hunter2@127.0.0.1:{port}")) };
+        let client = Client::new(config).unwrap();
+        let e = client.instant("up", chrono::Utc::now()).await.unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(shown.contains("cannot reach Prometheus") && !shown.contains("hunter2"), "{shown}");
+    }
 
     #[test]
     fn values_include_nan_and_infinities() {
