@@ -52,8 +52,9 @@ fn yes() -> bool {
     true
 }
 
-/// Where Alertmanager is and how to ask it.
-#[derive(Debug, Clone)]
+/// Where Alertmanager is and how to ask it. `Debug` masks a password in
+/// the URL.
+#[derive(Clone)]
 pub struct AlertmanagerConfig {
     /// Base URL, e.g. `http://127.0.0.1:9093` (a path prefix is kept).
     pub base_url: String,
@@ -63,6 +64,17 @@ pub struct AlertmanagerConfig {
     pub max_attempts: u32,
     /// Delay before the second attempt; doubled before each later one.
     pub backoff: Duration,
+}
+
+impl std::fmt::Debug for AlertmanagerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertmanagerConfig")
+            .field("base_url", &super::prometheus::redact_url(&self.base_url))
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .finish()
+    }
 }
 
 impl AlertmanagerConfig {
@@ -134,10 +146,13 @@ impl Alertmanager {
     }
 
     async fn attempt(&self, url: &str, attempt: u32) -> Result<Vec<Silence>, AlertmanagerError> {
+        // Errors name the URL with any password masked (reqwest's own text
+        // would carry the whole URL).
+        let shown = super::prometheus::redact_url(&self.config.base_url);
         let unreachable = |e: reqwest::Error| AlertmanagerError::Unreachable {
-            url: self.config.base_url.clone(),
+            url: shown.clone(),
             attempts: attempt,
-            message: crate::error_chain(&e),
+            message: crate::error_chain(&e.without_url()),
         };
         let response = self.http.get(url).send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
@@ -145,10 +160,9 @@ impl Alertmanager {
         if status != 200 {
             let text = String::from_utf8_lossy(&body);
             let body = text.chars().take(300).collect::<String>().trim().to_string();
-            return Err(AlertmanagerError::Status { url: self.config.base_url.clone(), status, body });
+            return Err(AlertmanagerError::Status { url: shown, status, body });
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| AlertmanagerError::Decode { url: self.config.base_url.clone(), message: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| AlertmanagerError::Decode { url: shown, message: e.to_string() })
     }
 }
 
@@ -250,6 +264,16 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_password_in_the_alertmanager_url_is_never_shown() {
+        let config = AlertmanagerConfig::new("http://ack:s3cret@127.0.0.1:1/");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let am = Alertmanager::new(AlertmanagerConfig { max_attempts: 1, ..config }).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let e = rt.block_on(am.silences()).unwrap_err().to_string();
+        assert!(e.contains("xxxxx") && !e.contains("s3cret"), "{e}");
     }
 
     #[test]
