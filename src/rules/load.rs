@@ -128,21 +128,47 @@ fn yaml_file_names(dir: &Path) -> std::io::Result<Vec<String>> {
 /// The YAML files at the top of `dir` as `(name, text)`, sorted by name: what
 /// [`load_dir`] reads (and what evidence files keep of the rules).
 pub fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
-    let unreadable = |file: PathBuf, e: std::io::Error| RuleError {
-        file,
-        line: 0,
-        column: 0,
-        message: format!("cannot read rules: {e}"),
-    };
-    let names = yaml_file_names(dir).map_err(|e| unreadable(dir.to_path_buf(), e))?;
+    let names = yaml_file_names(dir).map_err(|e| unreadable(dir, e))?;
     names
         .into_iter()
         .map(|name| {
-            let path = dir.join(&name);
-            let text = std::fs::read_to_string(&path).map_err(|e| unreadable(path, e))?;
+            let text = read_rule_file(&dir.join(&name))?;
             Ok((name, text))
         })
         .collect()
+}
+
+fn unreadable(file: &Path, e: std::io::Error) -> RuleError {
+    RuleError { file: file.to_path_buf(), line: 0, column: 0, message: format!("cannot read rules: {e}") }
+}
+
+/// One rule file as text. Reads at most [`MAX_FILE_BYTES`] + 1 bytes, so a
+/// huge file is refused without being read whole; bytes that are not UTF-8
+/// are reported at their line and column.
+fn read_rule_file(path: &Path) -> Result<String, RuleError> {
+    use std::io::Read;
+    let mut bytes = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| unreadable(path, e))?;
+    let at = |line, column, message| RuleError { file: path.to_path_buf(), line, column, message };
+    if bytes.len() > MAX_FILE_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(at(1, 1, too_large(size)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let bad = e.as_bytes()[valid.len()];
+        // The valid prefix is UTF-8: count lines and characters in it.
+        let prefix = std::str::from_utf8(valid).unwrap_or_default();
+        let line = prefix.matches('\n').count() as u64 + 1;
+        let column = prefix.rsplit('\n').next().unwrap_or_default().chars().count() as u64 + 1;
+        at(line, column, format!("invalid UTF-8 (byte 0x{bad:02X}); rule files must be UTF-8 text"))
+    })
+}
+
+fn too_large(size: u64) -> String {
+    format!("file is {size} bytes; rule files are limited to {MAX_FILE_BYTES}")
 }
 
 fn sha256(files: &[(String, String)]) -> String {
@@ -171,8 +197,8 @@ fn yaml_options() -> serde_saphyr::Options {
 fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
     let text = &errs.files[i].1;
     if text.len() > MAX_FILE_BYTES {
-        let message = format!("file is {} bytes; rule files are limited to {MAX_FILE_BYTES}", text.len());
-        errs.at(i, Pos { line: 1, column: 1 }, message);
+        errs.at(i, Pos { line: 1, column: 1 }, too_large(text.len() as u64));
+        errs.partial = true;
         return None;
     }
     if is_blank(text) {
@@ -1355,6 +1381,31 @@ promotions:
         let text = format!("version: 1\n# {}\n", "x".repeat(MAX_FILE_BYTES));
         let errs = errors(&with_file(fixture(), "zz.yaml", &text));
         assert_one(&errs, "zz.yaml", (1, 1), &["rule files are limited to 1048576"]);
+        // What a refused file defines is unknown: no missing-section errors.
+        assert_one(&errors(&[("zz.yaml".into(), text)]), "zz.yaml", (1, 1), &["rule files are limited"]);
+    }
+
+    #[test]
+    fn a_huge_file_on_disk_is_refused_without_being_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("rules.yaml")).unwrap();
+        // Sparse: 4 GiB that cost no disk, and would cost 4 GiB of memory if read.
+        file.set_len(4 << 30).unwrap();
+        let err = read_rule_files(dir.path()).unwrap_err();
+        assert_eq!((err.file, err.line, err.column), (dir.path().join("rules.yaml"), 1, 1));
+        assert_eq!(err.message, "file is 4294967296 bytes; rule files are limited to 1048576");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_reported_at_their_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.yaml"), b"version: 1\nprogramme: {name: \"Caf\xE9 \xC3\xA9\"}\n")
+            .unwrap();
+        let err = read_rule_files(dir.path()).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 23), "{err}");
+        assert_eq!(err.message, "invalid UTF-8 (byte 0xE9); rule files must be UTF-8 text");
+        let err = load_dir(dir.path()).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
     }
 
     #[test]
