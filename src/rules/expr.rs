@@ -191,8 +191,19 @@ impl fmt::Display for EvalError {
     }
 }
 
+/// Longest expression accepted, in characters. evalexpr parses, walks and
+/// evaluates recursively: an expression thousands of operators deep
+/// (`------…1`, `((((…))))`) overflowed the stack and aborted the process,
+/// `check` and `serve` alike. Rule expressions are a line or two.
+pub const MAX_EXPR_CHARS: usize = 1000;
+
 impl Expr {
     pub fn compile(source: &str, pos: Pos) -> Expr {
+        let length = source.chars().count();
+        if length > MAX_EXPR_CHARS {
+            let message = format!("expression is {length} characters long; at most {MAX_EXPR_CHARS}");
+            return Expr { source: source.to_string(), pos, compiled: Err(message) };
+        }
         let compiled = evalexpr::build_operator_tree(source)
             .map_err(|e| format!("invalid expression `{source}`: {e}"))
             .map(|mut node| {
@@ -328,6 +339,37 @@ mod tests {
         assert_eq!(Expr::compile("major_incidents == 0", Pos::default()).eval_bool(&v), Ok(true));
         assert_eq!(Expr::compile("16 / 32", Pos::default()).eval_number(&v), Ok(0.5));
         assert_eq!(Expr::compile("mentees / 2", Pos::default()).eval_number(&v), Ok(1.5));
+    }
+
+    /// Regression: `-` ten thousand times overflowed the stack (a crash,
+    /// not an error). At the length limit, the deepest shapes compile,
+    /// evaluate and drop in the 2 MiB stack of a tokio worker (where `serve`
+    /// reloads rules), even unoptimised.
+    #[test]
+    fn deeply_nested_expressions_are_refused_or_fit_in_a_small_stack() {
+        let n = MAX_EXPR_CHARS;
+        let too_long = Expr::compile(&("-".repeat(10_000 - 1) + "1"), Pos::default());
+        assert_eq!(too_long.error(), Some("expression is 10000 characters long; at most 1000"));
+        let shapes = [
+            "-".repeat(n - 1) + "1",
+            "!".repeat(n - 4) + "true",
+            "min(".repeat((n - 1) / 5) + "1" + &")".repeat((n - 1) / 5),
+            "(".repeat((n - 1) / 2) + "1" + &")".repeat((n - 1) / 2),
+            "1".to_string() + &"+1".repeat((n - 1) / 2),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for source in shapes {
+                    assert!(source.len() <= MAX_EXPR_CHARS);
+                    let e = Expr::compile(&source, Pos::default());
+                    let _ = e.eval_number(&Vars::new());
+                    let _ = e.eval_bool(&Vars::new());
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

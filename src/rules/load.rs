@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 /// Largest rule file accepted, in bytes (rule files are small; this stops
 /// a huge input before the YAML parser sees it).
 const MAX_FILE_BYTES: usize = 1 << 20;
+/// Longest PromQL query accepted, in characters: promql-parser builds and
+/// drops its syntax tree recursively, and a query thousands of levels deep
+/// (`sum(sum(…))`, `------up`) overflowed the stack and aborted the process.
+const MAX_QUERY_CHARS: usize = 4096;
 /// What `$__range` stands for when an input query is parsed offline.
 const RANGE_FOR_CHECK: &str = "30d";
 
@@ -641,8 +645,8 @@ fn check_inputs(m: &Merged, n: &Names, errs: &mut Errors) {
             errs.at(*file, i.name.pos, format!("input `{}` has the name of a built-in variable; rename it", i.name));
         }
         let query = i.query.value.replace("$__range", RANGE_FOR_CHECK);
-        if let Err(e) = promql_parser::parser::parse(&query) {
-            errs.at(*file, i.query.pos, format!("input `{}`: invalid PromQL `{}`: {}", i.name, i.query, one_line(&e)));
+        if let Err(e) = parse_promql(&query) {
+            errs.at(*file, i.query.pos, format!("input `{}`: {e}", i.name));
         }
     }
 }
@@ -651,11 +655,20 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Parse PromQL; the error names the query (or its length, if too long).
+fn parse_promql(query: &str) -> Result<promql_parser::parser::Expr, String> {
+    let length = query.chars().count();
+    if length > MAX_QUERY_CHARS {
+        return Err(format!("query is {length} characters long; at most {MAX_QUERY_CHARS}"));
+    }
+    promql_parser::parser::parse(query).map_err(|e| format!("invalid PromQL `{query}`: {}", one_line(&e)))
+}
+
 /// `source.up` must be a vector selector, `source.degraded` valid PromQL.
 /// Returns whether the section is valid.
 fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) -> bool {
     let mut ok = true;
-    match promql_parser::parser::parse(&s.up) {
+    match parse_promql(&s.up) {
         Ok(promql_parser::parser::Expr::VectorSelector(_)) => {}
         Ok(_) => {
             ok = false;
@@ -665,14 +678,14 @@ fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) -> bool {
         }
         Err(e) => {
             ok = false;
-            errs.at(file, s.up.pos, format!("`source.up`: invalid PromQL `{}`: {}", s.up, one_line(&e)));
+            errs.at(file, s.up.pos, format!("`source.up`: {e}"));
         }
     }
     if let Some(d) = &s.degraded
-        && let Err(e) = promql_parser::parser::parse(d)
+        && let Err(e) = parse_promql(d)
     {
         ok = false;
-        errs.at(file, d.pos, format!("`source.degraded`: invalid PromQL `{d}`: {}", one_line(&e)));
+        errs.at(file, d.pos, format!("`source.degraded`: {e}"));
     }
     if s.step.seconds() <= 0 {
         ok = false;
@@ -1129,6 +1142,40 @@ mod tests {
         let errs = errors(&files);
         let at = pos(&files, "programme.yaml", "'sum by");
         assert_one(&errs, "programme.yaml", at, &["input `partner_revenue`: invalid PromQL"]);
+    }
+
+    /// Regression: `sum(` ten thousand times deep overflowed the stack (a
+    /// crash, not an error). At the length limit the deepest shapes parse
+    /// and drop in a tokio worker's 2 MiB stack (where `serve` reloads).
+    #[test]
+    fn deeply_nested_promql_is_refused_or_fits_in_a_small_stack() {
+        let deep = "sum(".repeat(10_000) + "up" + &")".repeat(10_000);
+        let files =
+            edited("programme.yaml", "'sum by (region) (increase(partner_revenue_usd_total[$__range]))'", &deep);
+        let at = pos(&files, "programme.yaml", "sum(sum(");
+        assert_one(
+            &errors(&files),
+            "programme.yaml",
+            at,
+            &["input `partner_revenue`: query is 50002 characters long; at most 4096"],
+        );
+        let n = MAX_QUERY_CHARS;
+        let shapes = [
+            "sum(".repeat((n - 2) / 5) + "up" + &")".repeat((n - 2) / 5),
+            "-".repeat(n - 2) + "up",
+            "(".repeat((n - 2) / 2) + "up" + &")".repeat((n - 2) / 2),
+            "up".to_string() + &"+up".repeat((n - 2) / 3),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for q in shapes {
+                    assert!(parse_promql(&q).is_ok(), "{}", &q[..20]);
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
