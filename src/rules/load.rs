@@ -691,6 +691,12 @@ fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) -> bool {
         ok = false;
         errs.at(file, s.up.pos, "`source.step` must be positive");
     }
+    // A scrape interval; samples are laid out `step` apart over a month, and
+    // a step of 100y overflowed the date arithmetic (`test` panicked).
+    if s.step.seconds() > 86_400 {
+        ok = false;
+        errs.at(file, s.up.pos, format!("`source.step` is {}; at most 1d", s.step));
+    }
     ok
 }
 
@@ -1176,6 +1182,14 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
+    }
+
+    #[test]
+    fn source_step_is_at_most_a_day() {
+        let files = edited("programme.yaml", "step: 1m", "step: 2d");
+        let at = pos(&files, "programme.yaml", "'up{");
+        assert_one(&errors(&files), "programme.yaml", at, &["`source.step` is 2d; at most 1d"]);
+        assert!(load_files(Path::new("rules"), &edited("programme.yaml", "step: 1m", "step: 1d")).is_ok());
     }
 
     #[test]
