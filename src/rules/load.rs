@@ -213,12 +213,14 @@ fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
         Ok(file) => Some((i, file)),
         Err(e) => {
             let pos = e.location().map_or(Pos { line: 1, column: 1 }, |l| Pos { line: l.line(), column: l.column() });
-            let message: String = serde_saphyr::DefaultMessageFormatter
+            // The user-facing wording: the default one gives API advice
+            // ("use from_str_multiple", "set DuplicateKeyPolicy in Options").
+            let message: String = serde_saphyr::UserMessageFormatter
                 .format_message(e.without_snippet())
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
-            let message = if message.starts_with("budget breached") {
+            let message = if message.starts_with("YAML document too large or too complex") {
                 format!("rule file refused, too many aliases or events ({message})")
             } else {
                 message
@@ -1435,6 +1437,19 @@ promotions:
         assert_eq!(errs.len(), 1, "{errs:#?}");
         assert!(errs[0].message.contains("too many aliases or events"), "{}", errs[0]);
         assert!(errs[0].message.contains("Aliases"), "{}", errs[0]);
+    }
+
+    /// Regression: the parser's messages named its API to rule authors.
+    #[test]
+    fn yaml_errors_are_worded_for_rule_authors() {
+        let files = edited("roster.yaml", "name: Alice,", "name: Alice, name: Alicia,");
+        let at = pos(&files, "roster.yaml", "name: Alicia");
+        assert_one(&errors(&files), "roster.yaml", at, &["duplicate mapping key `name` is not allowed here"]);
+        let files = with_file(fixture(), "zz.yaml", "version: 1\n---\nversion: 1\n");
+        assert_one(&errors(&files), "zz.yaml", (3, 1), &["only single YAML document expected but multiple found"]);
+        let files = edited("roster.yaml", "start: 2026-01-15", "start: 2026-01-15, end: yes");
+        let errs = errors(&files);
+        assert!(errs.iter().all(|e| !e.message.contains("Options") && !e.message.contains("from_str")), "{errs:#?}");
     }
 
     #[test]
