@@ -92,6 +92,10 @@ fn local_midnight(tz: Tz, y: i32, m: u32, label: &str) -> Result<DateTime<Utc>, 
         .ok_or_else(|| PeriodError::Midnight(label.into(), tz.name().into()))
 }
 
+/// Longest [`Dur`] accepted: 100 years. Longer ones overflowed chrono's
+/// arithmetic and panicked (`serve --evaluation.delay 9223372036854775807s`).
+pub const MAX_DUR_SECONDS: i64 = 100 * 31_536_000;
+
 /// A duration in whole seconds written the Prometheus way: `30s`, `5m`, `1h30m`, `3d`, `1w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Dur(pub i64);
@@ -178,6 +182,9 @@ impl FromStr for Dur {
         if !num.is_empty() || !any {
             return Err(bad());
         }
+        if total > MAX_DUR_SECONDS {
+            return Err(format!("`{text}` is too long: durations are at most 100y"));
+        }
         Ok(Dur(total))
     }
 }
@@ -234,5 +241,17 @@ mod tests {
         for bad in ["", "5", "m", "5x", "1.5h"] {
             assert!(bad.parse::<Dur>().is_err(), "{bad}");
         }
+    }
+
+    /// Regression: `--evaluation.delay 9223372036854775807s` parsed, then
+    /// panicked in chrono (`TimeDelta::seconds out of bounds`).
+    #[test]
+    fn a_duration_over_100_years_is_refused() {
+        assert_eq!("100y".parse::<Dur>().unwrap(), Dur(MAX_DUR_SECONDS));
+        for long in ["100y1s", "9223372036854775807s", "5300w"] {
+            let e = long.parse::<Dur>().unwrap_err();
+            assert_eq!(e, format!("`{long}` is too long: durations are at most 100y"));
+        }
+        assert!("9223372036854775808s".parse::<Dur>().is_err());
     }
 }

@@ -140,6 +140,47 @@ fn floats_only(node: &mut Node) {
     }
 }
 
+/// The functions an expression may call: numbers and conditions only.
+/// evalexpr's string, tuple and bitwise functions have no use in pay rules,
+/// and some panic on hostile arguments: `str::substring("é", len("a"))`
+/// slices inside a character, `shl(len("a"), 64)` overflows.
+pub const FUNCTIONS: &[&str] = &[
+    "min",
+    "max",
+    "if",
+    "floor",
+    "round",
+    "ceil",
+    "math::abs",
+    "math::sqrt",
+    "math::cbrt",
+    "math::pow",
+    "math::exp",
+    "math::exp2",
+    "math::ln",
+    "math::log",
+    "math::log2",
+    "math::log10",
+    "math::hypot",
+    "math::is_nan",
+    "math::is_finite",
+    "math::is_infinite",
+    "math::is_normal",
+    "math::sin",
+    "math::cos",
+    "math::tan",
+    "math::asin",
+    "math::acos",
+    "math::atan",
+    "math::atan2",
+    "math::sinh",
+    "math::cosh",
+    "math::tanh",
+    "math::asinh",
+    "math::acosh",
+    "math::atanh",
+];
+
 /// Run a freshly compiled expression once with every variable set to 1.0,
 /// to catch what evalexpr only finds when it evaluates: missing operands,
 /// wrong argument counts, unknown functions. Type errors are not reported
@@ -191,8 +232,19 @@ impl fmt::Display for EvalError {
     }
 }
 
+/// Longest expression accepted, in characters. evalexpr parses, walks and
+/// evaluates recursively: an expression thousands of operators deep
+/// (`------…1`, `((((…))))`) overflowed the stack and aborted the process,
+/// `check` and `serve` alike. Rule expressions are a line or two.
+pub const MAX_EXPR_CHARS: usize = 1000;
+
 impl Expr {
     pub fn compile(source: &str, pos: Pos) -> Expr {
+        let length = source.chars().count();
+        if length > MAX_EXPR_CHARS {
+            let message = format!("expression is {length} characters long; at most {MAX_EXPR_CHARS}");
+            return Expr { source: source.to_string(), pos, compiled: Err(message) };
+        }
         let compiled = evalexpr::build_operator_tree(source)
             .map_err(|e| format!("invalid expression `{source}`: {e}"))
             .map(|mut node| {
@@ -201,7 +253,17 @@ impl Expr {
             })
             .and_then(|node| {
                 let writes: Vec<&str> = node.iter_write_variable_identifiers().collect();
-                if writes.is_empty() {
+                let mut others: Vec<&str> =
+                    node.iter_function_identifiers().filter(|f| !FUNCTIONS.contains(f)).collect();
+                others.sort();
+                others.dedup();
+                if !others.is_empty() {
+                    Err(format!(
+                        "invalid expression `{source}`: unknown function `{}`; expressions may call min, max, if, \
+                         floor, round, ceil and math::… (abs, sqrt, pow, ln, log, …)",
+                        others.join("`, `")
+                    ))
+                } else if writes.is_empty() {
                     dry_run(&node).map(|()| node).map_err(|e| format!("invalid expression `{source}`: {e}"))
                 } else {
                     Err(format!(
@@ -328,6 +390,59 @@ mod tests {
         assert_eq!(Expr::compile("major_incidents == 0", Pos::default()).eval_bool(&v), Ok(true));
         assert_eq!(Expr::compile("16 / 32", Pos::default()).eval_number(&v), Ok(0.5));
         assert_eq!(Expr::compile("mentees / 2", Pos::default()).eval_number(&v), Ok(1.5));
+    }
+
+    /// Regression: `-` ten thousand times overflowed the stack (a crash,
+    /// not an error). At the length limit, the deepest shapes compile,
+    /// evaluate and drop in the 2 MiB stack of a tokio worker (where `serve`
+    /// reloads rules), even unoptimised.
+    #[test]
+    fn deeply_nested_expressions_are_refused_or_fit_in_a_small_stack() {
+        let n = MAX_EXPR_CHARS;
+        let too_long = Expr::compile(&("-".repeat(10_000 - 1) + "1"), Pos::default());
+        assert_eq!(too_long.error(), Some("expression is 10000 characters long; at most 1000"));
+        let shapes = [
+            "-".repeat(n - 1) + "1",
+            "!".repeat(n - 4) + "true",
+            "min(".repeat((n - 1) / 5) + "1" + &")".repeat((n - 1) / 5),
+            "(".repeat((n - 1) / 2) + "1" + &")".repeat((n - 1) / 2),
+            "1".to_string() + &"+1".repeat((n - 1) / 2),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for source in shapes {
+                    assert!(source.len() <= MAX_EXPR_CHARS);
+                    let e = Expr::compile(&source, Pos::default());
+                    let _ = e.eval_number(&Vars::new());
+                    let _ = e.eval_bool(&Vars::new());
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    /// Regression: `str::substring("é", len("a"))` panicked in evalexpr
+    /// (a byte index inside a character) during the dry run, and `shl`
+    /// overflowed; only numeric functions are allowed now.
+    #[test]
+    fn string_and_bitwise_functions_are_refused_before_they_run() {
+        let e = Expr::compile(r#"str::substring("é", len("a")) == "x""#, Pos::default());
+        assert!(e.error().unwrap().contains("unknown function `len`, `str::substring`"), "{:?}", e.error());
+        let e = Expr::compile(
+            r#"shl(len("a"), len("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")) > 0"#,
+            Pos::default(),
+        );
+        assert!(e.error().unwrap().contains("unknown function `len`, `shl`"), "{:?}", e.error());
+        for ok in ["math::abs(uptime - 1) < 0.01", "if(uptime > 0.9, floor(uptime * 100), 0)", "math::pow(2, 3) == 8"] {
+            assert_eq!(Expr::compile(ok, Pos::default()).error(), None, "{ok}");
+        }
+        // Every name allowed is one of evalexpr's functions.
+        for f in FUNCTIONS {
+            let r = evalexpr::eval(&format!("{f}(1.0)"));
+            assert!(!matches!(r, Err(evalexpr::EvalexprError::FunctionIdentifierNotFound(_))), "{f}");
+        }
     }
 
     #[test]

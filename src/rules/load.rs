@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 /// Largest rule file accepted, in bytes (rule files are small; this stops
 /// a huge input before the YAML parser sees it).
 const MAX_FILE_BYTES: usize = 1 << 20;
+/// Longest PromQL query accepted, in characters: promql-parser builds and
+/// drops its syntax tree recursively, and a query thousands of levels deep
+/// (`sum(sum(…))`, `------up`) overflowed the stack and aborted the process.
+const MAX_QUERY_CHARS: usize = 4096;
 /// What `$__range` stands for when an input query is parsed offline.
 const RANGE_FOR_CHECK: &str = "30d";
 
@@ -128,21 +132,47 @@ fn yaml_file_names(dir: &Path) -> std::io::Result<Vec<String>> {
 /// The YAML files at the top of `dir` as `(name, text)`, sorted by name: what
 /// [`load_dir`] reads (and what evidence files keep of the rules).
 pub fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
-    let unreadable = |file: PathBuf, e: std::io::Error| RuleError {
-        file,
-        line: 0,
-        column: 0,
-        message: format!("cannot read rules: {e}"),
-    };
-    let names = yaml_file_names(dir).map_err(|e| unreadable(dir.to_path_buf(), e))?;
+    let names = yaml_file_names(dir).map_err(|e| unreadable(dir, e))?;
     names
         .into_iter()
         .map(|name| {
-            let path = dir.join(&name);
-            let text = std::fs::read_to_string(&path).map_err(|e| unreadable(path, e))?;
+            let text = read_rule_file(&dir.join(&name))?;
             Ok((name, text))
         })
         .collect()
+}
+
+fn unreadable(file: &Path, e: std::io::Error) -> RuleError {
+    RuleError { file: file.to_path_buf(), line: 0, column: 0, message: format!("cannot read rules: {e}") }
+}
+
+/// One rule file as text. Reads at most [`MAX_FILE_BYTES`] + 1 bytes, so a
+/// huge file is refused without being read whole; bytes that are not UTF-8
+/// are reported at their line and column.
+fn read_rule_file(path: &Path) -> Result<String, RuleError> {
+    use std::io::Read;
+    let mut bytes = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| unreadable(path, e))?;
+    let at = |line, column, message| RuleError { file: path.to_path_buf(), line, column, message };
+    if bytes.len() > MAX_FILE_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(at(1, 1, too_large(size)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let bad = e.as_bytes()[valid.len()];
+        // The valid prefix is UTF-8: count lines and characters in it.
+        let prefix = std::str::from_utf8(valid).unwrap_or_default();
+        let line = prefix.matches('\n').count() as u64 + 1;
+        let column = prefix.rsplit('\n').next().unwrap_or_default().chars().count() as u64 + 1;
+        at(line, column, format!("invalid UTF-8 (byte 0x{bad:02X}); rule files must be UTF-8 text"))
+    })
+}
+
+fn too_large(size: u64) -> String {
+    format!("file is {size} bytes; rule files are limited to {MAX_FILE_BYTES}")
 }
 
 fn sha256(files: &[(String, String)]) -> String {
@@ -171,8 +201,8 @@ fn yaml_options() -> serde_saphyr::Options {
 fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
     let text = &errs.files[i].1;
     if text.len() > MAX_FILE_BYTES {
-        let message = format!("file is {} bytes; rule files are limited to {MAX_FILE_BYTES}", text.len());
-        errs.at(i, Pos { line: 1, column: 1 }, message);
+        errs.at(i, Pos { line: 1, column: 1 }, too_large(text.len() as u64));
+        errs.partial = true;
         return None;
     }
     if is_blank(text) {
@@ -183,12 +213,14 @@ fn parse_file(i: usize, errs: &mut Errors) -> Option<(usize, RuleFile)> {
         Ok(file) => Some((i, file)),
         Err(e) => {
             let pos = e.location().map_or(Pos { line: 1, column: 1 }, |l| Pos { line: l.line(), column: l.column() });
-            let message: String = serde_saphyr::DefaultMessageFormatter
+            // The user-facing wording: the default one gives API advice
+            // ("use from_str_multiple", "set DuplicateKeyPolicy in Options").
+            let message: String = serde_saphyr::UserMessageFormatter
                 .format_message(e.without_snippet())
                 .chars()
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
-            let message = if message.starts_with("budget breached") {
+            let message = if message.starts_with("YAML document too large or too complex") {
                 format!("rule file refused, too many aliases or events ({message})")
             } else {
                 message
@@ -638,8 +670,8 @@ fn check_inputs(m: &Merged, n: &Names, errs: &mut Errors) {
             errs.at(*file, i.name.pos, format!("input `{}` has the name of a built-in variable; rename it", i.name));
         }
         let query = i.query.value.replace("$__range", RANGE_FOR_CHECK);
-        if let Err(e) = promql_parser::parser::parse(&query) {
-            errs.at(*file, i.query.pos, format!("input `{}`: invalid PromQL `{}`: {}", i.name, i.query, one_line(&e)));
+        if let Err(e) = parse_promql(&query) {
+            errs.at(*file, i.query.pos, format!("input `{}`: {e}", i.name));
         }
     }
 }
@@ -648,11 +680,20 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Parse PromQL; the error names the query (or its length, if too long).
+fn parse_promql(query: &str) -> Result<promql_parser::parser::Expr, String> {
+    let length = query.chars().count();
+    if length > MAX_QUERY_CHARS {
+        return Err(format!("query is {length} characters long; at most {MAX_QUERY_CHARS}"));
+    }
+    promql_parser::parser::parse(query).map_err(|e| format!("invalid PromQL `{query}`: {}", one_line(&e)))
+}
+
 /// `source.up` must be a vector selector, `source.degraded` valid PromQL.
 /// Returns whether the section is valid.
 fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) -> bool {
     let mut ok = true;
-    match promql_parser::parser::parse(&s.up) {
+    match parse_promql(&s.up) {
         Ok(promql_parser::parser::Expr::VectorSelector(_)) => {}
         Ok(_) => {
             ok = false;
@@ -662,18 +703,24 @@ fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) -> bool {
         }
         Err(e) => {
             ok = false;
-            errs.at(file, s.up.pos, format!("`source.up`: invalid PromQL `{}`: {}", s.up, one_line(&e)));
+            errs.at(file, s.up.pos, format!("`source.up`: {e}"));
         }
     }
     if let Some(d) = &s.degraded
-        && let Err(e) = promql_parser::parser::parse(d)
+        && let Err(e) = parse_promql(d)
     {
         ok = false;
-        errs.at(file, d.pos, format!("`source.degraded`: invalid PromQL `{d}`: {}", one_line(&e)));
+        errs.at(file, d.pos, format!("`source.degraded`: {e}"));
     }
     if s.step.seconds() <= 0 {
         ok = false;
         errs.at(file, s.up.pos, "`source.step` must be positive");
+    }
+    // A scrape interval; samples are laid out `step` apart over a month, and
+    // a step of 100y overflowed the date arithmetic (`test` panicked).
+    if s.step.seconds() > 86_400 {
+        ok = false;
+        errs.at(file, s.up.pos, format!("`source.step` is {}; at most 1d", s.step));
     }
     ok
 }
@@ -1149,6 +1196,48 @@ mod tests {
         assert_one(&errs, "programme.yaml", at, &["input `partner_revenue`: invalid PromQL"]);
     }
 
+    /// Regression: `sum(` ten thousand times deep overflowed the stack (a
+    /// crash, not an error). At the length limit the deepest shapes parse
+    /// and drop in a tokio worker's 2 MiB stack (where `serve` reloads).
+    #[test]
+    fn deeply_nested_promql_is_refused_or_fits_in_a_small_stack() {
+        let deep = "sum(".repeat(10_000) + "up" + &")".repeat(10_000);
+        let files =
+            edited("programme.yaml", "'sum by (region) (increase(partner_revenue_usd_total[$__range]))'", &deep);
+        let at = pos(&files, "programme.yaml", "sum(sum(");
+        assert_one(
+            &errors(&files),
+            "programme.yaml",
+            at,
+            &["input `partner_revenue`: query is 50002 characters long; at most 4096"],
+        );
+        let n = MAX_QUERY_CHARS;
+        let shapes = [
+            "sum(".repeat((n - 2) / 5) + "up" + &")".repeat((n - 2) / 5),
+            "-".repeat(n - 2) + "up",
+            "(".repeat((n - 2) / 2) + "up" + &")".repeat((n - 2) / 2),
+            "up".to_string() + &"+up".repeat((n - 2) / 3),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for q in shapes {
+                    assert!(parse_promql(&q).is_ok(), "{}", &q[..20]);
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn source_step_is_at_most_a_day() {
+        let files = edited("programme.yaml", "step: 1m", "step: 2d");
+        let at = pos(&files, "programme.yaml", "'up{");
+        assert_one(&errors(&files), "programme.yaml", at, &["`source.step` is 2d; at most 1d"]);
+        assert!(load_files(Path::new("rules"), &edited("programme.yaml", "step: 1m", "step: 1d")).is_ok());
+    }
+
     #[test]
     fn source_up_must_be_a_vector_selector() {
         let files = edited("programme.yaml", r#"'up{job="fleet"}'"#, r#"'sum(up{job="fleet"})'"#);
@@ -1394,11 +1483,49 @@ promotions:
         assert!(errs[0].message.contains("Aliases"), "{}", errs[0]);
     }
 
+    /// Regression: the parser's messages named its API to rule authors.
+    #[test]
+    fn yaml_errors_are_worded_for_rule_authors() {
+        let files = edited("roster.yaml", "name: Alice,", "name: Alice, name: Alicia,");
+        let at = pos(&files, "roster.yaml", "name: Alicia");
+        assert_one(&errors(&files), "roster.yaml", at, &["duplicate mapping key `name` is not allowed here"]);
+        let files = with_file(fixture(), "zz.yaml", "version: 1\n---\nversion: 1\n");
+        assert_one(&errors(&files), "zz.yaml", (3, 1), &["only single YAML document expected but multiple found"]);
+        let files = edited("roster.yaml", "start: 2026-01-15", "start: 2026-01-15, end: yes");
+        let errs = errors(&files);
+        assert!(errs.iter().all(|e| !e.message.contains("Options") && !e.message.contains("from_str")), "{errs:#?}");
+    }
+
     #[test]
     fn a_huge_file_is_refused_before_parsing() {
         let text = format!("version: 1\n# {}\n", "x".repeat(MAX_FILE_BYTES));
         let errs = errors(&with_file(fixture(), "zz.yaml", &text));
         assert_one(&errs, "zz.yaml", (1, 1), &["rule files are limited to 1048576"]);
+        // What a refused file defines is unknown: no missing-section errors.
+        assert_one(&errors(&[("zz.yaml".into(), text)]), "zz.yaml", (1, 1), &["rule files are limited"]);
+    }
+
+    #[test]
+    fn a_huge_file_on_disk_is_refused_without_being_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("rules.yaml")).unwrap();
+        // Sparse: 4 GiB that cost no disk, and would cost 4 GiB of memory if read.
+        file.set_len(4 << 30).unwrap();
+        let err = read_rule_files(dir.path()).unwrap_err();
+        assert_eq!((err.file, err.line, err.column), (dir.path().join("rules.yaml"), 1, 1));
+        assert_eq!(err.message, "file is 4294967296 bytes; rule files are limited to 1048576");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_reported_at_their_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.yaml"), b"version: 1\nprogramme: {name: \"Caf\xE9 \xC3\xA9\"}\n")
+            .unwrap();
+        let err = read_rule_files(dir.path()).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 23), "{err}");
+        assert_eq!(err.message, "invalid UTF-8 (byte 0xE9); rule files must be UTF-8 text");
+        let err = load_dir(dir.path()).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
     }
 
     #[test]
