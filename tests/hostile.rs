@@ -137,6 +137,29 @@ fn a_50_mb_rule_file_is_refused_at_once_with_its_size() {
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
+/// Regression: this took 24 s (release; minutes unoptimised) and printed
+/// 100,000 errors, each with a suggestion computed against 2,000 names.
+#[test]
+fn a_megabyte_of_unknown_names_is_checked_in_seconds_and_cut_at_1000_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = valid_rules();
+    for i in 0..2000 {
+        let mentees: Vec<String> = (0..50).map(|j| format!("m{:05}", i * 50 + j)).collect();
+        yaml +=
+            &format!("  - {{id: op{i:05}, name: O, tier: t1, start: 2026-01-01, mentees: [{}]}}\n", mentees.join(", "));
+    }
+    assert!(yaml.len() < 1 << 20, "{}", yaml.len());
+    std::fs::write(dir.path().join("rules.yaml"), &yaml).unwrap();
+    let started = Instant::now();
+    let out = bin().arg("check").arg(dir.path()).output().unwrap();
+    let took = started.elapsed();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(output.contains(":0:0: 99000 more error(s) not shown; at most 1000 are reported"), "{output}");
+    assert!(output.ends_with("1001 error(s) in 1 rule set(s)\n"), "{output}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
 #[test]
 fn a_64_gib_rule_file_is_refused_without_being_read() {
     let dir = tempfile::tempdir().unwrap();
