@@ -25,6 +25,13 @@ const MAX_FILE_BYTES: usize = 1 << 20;
 /// drops its syntax tree recursively, and a query thousands of levels deep
 /// (`sum(sum(…))`, `------up`) overflowed the stack and aborted the process.
 const MAX_QUERY_CHARS: usize = 4096;
+/// Most errors reported for one rule set; the rest are counted. A hostile
+/// 1 MB file made 140,000 errors (140 MB of messages) and took minutes.
+const MAX_ERRORS: usize = 1_000;
+/// Work allowed for "did you mean" suggestions in one load, in cells of the
+/// edit-distance tables: 1,000 unknown 45-character names against 6,000
+/// ids took 6 minutes (unoptimised). Past it, errors come without one.
+const SUGGESTION_CELLS: u64 = 20_000_000;
 /// What `$__range` stands for when an input query is parsed offline.
 const RANGE_FOR_CHECK: &str = "30d";
 
@@ -58,7 +65,15 @@ pub fn load_dir(dir: &Path) -> Result<Rules, LoadError> {
 pub fn load_files(dir: &Path, files: &[(String, String)]) -> Result<Rules, LoadError> {
     let mut files = files.to_vec();
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut errs = Errors { dir, files: &files, list: vec![], partial: false };
+    let mut errs = Errors {
+        dir,
+        files: &files,
+        list: vec![],
+        partial: false,
+        dropped: 0,
+        line: None,
+        suggestions: SUGGESTION_CELLS,
+    };
     if files.is_empty() {
         errs.whole("no rule files (*.yaml, *.yml) in this directory");
         return Err(LoadError(errs.list));
@@ -66,6 +81,7 @@ pub fn load_files(dir: &Path, files: &[(String, String)]) -> Result<Rules, LoadE
     let parsed: Vec<(usize, RuleFile)> = (0..files.len()).filter_map(|i| parse_file(i, &mut errs)).collect();
     let merged = merge(parsed, &mut errs);
     let rules = validate(merged, &mut errs);
+    let dropped = errs.dropped;
     let mut list = errs.list;
     match rules {
         Some(mut rules) if list.is_empty() => {
@@ -75,6 +91,10 @@ pub fn load_files(dir: &Path, files: &[(String, String)]) -> Result<Rules, LoadE
         _ => {
             list.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             list.dedup();
+            if dropped > 0 {
+                let message = format!("{dropped} more error(s) not shown; at most {MAX_ERRORS} are reported");
+                list.push(RuleError { file: dir.to_path_buf(), line: 0, column: 0, message });
+            }
             Err(LoadError(list))
         }
     }
@@ -256,10 +276,26 @@ struct Errors<'a> {
     /// Some file did not parse: what it defines is unknown, so missing
     /// sections, dangling references and unknown variables are not reported.
     partial: bool,
+    /// Errors not kept, past [`MAX_ERRORS`].
+    dropped: usize,
+    /// The characters of the line [`Errors::locate`] read last: `(file, line, chars)`.
+    line: Option<(usize, u64, Vec<char>)>,
+    /// What is left of [`SUGGESTION_CELLS`].
+    suggestions: u64,
 }
 
 impl Errors<'_> {
+    /// No more errors are kept (count them, and skip the work of wording them).
+    fn full(&mut self) -> bool {
+        let full = self.list.len() >= MAX_ERRORS;
+        self.dropped += usize::from(full);
+        full
+    }
+
     fn at(&mut self, file: usize, pos: Pos, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
         self.list.push(RuleError {
             file: self.dir.join(&self.files[file].0),
             line: pos.line,
@@ -270,14 +306,21 @@ impl Errors<'_> {
 
     /// An error with no place to point at (a missing section).
     fn whole(&mut self, message: impl Into<String>) {
+        if self.full() {
+            return;
+        }
         self.list.push(RuleError { file: self.dir.to_path_buf(), line: 0, column: 0, message: message.into() });
     }
 
     /// Where `word` (an identifier) is written in the expression at `pos`:
     /// on the same line at or after `pos`, else `pos` itself.
-    fn locate(&self, file: usize, pos: Pos, word: &str) -> Pos {
-        let Some(line) = self.text(file).lines().nth(pos.line.saturating_sub(1) as usize) else { return pos };
-        let chars: Vec<char> = line.chars().collect();
+    fn locate(&mut self, file: usize, pos: Pos, word: &str) -> Pos {
+        // Many variables of one long line: read the line once.
+        if self.line.as_ref().is_none_or(|(f, l, _)| (*f, *l) != (file, pos.line)) {
+            let Some(line) = self.text(file).lines().nth(pos.line.saturating_sub(1) as usize) else { return pos };
+            self.line = Some((file, pos.line, line.chars().collect()));
+        }
+        let chars = &self.line.as_ref().expect("just read").2;
         let word: Vec<char> = word.chars().collect();
         let is_ident = |i: usize| chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_');
         let start = pos.column.saturating_sub(1) as usize;
@@ -560,11 +603,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// "did you mean `x`?" for a close name, else the nearest valid names.
-fn suggestion(name: &str, valid: &[String]) -> String {
+/// "did you mean `x`?" for a close name, else the nearest valid names;
+/// spends `budget` (edit-distance cells), and gives none when it is spent.
+fn suggestion(name: &str, valid: &[String], budget: &mut u64) -> String {
     if valid.is_empty() {
         return "none is defined".into();
     }
+    let cells: u64 = valid.iter().map(|v| (name.len() as u64 + 1) * (v.len() as u64 + 1)).sum();
+    if cells > *budget {
+        return format!("{} names are defined (too many unknown names to suggest one)", valid.len());
+    }
+    *budget -= cells;
     let mut by_distance: Vec<(usize, &String)> = valid.iter().map(|v| (edit_distance(name, v), v)).collect();
     by_distance.sort();
     let (best_distance, best) = by_distance[0];
@@ -578,8 +627,9 @@ fn suggestion(name: &str, valid: &[String]) -> String {
 
 /// Check that `name` is one of `valid`.
 fn resolve(file: usize, name: &Text, kind: &str, valid: &[String], errs: &mut Errors) {
-    if !errs.partial && !valid.contains(&name.value) {
-        errs.at(file, name.pos, format!("unknown {kind} `{name}`; {}", suggestion(name, valid)));
+    if !errs.partial && !valid.contains(&name.value) && !errs.full() {
+        let hint = suggestion(name, valid, &mut errs.suggestions);
+        errs.at(file, name.pos, format!("unknown {kind} `{name}`; {hint}"));
     }
 }
 
@@ -614,8 +664,12 @@ fn check_expr(file: usize, e: &Expr, valid: &[String], errs: &mut Errors) {
         return;
     }
     for v in e.unknown_variables(&|v| valid.iter().any(|x| x == v)) {
+        if errs.full() {
+            continue;
+        }
         let pos = errs.locate(file, e.pos, &v);
-        errs.at(file, pos, format!("unknown variable `{v}` in `{}`; {}", e.source, suggestion(&v, valid)));
+        let hint = suggestion(&v, valid, &mut errs.suggestions);
+        errs.at(file, pos, format!("unknown variable `{v}` in `{}`; {hint}", e.source));
     }
 }
 
@@ -855,7 +909,7 @@ fn check_base(ctx: &TierCtx, index: usize, l: &LineSpec, of: &BaseSpec, n: &Name
                 "line `{}`: unknown line `{target}` in tier `{}`; {}",
                 l.id,
                 ctx.tier.id,
-                suggestion(target, &earlier)
+                suggestion(target, &earlier, &mut errs.suggestions)
             )
         };
         errs.at(ctx.file, target.pos, message);
@@ -1494,6 +1548,59 @@ promotions:
         let files = edited("roster.yaml", "start: 2026-01-15", "start: 2026-01-15, end: yes");
         let errs = errors(&files);
         assert!(errs.iter().all(|e| !e.message.contains("Options") && !e.message.contains("from_str")), "{errs:#?}");
+    }
+
+    /// Regression: a 1 MB file of unknown names made 100,000 errors, each
+    /// with a suggestion computed against every name, for 24 s (release),
+    /// and one long line of unknown variables was re-read per variable.
+    #[test]
+    fn at_most_1000_errors_are_reported_and_the_rest_counted() {
+        let mentees: Vec<String> = (0..1200).map(|i| format!("m{i}")).collect();
+        let text = format!(
+            "version: 1\noperators:\n  - {{id: bob, name: Bob, tier: tier1, start: 2026-01-01, mentees: [{}]}}\n",
+            mentees.join(", ")
+        );
+        let errs = errors(&with_file(fixture(), "zz.yaml", &text));
+        assert_eq!(errs.len(), 1001);
+        assert_eq!(errs[0].column, text.lines().nth(2).unwrap().find("m0,").unwrap() as u64 + 1);
+        let last = errs.last().unwrap();
+        assert_eq!((last.file.as_path(), last.line), (Path::new("rules"), 0));
+        assert_eq!(last.message, "200 more error(s) not shown; at most 1000 are reported");
+
+        let expr: Vec<String> = (0..120).map(|i| format!("v{i}")).collect();
+        let when = expr.join(" + ");
+        let checks: Vec<String> = (0..10).map(|i| format!("{{name: c{i}, when: \"{when}\"}}")).collect();
+        let text = format!("version: 1\npromotions: [{{from: tier1, to: tier2, checks: [{}]}}]\n", checks.join(", "));
+        let files = with_file(fixture(), "zz.yaml", &text);
+        let errs = errors(&files);
+        assert_eq!(errs.len(), 1001, "{:#?}", &errs[..3]);
+        assert!(errs[1000].message.starts_with("201 more error(s) not shown"), "{}", errs[1000]);
+        // Still located: `v119` of the first check, on the one long line.
+        let v119 = errs.iter().find(|e| e.message.starts_with("unknown variable `v119`")).unwrap();
+        assert_eq!((v119.line, v119.column), pos(&files, "zz.yaml", "v119"));
+    }
+
+    /// Regression: 1,000 unknown long names against 6,000 long ids spent
+    /// six minutes (unoptimised) in "did you mean" edit distances.
+    #[test]
+    fn suggestions_stop_when_their_budget_is_spent() {
+        let id = |i: usize| format!("operator-with-a-rather-long-identifier-{i:06}");
+        let mut text = String::from("version: 1\noperators:\n");
+        for i in 0..3000 {
+            text += &format!("  - {{id: {}, name: O, tier: tier1, start: 2026-01-01}}\n", id(i));
+        }
+        let unknown: Vec<String> = (0..10).map(|i| id(i).replace("operator", "operatr")).collect();
+        text +=
+            &format!("  - {{id: zed, name: Z, tier: tier1, start: 2026-01-01, mentees: [{}]}}\n", unknown.join(", "));
+        let errs = errors(&with_file(fixture(), "zz.yaml", &text));
+        assert_eq!(errs.len(), 10, "{errs:#?}");
+        let did_you_mean = format!("did you mean `{}`?", id(0));
+        assert!(errs[0].message.ends_with(&did_you_mean), "{}", errs[0]);
+        assert!(
+            errs[9].message.ends_with("3002 names are defined (too many unknown names to suggest one)"),
+            "{}",
+            errs[9]
+        );
     }
 
     #[test]
