@@ -11,12 +11,12 @@
 
 mod common;
 
+use common::alertmanager::Alertmanager;
 use promql_parser::parser::{self, Expr, LabelModifier};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 /// The receivers README's Paging section documents, and the catch-all.
 const RECEIVERS: &[&str] =
@@ -52,17 +52,7 @@ fn yaml(path: &Path) -> Value {
 /// A tool of the Debian packages `prometheus` (promtool) or
 /// `prometheus-alertmanager` (amtool, prometheus-alertmanager).
 fn tool(name: &str) -> PathBuf {
-    let names: &[&str] = if name == "alertmanager" { &["prometheus-alertmanager", "alertmanager"] } else { &[name] };
-    let on_path = |n: &str| {
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .any(|d| d.join(n).is_file())
-    };
-    let found = names.iter().find(|n| on_path(n)).unwrap_or_else(|| {
-        panic!("`{name}` is not installed: `apt-get install -y prometheus prometheus-alertmanager` (Debian packages)")
-    });
-    common::require_binary(found)
+    if name == "alertmanager" { common::alertmanager::binary() } else { common::require_binary(name) }
 }
 
 /// Run a command; its output, or a panic with stdout and stderr if it failed.
@@ -610,123 +600,47 @@ fn no_alert_of_the_rules_falls_through_to_the_default_receiver() {
     }
 }
 
-/// A real Alertmanager on a free loopback port with `alertmanager.yml`'s
-/// routes and inhibitions (receivers without notification configs, so
-/// nothing leaves the machine); killed on drop.
-struct Alertmanager {
-    port: u16,
-    child: Child,
-    watchdog: Child,
-    dir: tempfile::TempDir,
+/// `alertmanager.yml`'s routes and inhibitions with receivers that have no
+/// notification configs, so nothing leaves the machine.
+fn inhibition_config() -> String {
+    let text = read(&config_path());
+    let head = &text[..text.find("\nreceivers:").expect("receivers: last in alertmanager.yml")];
+    let receivers: String = RECEIVERS.iter().map(|r| format!("  - name: {r}\n")).collect();
+    format!("{head}\nreceivers:\n{receivers}")
 }
 
-impl Alertmanager {
-    fn start() -> Alertmanager {
-        let text = read(&config_path());
-        let head = &text[..text.find("\nreceivers:").expect("receivers: last in alertmanager.yml")];
-        let receivers: String = RECEIVERS.iter().map(|r| format!("  - name: {r}\n")).collect();
-        let dir = tempfile::Builder::new().prefix("fleet-am-").tempdir().unwrap();
-        let config = dir.path().join("alertmanager.yml");
-        std::fs::write(&config, format!("{head}\nreceivers:\n{receivers}")).unwrap();
-        let port = common::free_port();
-        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = Command::new(tool("alertmanager"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let watchdog = watchdog(child.id(), dir.path());
-        let mut am = Alertmanager { port, child, watchdog, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while common::http(port, "GET", "/-/ready").0 != 200 {
-            if let Ok(Some(status)) = am.child.try_wait() {
-                panic!("alertmanager exited ({status}): {}", read(&am.dir.path().join("alertmanager.log")));
-            }
-            assert!(Instant::now() < deadline, "alertmanager not ready after 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        am
-    }
-
-    /// POST `alerts` (label sets: `k=v k=v`), then whether each is inhibited.
-    fn inhibited(&mut self, alerts: &[&str]) -> Vec<bool> {
-        let sets: Vec<BTreeMap<String, String>> = alerts
-            .iter()
-            .map(|a| {
-                a.split_whitespace().map(|kv| kv.split_once('=').unwrap()).map(|(k, v)| (k.into(), v.into())).collect()
-            })
-            .collect();
-        let body = serde_json::to_string(&sets.iter().map(|l| serde_json::json!({ "labels": l })).collect::<Vec<_>>())
-            .unwrap();
-        let (status, reply) = post_json(self.port, "/api/v2/alerts", &body);
-        assert_eq!(status, 200, "{reply}");
-        // The API computes inhibition when it is read.
-        let (status, reply) = common::http(self.port, "GET", "/api/v2/alerts");
-        assert_eq!(status, 200, "{reply}");
-        let got: Vec<Value> = serde_json::from_str(&reply).unwrap();
-        sets.iter()
-            .map(|l| {
-                let a = got
-                    .iter()
-                    .find(|a| &string_map(&a["labels"]) == l)
-                    .unwrap_or_else(|| panic!("alert {l:?} not in Alertmanager"));
-                a["status"]["inhibitedBy"].as_array().is_some_and(|i| !i.is_empty())
-            })
-            .collect()
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
-    }
-}
-
-/// Kills `pid` and removes `dir` once this test process is gone (killed
-/// before the drop), like the Prometheus harness does.
-fn watchdog(pid: u32, dir: &Path) -> Child {
-    let script = r#"while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill "$1" 2>/dev/null; sleep 1; rm -rf "$2""#;
-    Command::new("sh")
-        .args(["-c", script])
-        .arg(std::process::id().to_string())
-        .arg(pid.to_string())
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// POST a JSON body over HTTP/1.0 on 127.0.0.1: status and body.
-fn post_json(port: u16, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let status = raw.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+/// POST `alerts` (label sets: `k=v k=v`) to `am`, then whether each is inhibited.
+fn inhibited(am: &Alertmanager, alerts: &[&str]) -> Vec<bool> {
+    let sets: Vec<BTreeMap<String, String>> = alerts
+        .iter()
+        .map(|a| {
+            a.split_whitespace().map(|kv| kv.split_once('=').unwrap()).map(|(k, v)| (k.into(), v.into())).collect()
+        })
+        .collect();
+    let body =
+        serde_json::to_string(&sets.iter().map(|l| serde_json::json!({ "labels": l })).collect::<Vec<_>>()).unwrap();
+    let (status, reply) = common::post_json(am.port, "/api/v2/alerts", &body);
+    assert_eq!(status, 200, "{reply}");
+    // The API computes inhibition when it is read.
+    let (status, reply) = common::http(am.port, "GET", "/api/v2/alerts");
+    assert_eq!(status, 200, "{reply}");
+    let got: Vec<Value> = serde_json::from_str(&reply).unwrap();
+    sets.iter()
+        .map(|l| {
+            let a = got
+                .iter()
+                .find(|a| &string_map(&a["labels"]) == l)
+                .unwrap_or_else(|| panic!("alert {l:?} not in Alertmanager"));
+            a["status"]["inhibitedBy"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .collect()
 }
 
 /// Check a table of (labels, inhibited?) against a fresh Alertmanager.
 fn assert_inhibitions(table: &[(&str, bool)]) {
-    let mut am = Alertmanager::start();
+    let am = Alertmanager::start(&inhibition_config());
     let labels: Vec<&str> = table.iter().map(|(l, _)| *l).collect();
-    let got = am.inhibited(&labels);
+    let got = inhibited(&am, &labels);
     let wrong: Vec<String> = table
         .iter()
         .zip(got)

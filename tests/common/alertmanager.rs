@@ -13,7 +13,7 @@
 //! - [`Alertmanager::start`]: `prometheus-alertmanager` on a free port with a
 //!   temporary storage dir and clustering off (`--cluster.listen-address=`).
 
-use super::{free_port, require_binary};
+use super::{free_port, post_json, require_binary, watchdog};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -224,17 +224,31 @@ fn shorten(route: &mut Value) {
     }
 }
 
-/// A running Alertmanager; killed on drop.
+/// The Alertmanager binary: Debian's `prometheus-alertmanager`, or upstream's `alertmanager`.
+pub fn binary() -> std::path::PathBuf {
+    let on_path =
+        |n: &str| std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(n).is_file()));
+    let name = if on_path("alertmanager") && !on_path("prometheus-alertmanager") {
+        "alertmanager"
+    } else {
+        "prometheus-alertmanager"
+    };
+    require_binary(name)
+}
+
+/// A running Alertmanager; killed on drop (or by a watchdog when the test
+/// process dies first).
 pub struct Alertmanager {
     pub port: u16,
     child: Child,
+    watchdog: Child,
     dir: tempfile::TempDir,
 }
 
 impl Alertmanager {
     /// Start Alertmanager with `config` (YAML or JSON text) and wait until ready.
     pub fn start(config: &str) -> Alertmanager {
-        let bin = require_binary("prometheus-alertmanager");
+        let bin = binary();
         let dir = tempfile::Builder::new().prefix("fleet-am-").tempdir().unwrap();
         let config_path = dir.path().join("alertmanager.yml");
         std::fs::write(&config_path, config).unwrap();
@@ -249,7 +263,8 @@ impl Alertmanager {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut am = Alertmanager { port, child, dir };
+        let watchdog = watchdog(child.id(), dir.path());
+        let mut am = Alertmanager { port, child, watchdog, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = am.child.try_wait() {
@@ -285,17 +300,9 @@ impl Alertmanager {
             "comment": "acknowledged",
         })
         .to_string();
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "POST /api/v2/silences HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "silence not created: {answer}");
-        let json: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or(Value::Null);
+        let (status, answer) = post_json(self.port, "/api/v2/silences", &body);
+        assert_eq!(status, 200, "silence not created: {answer}");
+        let json: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
         json["silenceID"].as_str().unwrap_or_default().to_string()
     }
 }
@@ -304,5 +311,7 @@ impl Drop for Alertmanager {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
     }
 }

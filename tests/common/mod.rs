@@ -97,12 +97,27 @@ pub fn free_port() -> u16 {
 /// A plain HTTP/1.0 request on 127.0.0.1: status and body as text
 /// (status 0 and no body if the connection failed).
 pub fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    request(port, method, path, "")
+}
+
+/// `POST path` with a JSON body (Alertmanager's API): status and body.
+pub fn post_json(port: u16, path: &str, body: &str) -> (u16, String) {
+    request(port, "POST", path, body)
+}
+
+fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new());
     };
     s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let content_type = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
     let mut raw = vec![];
     let _ = s.read_to_end(&mut raw);
     let raw = String::from_utf8_lossy(&raw);
@@ -367,7 +382,7 @@ impl Drop for Prometheus {
 
 /// Kills `pid` and removes `dir` once this test process is gone: a
 /// Prometheus kept in a `static` is never dropped.
-fn watchdog(pid: u32, dir: &Path) -> Child {
+pub fn watchdog(pid: u32, dir: &Path) -> Child {
     let script = r#"while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill "$1" 2>/dev/null; sleep 1; rm -rf "$2""#;
     Command::new("sh")
         .args(["-c", script])
