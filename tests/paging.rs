@@ -17,8 +17,10 @@ mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::alertmanager::{Alertmanager, Webhook, routed_config};
-use common::serve::{Serve, samples};
+use common::serve::{Serve, sample, samples};
 use fleet_incentives::demo::LocalPrometheus;
+use fleet_incentives::source::prometheus::VectorSample;
+use fleet_incentives::source::{Client, ClientConfig, QueryData};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -132,22 +134,13 @@ fn line<'a>(eval: &'a Value, operator: &str, line: &str) -> &'a Value {
     op["lines"].as_array().unwrap().iter().find(|l| l["id"] == line).expect("line")
 }
 
-/// Instant query; the result vector.
-fn query(prometheus_port: u16, promql: &str) -> Vec<Value> {
-    let path = format!("/api/v1/query?query={}", urlencode(promql));
-    let (status, body) = common::http(prometheus_port, "GET", &path);
-    assert_eq!(status, 200, "{body}");
-    let json: Value = serde_json::from_str(&body).unwrap();
-    json["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// The series of an instant query, now.
+fn query(prometheus: &str, promql: &str) -> Vec<VectorSample> {
+    let client = Client::new(ClientConfig::new(prometheus)).unwrap();
+    match common::block_on(client.instant(promql, Utc::now())).unwrap_or_else(|e| panic!("{e}")).data {
+        QueryData::Vector(v) => v,
+        other => panic!("`{promql}` is not a vector: {other:?}"),
+    }
 }
 
 #[test]
@@ -210,11 +203,11 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     }
     let body = serve.get("/metrics").1;
     assert_eq!(incident_sample(&body, "fleet_incentives_incident_escalation_level", &incident), Some(2.0), "{body}");
-    let level3 = query(prom.port, "ALERTS{alertname=\"FleetIncidentEscalated\",escalation_level=\"3\"}");
+    let level3 = query(&prom.url, "ALERTS{alertname=\"FleetIncidentEscalated\",escalation_level=\"3\"}");
     assert!(level3.is_empty(), "Prometheus escalated after the acknowledgement: {level3:?}");
     assert!(hook.firing("core-team-pager").is_empty(), "the core team was paged:\n{}", hook.summary());
     // The incident is still open and unresolved: the node is still down.
-    let p2 = query(prom.port, "ALERTS{alertname=\"FleetIncidentP2\",alertstate=\"firing\"}");
+    let p2 = query(&prom.url, "ALERTS{alertname=\"FleetIncidentP2\",alertstate=\"firing\"}");
     assert_eq!(p2.len(), 1, "{p2:?}");
 
     // Two replicas, one alert each: the same incident, level and
@@ -226,7 +219,7 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
         assert_eq!(incident_sample(&replica_body, name, &incident), incident_sample(&body, name, &incident), "{name}");
     }
     let per_replica =
-        query(prom.port, &format!("fleet_incentives_incident_escalation_level{{incident=\"{incident}\"}}"));
+        query(&prom.url, &format!("fleet_incentives_incident_escalation_level{{incident=\"{incident}\"}}"));
     assert_eq!(per_replica.len(), 2, "both replicas scraped: {per_replica:?}");
     let mut paged: Vec<String> = hook
         .firing("operator-pager")
@@ -262,11 +255,6 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     assert!(bonus["reason"].as_str().unwrap().contains("no acknowledgement source"), "{bonus}");
 }
 
-/// The one sample of a self-metric without labels.
-fn scalar(body: &str, name: &str) -> Option<f64> {
-    samples(body, name).first().map(|l| value(l))
-}
-
 #[test]
 fn when_alertmanager_goes_away_the_acknowledgements_read_stay_and_serve_says_so() {
     let hook = Webhook::start();
@@ -283,7 +271,7 @@ fn when_alertmanager_goes_away_the_acknowledgements_read_stay_and_serve_says_so(
             .find_map(|l| label_value(l, "incident").filter(|i| i.ends_with("-node-005")).map(str::to_string))
     };
     let body = serve.wait_metrics("the incident on node-005", |b| open(b).is_some());
-    assert_eq!(scalar(&body, "fleet_incentives_acknowledgement_source_up"), Some(1.0));
+    assert_eq!(sample(&body, "fleet_incentives_acknowledgement_source_up"), Some(1.0));
     let incident = open(&body).unwrap();
     am.silence(&[("node", "node-005")], "dave");
     let body = serve.wait_metrics("the acknowledgement", |b| {
@@ -295,12 +283,12 @@ fn when_alertmanager_goes_away_the_acknowledgements_read_stay_and_serve_says_so(
     // Alertmanager goes away: serve keeps evaluating with the silences it read.
     drop(am);
     let body = serve.wait_metrics("the acknowledgement source down", |b| {
-        scalar(b, "fleet_incentives_acknowledgement_source_up") == Some(0.0)
-            && scalar(b, "fleet_incentives_acknowledgement_source_failures_total").is_some_and(|n| n >= 2.0)
+        sample(b, "fleet_incentives_acknowledgement_source_up") == Some(0.0)
+            && sample(b, "fleet_incentives_acknowledgement_source_failures_total").is_some_and(|n| n >= 2.0)
     });
     assert_eq!(incident_sample(&body, "fleet_incentives_incident_acknowledged_timestamp_seconds", &incident), acked);
     assert_eq!(incident_sample(&body, "fleet_incentives_incident_escalation_level", &incident), level);
-    assert_eq!(scalar(&body, "fleet_incentives_evaluation_failures_total"), Some(0.0), "evaluation goes on");
+    assert_eq!(sample(&body, "fleet_incentives_evaluation_failures_total"), Some(0.0), "evaluation goes on");
     assert!(serve.log().contains("cannot read acknowledgements: keeping the silences read before"), "{}", serve.log());
 
     // A replica started while Alertmanager is down knows no acknowledgement:
@@ -310,7 +298,7 @@ fn when_alertmanager_goes_away_the_acknowledgements_read_stay_and_serve_says_so(
     let mut blind = Serve::start(port, &prom.url, rules.path(), &[&dead]);
     blind.wait_ready();
     let body = blind.wait_metrics("the incident", |b| open(b).is_some());
-    assert_eq!(scalar(&body, "fleet_incentives_acknowledgement_source_up"), Some(0.0));
+    assert_eq!(sample(&body, "fleet_incentives_acknowledgement_source_up"), Some(0.0));
     let withheld = samples(&body, "fleet_incentives_pay_line_status").into_iter().any(|l| {
         label_value(l, "payee") == Some("dave")
             && label_value(l, "line") == Some("response_bonus")
