@@ -348,11 +348,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Diff(args) => diff(args),
         Command::Explain(args) => explain(args),
         Command::Mail(args) => {
-            let _lock = close::MonthLock::acquire(&args.out, &args.period)?;
             let dir = args.out.join(&args.period);
             if !dir.join(close::STATEMENT_JSON).is_file() {
                 return Err(format!("{} is not a closed month (no {})", dir.display(), close::STATEMENT_JSON).into());
             }
+            let _lock = close::MonthLock::acquire(&args.out, &args.period)?;
             send_mail(&dir, &args.mail_args)
         }
     }

@@ -365,7 +365,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 #[derive(Debug)]
 pub struct MonthLock {
     _file: std::fs::File,
-    pub path: PathBuf,
 }
 
 impl MonthLock {
@@ -392,7 +391,7 @@ impl MonthLock {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(format!("locking {}: {e}", path.display()).into()),
         }
-        Ok(MonthLock { _file: file, path })
+        Ok(MonthLock { _file: file })
     }
 }
 

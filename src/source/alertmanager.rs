@@ -117,10 +117,6 @@ impl Alertmanager {
         Ok(Alertmanager { http, config })
     }
 
-    pub fn url(&self) -> &str {
-        &self.config.base_url
-    }
-
     /// Every silence Alertmanager holds (active, pending and the expired
     /// ones it still keeps: `--data.retention`), sorted by start and id.
     /// Connection errors, timeouts and HTTP 5xx are retried with backoff.
