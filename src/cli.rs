@@ -528,9 +528,10 @@ fn evaluate_period(
     }
     let client = source::prometheus::Client::new(config)?;
     let runtime = tokio::runtime::Runtime::new()?;
+    // The silences first: a quick read that fails before the long one.
+    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
     let mut reading = runtime.block_on(source::read_facts(&client, rules, period.start, now.min(period.end)))?;
     tracing::info!(queries = reading.queries.len(), nodes = reading.facts.nodes.len(), "read facts from Prometheus");
-    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
     alertmanager::attach(&mut reading.facts, silences.as_deref());
     Ok(engine::evaluate(&reading.facts, rules, period, now))
 }

@@ -121,6 +121,8 @@ pub fn read_live(
     let recorder = Recorder::new();
     let client = Client::new(config)?.recording(recorder.clone());
     let runtime = tokio::runtime::Runtime::new()?;
+    // The silences first: a quick read that fails before the long one.
+    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
     let started = Instant::now();
     let ticker =
         progress.then(|| Progress::start(&period.label, recorder.clone(), planned_queries(rules, period.start, end)));
@@ -129,7 +131,6 @@ pub fn read_live(
         t.stop();
     }
     let mut reading = reading?;
-    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
     alertmanager::attach(&mut reading.facts, silences.as_deref());
     if progress {
         eprintln!(
