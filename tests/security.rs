@@ -263,12 +263,17 @@ fn require_and_verify_client_cert_rejects_clients_without_a_certificate_from_the
         &format!("{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n"),
     );
     let serve = start(&web, &[]);
+    // In TLS 1.3 the client finishes its side of the handshake first; the
+    // server's alert may arrive after the request went out, and the client
+    // then reports the closed connection instead of the alert. Either way the
+    // request is refused; the alert is named whenever it arrives in time.
+    let refused = |e: &str, alert: &str| e.contains(alert) || e.contains("connection was not ready");
     let e = Client::new(&ca, None).get(&serve, "/metrics", None).expect_err("no client certificate");
-    assert!(e.contains("CertificateRequired"), "{e}");
+    assert!(refused(&e, "CertificateRequired"), "{e}");
     let e = Client::new(&ca, Some(Ca::new("rogue CA").client("prometheus")))
         .get(&serve, "/metrics", None)
         .expect_err("a client certificate from another CA");
-    assert!(e.contains("UnknownCA"), "{e}");
+    assert!(refused(&e, "UnknownCA"), "{e}");
     let a = Client::new(&ca, Some(clients.client("prometheus"))).get(&serve, "/metrics", None).unwrap();
     assert_eq!(a.status, 200, "{a:?}");
 }
