@@ -287,6 +287,92 @@ fn a_slow_then_restarted_prometheus_pays_nothing_new_and_serve_recovers_by_itsel
     assert_eq!(lines(&later), samples(&fresh, "fleet_incentives_pay_line_amount").join("\n"));
 }
 
+/// A Prometheus with no data of its own that answers from a remote store:
+/// `remote_read` (with `read_recent`) from `store_url`, another Prometheus.
+fn remote_reading(store_url: &str) -> (tempfile::TempDir, LocalPrometheus) {
+    let dir = tempfile::Builder::new().prefix("fleet-serve-front-").tempdir().unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nremote_read:\n  - url: {store_url}/api/v1/read\n    read_recent: true\n"
+    );
+    let p = LocalPrometheus::start(dir.path(), &config, &[]).unwrap_or_else(|e| panic!("{e}"));
+    (dir, p)
+}
+
+/// Prometheus answers with `warnings` when its remote store fails, and the
+/// data it returns is then partial (here: none at all). Such an answer is
+/// never used: serve keeps its last good month-to-date and says why,
+/// `evaluate` refuses, and both recover by themselves when the store is back.
+#[test]
+fn partial_data_with_warnings_is_never_paid_and_serve_recovers() {
+    let (_store_dir, store) = prometheus(common::free_port());
+    let proxy = common::proxy::Proxy::start(store.port);
+    let (_front_dir, front) = remote_reading(&proxy.url());
+    let port = common::free_port();
+    let flags = ["--clock.start=2026-10-06T00:00:00Z", "--inputs.refresh-interval=0s"];
+    let mut serve = Serve::start(port, &front.url, Path::new("rules"), &flags);
+    serve.wait_ready();
+    let lines = |b: &str| samples(b, "fleet_incentives_pay_line_amount").join("\n");
+    let failures = |b: &str| sample(b, "fleet_incentives_evaluation_failures_total").unwrap_or(0.0);
+    let good = serve.wait_metrics("a second good cycle", |b| window_end(b).is_some());
+    assert_eq!(failures(&good), 0.0, "the remote store answers: {}", serve.log());
+    assert!(!lines(&good).is_empty(), "pay lines from the remote data");
+
+    // The remote store goes away: the front answers "success", empty, with a warning.
+    proxy.cut_to(common::free_port());
+    let answer = common::block_on(front_client(&front.url).instant("up", oct(6, 0, 0))).unwrap();
+    assert!(answer.warnings.iter().any(|w| w.contains("remote_read")), "{:?}", answer.warnings);
+    assert_eq!(answer.data.series(), 0, "the data is partial: none of it came back");
+
+    let partial = serve.wait_metrics("failed cycles", |b| failures(b) >= 2.0);
+    let frozen = window_end(&partial).unwrap();
+    let paid = lines(&partial);
+    std::thread::sleep(StdDuration::from_millis(2000));
+    let still = serve.get("/metrics").1;
+    assert_eq!(window_end(&still), Some(frozen), "no window is evaluated from a partial answer");
+    assert_eq!(lines(&still), paid, "pay is unchanged while the data is partial");
+    assert_eq!(
+        samples(&still, "fleet_incentives_node_down_seconds"),
+        samples(&partial, "fleet_incentives_node_down_seconds"),
+        "missing data is not downtime"
+    );
+    let log = serve.log();
+    assert!(log.contains("warned") && log.contains("remote_read"), "the log says why: {log}");
+    let failed_reads = samples(&still, "fleet_incentives_query_failures_total");
+    assert!(
+        failed_reads.iter().any(|l| l.contains("purpose=\"availability\"") && !l.ends_with(" 0")),
+        "the self-metrics name the failing read: {failed_reads:?}"
+    );
+    assert_eq!(serve.get("/-/ready").0, 200, "it stays ready on its last good results");
+
+    // evaluate refuses to pay from it, naming the query and the warning.
+    let out = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"))
+        .args(["evaluate", "--period=2026-10", "--at=2026-10-05T00:00:00Z", "--query.attempts=1", "--format=json"])
+        .arg(format!("--prometheus.url={}", front.url))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "no statement: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("warned on query `count_over_time(") && stderr.contains("remote_read"), "{stderr}");
+
+    // The store is back: serve catches up by itself and equals a fresh evaluation.
+    proxy.cut_to(store.port);
+    let back = serve.wait_metrics("a newer window", |b| window_end(b).is_some_and(|e| e > frozen));
+    let settled = failures(&back);
+    std::thread::sleep(StdDuration::from_millis(2500));
+    let later = serve.get("/metrics").1;
+    assert_eq!(failures(&later), settled, "no more failures once the store is back");
+    let end = window_end(&later).unwrap();
+    let fresh = evaluate_at(&store.url, &shipped_rules(), end);
+    let down = |b: &str| samples(b, "fleet_incentives_node_down_seconds").join("\n");
+    assert_eq!(down(&later), down(&fresh), "downtime per node");
+    assert_eq!(lines(&later), lines(&fresh), "pay");
+}
+
+fn front_client(url: &str) -> Client {
+    Client::new(ClientConfig::new(url)).unwrap()
+}
+
 #[test]
 fn a_new_month_starts_new_totals() {
     let (_dir, prom) = prometheus(common::free_port());

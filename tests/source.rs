@@ -351,8 +351,9 @@ fn read_in_pieces(f: &Fixture, cuts: &[DateTime<Utc>]) -> Vec<(DateTime<Utc>, fl
     let mut run = Running::new(&f.rules, f.plan.span.start);
     let mut out = vec![];
     for &to in cuts {
-        let delta = block_on(read_window(&client, &f.rules, &run, to)).unwrap();
-        let kinds: Vec<QueryKind> = delta.queries.iter().map(|q| q.kind).collect();
+        let mut queries = vec![];
+        let delta = block_on(read_window(&client, &f.rules, &run, to, &mut queries)).unwrap();
+        let kinds: Vec<QueryKind> = queries.iter().map(|q| q.kind).collect();
         if to - run.end <= chrono::Duration::hours(1) {
             assert!(kinds.iter().all(|k| *k == QueryKind::Raw), "a short window is read raw: {kinds:?}");
         }

@@ -37,6 +37,15 @@ pub struct Outcome {
     pub acknowledgements: Option<bool>,
 }
 
+/// A failed cycle: why, and the queries it sent (the failing one included),
+/// so the self-metrics count them. The month-to-date totals are unchanged.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Failed {
+    pub error: SourceError,
+    pub queries: Vec<QueryRecord>,
+}
+
 /// The acknowledgement source and the last silences read from it.
 struct Acknowledgements {
     alertmanager: Alertmanager,
@@ -89,7 +98,7 @@ impl Evaluator {
 
     /// Read what is new up to `now − delay` and evaluate the month to date.
     /// `Ok(None)`: nothing to evaluate yet (the month began less than a second ago).
-    pub async fn cycle(&mut self, now: DateTime<Utc>) -> Result<Option<Outcome>, SourceError> {
+    pub async fn cycle(&mut self, now: DateTime<Utc>) -> Result<Option<Outcome>, Failed> {
         let rules = self.rules.clone();
         let to = self.window_end(now);
         let period = Period::containing(to, rules.time_zone);
@@ -103,9 +112,10 @@ impl Evaluator {
         let running = self.running.as_mut().expect("set above");
         let mut queries = vec![];
         if to > running.end {
-            let delta = source::read_window(&self.client, &rules, running, to).await?;
-            queries.extend(delta.queries.iter().cloned());
-            running.apply(delta);
+            match source::read_window(&self.client, &rules, running, to, &mut queries).await {
+                Ok(delta) => running.apply(delta),
+                Err(error) => return Err(Failed { error, queries }),
+            }
         }
         if running.end <= running.start {
             return Ok(None);

@@ -331,6 +331,7 @@ async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, clock: Cloc
         }
         Ok(None) => {}
         Err(e) => {
+            shared.self_metrics.queries(&e.queries);
             shared.self_metrics.evaluation_failed(started.elapsed());
             tracing::error!(error = %e, "evaluation failed: the last good results stay");
         }

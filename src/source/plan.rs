@@ -20,6 +20,10 @@
 //!    goes on. A failing availability query fails the reading: downtime is
 //!    never guessed.
 //!
+//! An answer with Prometheus `warnings` (a failed remote read, say) may be
+//! partial, so it counts as a failure ([`SourceError::Warned`]): the warnings
+//! stay in the query record and the data is not used.
+//!
 //! Ranges are left-open, `(t − r, t]`, like the slot model: Prometheus 2.x
 //! range selectors include both ends, so every range is written 1 ms short.
 
@@ -54,8 +58,8 @@ pub async fn read_facts(
     end: DateTime<Utc>,
 ) -> Result<Reading, SourceError> {
     let mut run = Running::new(rules, start);
-    let delta = running::read_window(client, rules, &run, end).await?;
-    let mut queries = delta.queries.clone();
+    let mut queries = vec![];
+    let delta = running::read_window(client, rules, &run, end, &mut queries).await?;
     run.apply(delta);
     let inputs = read_inputs(client, &rules.inputs, start, end, &mut queries).await;
     Ok(Reading { facts: run.facts(rules, inputs), queries })
@@ -132,6 +136,7 @@ impl Job {
     fn record(&self, answer: &Result<QueryAnswer, SourceError>) -> QueryRecord {
         let (series, samples, warnings, total) = match answer {
             Ok(a) => (a.data.series(), a.data.samples(), a.warnings.clone(), a.total_queryable_samples),
+            Err(SourceError::Warned { warnings, .. }) => (0, 0, warnings.clone(), None),
             Err(_) => (0, 0, vec![], None),
         };
         QueryRecord {
@@ -172,10 +177,19 @@ pub(super) async fn run(
         let (i, answer) = done.expect("query task panicked");
         answers[i] = Some(answer);
     }
-    let answers: Vec<_> = answers.into_iter().map(|a| a.expect("every job answered")).collect();
-    for a in answers.iter().flatten().filter(|a| !a.warnings.is_empty()) {
-        tracing::warn!(warnings = ?a.warnings, "Prometheus warned about a query (kept in the query records)");
-    }
+    // An answer with warnings may be partial (a remote read failed, say):
+    // it fails like an error, so missing data is never paid as downtime or uptime.
+    let answers: Vec<_> = answers
+        .into_iter()
+        .zip(&jobs)
+        .map(|(a, job)| match a.expect("every job answered") {
+            Ok(a) if !a.warnings.is_empty() => {
+                tracing::warn!(query = %job.query, warnings = ?a.warnings, "Prometheus warned; the answer is not used");
+                Err(SourceError::Warned { query: job.query.clone(), warnings: a.warnings })
+            }
+            other => other,
+        })
+        .collect();
     log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
     answers
 }

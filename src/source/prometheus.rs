@@ -76,6 +76,10 @@ pub enum SourceError {
     Server { query: String, status: u16, attempts: u32, error_type: String, error: String },
     #[error("unexpected answer from Prometheus to query `{query}`: {message}")]
     Decode { query: String, message: String },
+    /// Prometheus answered but warned (e.g. a failed remote read): the data
+    /// may be partial, so it is not used. Not retried by the client.
+    #[error("Prometheus warned on query `{query}`, so its answer may be partial and is not used: {}", warnings.join("; "))]
+    Warned { query: String, warnings: Vec<String> },
     #[error("bad source configuration: {0}")]
     Config(String),
     /// Replay: the recorded reading failed on this query with this message.

@@ -137,8 +137,6 @@ pub struct Delta {
     /// Read raw: the nodes with any sample of the degraded series. `None`
     /// when read per day (then a run not reaching the window end is closed).
     degraded_seen: Option<BTreeSet<String>>,
-    /// The queries sent.
-    pub queries: Vec<QueryRecord>,
 }
 
 impl Running {
@@ -235,11 +233,13 @@ fn whole(v: f64) -> u64 {
 
 /// Read `(running.end, to]`: raw when the window is short, else aggregated
 /// per day. Any failing query fails the window (downtime is never guessed).
+/// Every query sent is added to `log`, the failing ones too.
 pub async fn read_window(
     client: &Client,
     rules: &Rules,
     running: &Running,
     to: DateTime<Utc>,
+    log: &mut Vec<QueryRecord>,
 ) -> Result<Delta, SourceError> {
     let from = running.end;
     let step = rules.source.step.seconds();
@@ -251,22 +251,26 @@ pub async fn read_window(
     let seconds = (to - from).num_seconds();
     let slots = (seconds / step + 1) as u64;
     if seconds <= RAW_WINDOW_SECONDS && running.node_count() as u64 * slots <= RAW_WINDOW_MAX_SAMPLES {
-        read_raw(client, rules, (from, to)).await
+        read_raw(client, rules, (from, to), log).await
     } else {
-        read_aggregate(client, rules, (from, to)).await
+        read_aggregate(client, rules, (from, to), log).await
     }
 }
 
 /// Every sample of a short window.
-async fn read_raw(client: &Client, rules: &Rules, w: Window) -> Result<Delta, SourceError> {
+async fn read_raw(
+    client: &Client,
+    rules: &Rules,
+    w: Window,
+    queries: &mut Vec<QueryRecord>,
+) -> Result<Delta, SourceError> {
     let src = &rules.source;
     let maintenance = rules.maintenance_intervals(w.0, w.1);
     let mut jobs = vec![Job::new("availability", QueryKind::Raw, plan::range_selector(&src.up, w), w.1)];
     if let Some(sel) = &src.degraded {
         jobs.push(Job::new("degraded", QueryKind::Raw, plan::range_selector(sel, w), w.1));
     }
-    let mut queries = vec![];
-    let answers = plan::run_all(client, jobs.clone(), &mut queries).await?;
+    let answers = plan::run_all(client, jobs.clone(), queries).await?;
     let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
     let mut answers = answers.into_iter().zip(&jobs);
     let (up, job) = answers.next().expect("one answer per job");
@@ -295,7 +299,6 @@ async fn read_raw(client: &Client, rules: &Rules, w: Window) -> Result<Delta, So
         delta.degraded.retain(|_, (s, _)| s.iter().any(|(_, v)| *v == 0.0));
         delta.degraded_seen = Some(seen);
     }
-    delta.queries = queries;
     Ok(delta)
 }
 
@@ -313,18 +316,22 @@ fn degraded_as_down(s: &[Sample]) -> Vec<Sample> {
 }
 
 /// Counts per day, raw samples only where there was downtime.
-async fn read_aggregate(client: &Client, rules: &Rules, w: Window) -> Result<Delta, SourceError> {
+async fn read_aggregate(
+    client: &Client,
+    rules: &Rules,
+    w: Window,
+    queries: &mut Vec<QueryRecord>,
+) -> Result<Delta, SourceError> {
     let src = &rules.source;
     let step = src.step.seconds();
     let chunks = plan::chunks(w.0, w.1, plan::CHUNK_SECONDS);
     let maintenance = rules.maintenance_intervals(w.0, w.1);
-    let mut queries = vec![];
 
     // 1. Counts per chunk, and over the maintenance windows.
     let chunk_jobs = plan::count_jobs("availability", &src.up, &chunks);
     let maint_jobs = plan::count_jobs("maintenance", &src.up, &maintenance);
     let all = chunk_jobs.iter().chain(&maint_jobs).cloned().collect();
-    let mut answers = plan::run_all(client, all, &mut queries).await?;
+    let mut answers = plan::run_all(client, all, queries).await?;
     let maint_answers = answers.split_off(chunk_jobs.len());
     let mut per_chunk: BTreeMap<String, BTreeMap<usize, Count>> = BTreeMap::new();
     let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
@@ -348,8 +355,8 @@ async fn read_aggregate(client: &Client, rules: &Rules, w: Window) -> Result<Del
         .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| c.count - c.sum > 0.0).map(|(i, _)| *i).collect()))
         .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
         .collect();
-    let raw = plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", &mut queries)
-        .await?;
+    let raw =
+        plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", queries).await?;
     for (node, s) in raw {
         let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
         let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);
@@ -365,7 +372,7 @@ async fn read_aggregate(client: &Client, rules: &Rules, w: Window) -> Result<Del
                 Job::new("degraded", QueryKind::Instant, q, c.1)
             })
             .collect();
-        let answers = plan::run_all(client, jobs.clone(), &mut queries).await?;
+        let answers = plan::run_all(client, jobs.clone(), queries).await?;
         let mut wanted: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
         for (i, (job, answer)) in jobs.iter().zip(answers).enumerate() {
             for (labels, v) in plan::vector(&job.query, answer)? {
@@ -377,8 +384,7 @@ async fn read_aggregate(client: &Client, rules: &Rules, w: Window) -> Result<Del
                 }
             }
         }
-        let raw =
-            plan::raw_samples(client, sel, &src.node_label, &chunks, &wanted, step, "degraded", &mut queries).await?;
+        let raw = plan::raw_samples(client, sel, &src.node_label, &chunks, &wanted, step, "degraded", queries).await?;
         for (node, s) in raw {
             // Without a count of the degraded series, a run is taken to go on
             // only if it reached the window's last chunk.
@@ -386,7 +392,6 @@ async fn read_aggregate(client: &Client, rules: &Rules, w: Window) -> Result<Del
             delta.degraded.insert(node, (degraded_as_down(&s), open));
         }
     }
-    delta.queries = queries;
     Ok(delta)
 }
 
