@@ -23,6 +23,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/record.rs"]
+mod record;
 
 use chrono::{TimeZone, Utc};
 use common::fleet::Plan;
@@ -100,7 +102,10 @@ fn main() {
     let client = prometheus.client();
     let (start, end) = (plan.span.start, plan.span.end);
 
-    let reading = block_on(read_facts(&client, &rules, start, end)).expect("warm-up reading");
+    let mut record = record::Record::new("evaluate_vs_promql");
+    record.set("nodes", nodes);
+    record.set("backfilled_samples", samples);
+    let reading = block_on(read_facts(&client, &rules, start, end)).expect("warm-up reading: no query refused");
     let mut ours = vec![];
     let mut theirs = vec![];
     for _ in 0..RUNS {
@@ -120,16 +125,32 @@ fn main() {
     println!("same PromQL replayed, median of {RUNS}: {theirs:.3} s");
     println!("ratio read_facts / replay:          {:.2}", ours / theirs);
     println!("totalQueryableSamples: read_facts {loaded}, replay {replayed}");
+    let largest = reading.queries.iter().filter_map(|q| q.total_queryable_samples).max().unwrap_or(0);
+    println!("largest request: {largest} samples (default --query.max-samples: 50,000,000)");
+    record.set("queries", reading.queries.len());
+    record.set("read_facts_seconds", ours);
+    record.set("replay_seconds", theirs);
+    record.set("ratio", ours / theirs);
+    record.set("loaded_samples", loaded);
+    record.set("replayed_samples", replayed);
+    record.set("largest_request_samples", largest);
 
     let naive = "count_over_time(up{job=\"fleet\"}[31d])";
     let t = Instant::now();
     let answer = block_on(client.instant(naive, end));
     let naive_time = t.elapsed().as_secs_f64();
+    record.set("naive_query", naive);
+    record.set("naive_seconds", naive_time);
     match answer {
-        Ok(a) => println!(
-            "for scale, one query `{naive}`: {naive_time:.3} s, totalQueryableSamples {}",
-            a.total_queryable_samples.unwrap_or(0)
-        ),
-        Err(e) => println!("for scale, one query `{naive}` failed after {naive_time:.3} s: {e}"),
+        Ok(a) => {
+            let n = a.total_queryable_samples.unwrap_or(0);
+            println!("for scale, one query `{naive}`: {naive_time:.3} s, totalQueryableSamples {n}");
+            record.set("naive_samples", n);
+        }
+        Err(e) => {
+            println!("for scale, one query `{naive}` failed after {naive_time:.3} s: {e}");
+            record.set("naive_error", e.to_string());
+        }
     }
+    record.save();
 }

@@ -20,6 +20,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/record.rs"]
+mod record;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::fleet::Plan;
@@ -80,20 +82,23 @@ fn rules_for(plan: &Plan, dir: &Path) -> Rules {
     rules::load_dir(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `totalQueryableSamples` of the query-log lines after `offset`; the new offset.
-fn logged_samples(log: &Path, offset: u64) -> (u64, u64) {
+/// `totalQueryableSamples` of the query-log lines after `offset`: their
+/// sum, the largest, and the new offset.
+fn logged_samples(log: &Path, offset: u64) -> (u64, u64, u64) {
     let mut f = std::fs::File::open(log).unwrap();
     let len = f.metadata().unwrap().len();
     std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset)).unwrap();
-    let mut total = 0;
+    let (mut total, mut largest) = (0, 0);
     for line in std::io::BufReader::new(f).lines() {
         let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        total += v["stats"]["samples"]["totalQueryableSamples"].as_u64().unwrap_or(0);
+        let n = v["stats"]["samples"]["totalQueryableSamples"].as_u64().unwrap_or(0);
+        total += n;
+        largest = largest.max(n);
     }
-    (total, len)
+    (total, largest, len)
 }
 
-fn part1(nodes: usize) {
+fn part1(nodes: usize, record: &mut record::Record) {
     let plan = plan(nodes, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
     let mut series = plan.series("fleet-node");
     series.extend(revenue(&plan));
@@ -112,6 +117,9 @@ fn part1(nodes: usize) {
         }
     };
     println!("  day | catch-up samples | steady cycle: loaded / ingested (ratio) | input refresh: loaded");
+    record.set("cycle_nodes", nodes);
+    record.set("cycle_series", series.len());
+    let (mut days, mut largest) = (vec![], 0);
     for day in [1, 8, 15, 22, 29, 31] {
         let mut ev = Evaluator::new(
             client.clone(),
@@ -121,11 +129,12 @@ fn part1(nodes: usize) {
             Duration::minutes(15),
         );
         let noon = at(day, 12, 0);
-        let (_, mut offset) = logged_samples(&log, 0);
+        let (_, _, mut offset) = logged_samples(&log, 0);
         let t = Instant::now();
         let first = block_on(ev.cycle(noon)).unwrap().unwrap();
         let catch_up = t.elapsed().as_secs_f64();
-        let (catch_up_samples, o) = logged_samples(&log, offset);
+        let (catch_up_samples, big, o) = logged_samples(&log, offset);
+        largest = largest.max(big);
         offset = o;
         let inputs: u64 = first
             .queries
@@ -138,11 +147,12 @@ fn part1(nodes: usize) {
             let t = noon + Duration::minutes(k);
             let out = block_on(ev.cycle(t)).unwrap().unwrap();
             assert!(out.queries.iter().all(|q| !q.purpose.starts_with("input:")), "no input refresh");
-            let (n, o) = logged_samples(&log, offset);
+            let (n, big, o) = logged_samples(&log, offset);
+            largest = largest.max(big);
             offset = o;
             loaded += n;
             fresh += ingested(t);
-            let (_, o) = logged_samples(&log, offset);
+            let (_, _, o) = logged_samples(&log, offset);
             offset = o;
         }
         println!(
@@ -151,7 +161,19 @@ fn part1(nodes: usize) {
             fresh / STEADY_CYCLES as u64,
             loaded as f64 / fresh as f64
         );
+        days.push(serde_json::json!({
+            "day": day,
+            "catch_up_samples": catch_up_samples,
+            "catch_up_seconds": catch_up,
+            "steady_loaded": loaded / STEADY_CYCLES as u64,
+            "steady_ingested": fresh / STEADY_CYCLES as u64,
+            "ratio": loaded as f64 / fresh as f64,
+            "input_refresh_samples": inputs,
+        }));
     }
+    println!("  largest request: {largest} samples (default --query.max-samples: 50,000,000)");
+    record.set("days", days);
+    record.set("cycle_largest_request_samples", largest);
 }
 
 fn series_lines(body: &str) -> usize {
@@ -173,7 +195,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn part2(nodes: usize) {
+fn part2(nodes: usize, record: &mut record::Record) {
     let plan = plan(nodes, at(2, 0, 0));
     println!("part 2: {nodes} nodes, 2026-10-01 at 60 s; serve scraped by Prometheus");
     let port = common::free_port();
@@ -197,7 +219,8 @@ fn part2(nodes: usize) {
         assert!(started.elapsed() < StdDuration::from_secs(600), "serve not ready");
         std::thread::sleep(StdDuration::from_millis(200));
     }
-    println!("  serve ready (catch-up of 23 h) in {:.1} s", started.elapsed().as_secs_f64());
+    let ready_seconds = started.elapsed().as_secs_f64();
+    println!("  serve ready (catch-up of 23 h) in {ready_seconds:.1} s");
     let (_, ours) = common::http(port, "GET", "/metrics");
     let want = series_lines(&ours);
     let federate = "/federate?match[]=%7Bjob%3D%22fleet-incentives%22%7D";
@@ -226,24 +249,34 @@ fn part2(nodes: usize) {
     }
     let (a, b) = (median(a), median(b));
     println!("  GET /metrics median {:.1} ms, GET /federate median {:.1} ms: ratio {:.3}", a * 1e3, b * 1e3, a / b);
+    record.set("scrape_nodes", nodes);
+    record.set("serve_ready_seconds", ready_seconds);
+    record.set("metrics_series", want);
+    record.set("metrics_bytes", ours.len());
+    record.set("federate_series", series_lines(&theirs));
+    record.set("federate_bytes", theirs.len());
+    record.set("metrics_seconds", a);
+    record.set("federate_seconds", b);
+    record.set("scrape_ratio", a / b);
     // A few more cycles, then the peak resident set.
     std::thread::sleep(StdDuration::from_secs(12));
     let pid = serve.id();
-    println!(
-        "  serve RSS: peak {:.1} MB, now {:.1} MB",
-        proc_kib(pid, "VmHWM:") as f64 / 1024.0,
-        proc_kib(pid, "VmRSS:") as f64 / 1024.0
-    );
+    let (peak, now) = (proc_kib(pid, "VmHWM:") as f64 / 1024.0, proc_kib(pid, "VmRSS:") as f64 / 1024.0);
+    println!("  serve RSS: peak {peak:.1} MB, now {now:.1} MB");
+    record.set("rss_peak_mb", peak);
+    record.set("rss_steady_mb", now);
     let _ = serve.kill();
     let _ = serve.wait();
 }
 
 fn main() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let mut record = record::Record::new("serve_cycle");
     if std::env::var_os("FLEET_BENCH_SKIP_PART1").is_none() {
-        part1(env("FLEET_BENCH_NODES", 500));
+        part1(env("FLEET_BENCH_NODES", 500), &mut record);
     }
     if std::env::var_os("FLEET_BENCH_SKIP_PART2").is_none() {
-        part2(env("FLEET_BENCH_BIG_NODES", 10_000));
+        part2(env("FLEET_BENCH_BIG_NODES", 10_000), &mut record);
     }
+    record.save();
 }

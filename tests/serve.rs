@@ -16,7 +16,7 @@ use fleet_incentives::period::Period;
 use fleet_incentives::rules::{self, Rules};
 use fleet_incentives::source::{Client, ClientConfig, QueryKind};
 use fleet_incentives::{engine, export, source};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -371,6 +371,44 @@ fn partial_data_with_warnings_is_never_paid_and_serve_recovers() {
 
 fn front_client(url: &str) -> Client {
     Client::new(ClientConfig::new(url)).unwrap()
+}
+
+/// High availability: two replicas against one Prometheus serve the same
+/// month to date, sample for sample, whenever their window ends agree (the
+/// self-metrics, their own durations and counters, may differ).
+#[test]
+fn two_replicas_serve_identical_month_to_date() {
+    let (_dir, prom) = prometheus(common::free_port());
+    let flags = ["--clock.start=2026-10-08T14:10:00Z", "--inputs.refresh-interval=0s"];
+    let mut a = Serve::start(common::free_port(), &prom.url, Path::new("rules"), &flags);
+    let mut b = Serve::start(common::free_port(), &prom.url, Path::new("rules"), &flags);
+    a.wait_ready();
+    b.wait_ready();
+    // The body is the evaluation's text, then the self-metrics (build info first).
+    let evaluation = |body: &str| -> String {
+        let own = body.find("# HELP fleet_incentives_build ").expect("self-metrics in the body");
+        body[..own].to_string()
+    };
+    let (mut seen_a, mut seen_b) = (BTreeMap::new(), BTreeMap::new());
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    let end = loop {
+        for (serve, seen) in [(&a, &mut seen_a), (&b, &mut seen_b)] {
+            let body = serve.get("/metrics").1;
+            if let Some(end) = window_end(&body) {
+                seen.insert(end, evaluation(&body));
+            }
+        }
+        if let Some(end) = seen_a.keys().find(|k| seen_b.contains_key(*k)) {
+            break *end;
+        }
+        assert!(Instant::now() < deadline, "no common window end: {:?} vs {:?}", seen_a.keys(), seen_b.keys());
+        std::thread::sleep(StdDuration::from_millis(100));
+    };
+    let (one, other) = (&seen_a[&end], &seen_b[&end]);
+    assert!(one.contains("fleet_incentives_pay_line_amount") && one.contains("fleet_incentives_incident"), "{one}");
+    let differ: Vec<(&str, &str)> = one.lines().zip(other.lines()).filter(|(x, y)| x != y).collect();
+    assert_eq!(one.lines().count(), other.lines().count(), "the replicas differ at window end {end}");
+    assert!(differ.is_empty(), "the replicas differ at window end {end}: {differ:#?}");
 }
 
 #[test]

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Render README's performance table from the benchmark figures.
+
+Usage: perf-table.py README.md FIGURES_DIR SIZE...
+
+Reads FIGURES_DIR/evaluate-SIZE.json and serve-SIZE.json (written by the
+benchmarks under FLEET_BENCH_RECORD, see scripts/perf-record.sh) and replaces
+the text between `<!-- perf-record:begin -->` and `<!-- perf-record:end -->`
+in README.md. Every figure in the table comes from those files; the targets
+are the ones the issues set.
+"""
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+BEGIN, END = "<!-- perf-record:begin -->", "<!-- perf-record:end -->"
+MAX_SAMPLES = 50_000_000  # Prometheus' default --query.max-samples
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        sys.exit(f"perf-table: {path} is missing: run scripts/perf-record.sh first")
+
+
+def millions(n):
+    return f"{n / 1e6:.1f} M" if n >= 100_000 else f"{n:,}"
+
+
+def seconds(s):
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def command_line(args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def column(e, s):
+    """The cells of one fleet size, in row order, and whether each target was met."""
+    days = s["days"]
+    first, last = days[0], days[-1]
+    naive = e.get("naive_samples")
+    naive_cell = (
+        f"{millions(naive)} samples in {seconds(e['naive_seconds'])}"
+        if naive is not None
+        else "refused by Prometheus: " + e["naive_error"].split(": ")[-1]
+    )
+    largest = max(e["largest_request_samples"], s["cycle_largest_request_samples"])
+    ratios = [d["ratio"] for d in days]
+    met = {
+        "close": e["ratio"] <= 1.25,
+        "limits": largest <= MAX_SAMPLES,
+        "cycle": max(ratios) <= 1.5,
+        "scrape": s["scrape_ratio"] <= 0.5,
+        "rss": s["rss_peak_mb"] <= 100,
+    }
+    cells = [
+        f"{seconds(e['read_facts_seconds'])} vs {seconds(e['replay_seconds'])}: **{e['ratio']:.2f}**",
+        f"{e['queries']} queries, {millions(e['loaded_samples'])} samples loaded",
+        naive_cell,
+        " · ".join(f"{r:.2f}" for r in ratios) + f" ({days[-1]['steady_loaded']:,} / {days[-1]['steady_ingested']:,})",
+        f"{millions(first['catch_up_samples'])} ({seconds(first['catch_up_seconds'])})"
+        f" → {millions(last['catch_up_samples'])} ({seconds(last['catch_up_seconds'])})",
+        f"{millions(last['input_refresh_samples'])} ({s['cycle_series'] - s['cycle_nodes']:,} revenue series)",
+        f"{millions(largest)} (month close {millions(e['largest_request_samples'])},"
+        f" serve {millions(s['cycle_largest_request_samples'])})",
+        f"{seconds(s['metrics_seconds'])} vs {seconds(s['federate_seconds'])}: **{s['scrape_ratio']:.3f}**"
+        f" ({s['metrics_series']:,} series)",
+        f"**{s['rss_peak_mb']:.1f} MB** / {s['rss_steady_mb']:.1f} MB",
+    ]
+    return cells, met
+
+
+ROWS = [
+    ("**Month close**: reading the month (`read_facts`) vs the same PromQL replayed directly", "≤ 1.25", "close"),
+    ("… its load on Prometheus (`totalQueryableSamples`)", "", None),
+    ("… for scale, the naive one-query month `count_over_time(up[31d])`", "", None),
+    ("**Live cycle**: samples loaded / ingested per minute, days {days}", "≤ 1.5, flat", "cycle"),
+    ("… catch-up when `serve` starts at noon, day 1 → day 31", "", None),
+    ("… one input refresh at day 31 (every `--inputs.refresh-interval`)", "", None),
+    ("**Query limits**: largest single request (month close and live)", "≤ 50 M (default `--query.max-samples`)", "limits"),
+    ("**Scrape**: `GET /metrics` vs Prometheus `GET /federate` of the same series (medians of 15)", "≤ 0.5", "scrape"),
+    ("**`serve` resident memory**, peak / steady", "≤ 100 MB at 10,000 nodes", "rss"),
+]
+
+
+def render(figures_dir, sizes):
+    records = [(load(f"{figures_dir}/evaluate-{n}.json"), load(f"{figures_dir}/serve-{n}.json")) for n in sizes]
+    cols = [column(e, s) for e, s in records]
+    days = " · ".join(str(d["day"]) for d in records[0][1]["days"])
+    head = "| | " + " | ".join(f"{int(n):,} nodes" for n in sizes) + " | target |"
+    lines = [head, "|---" * (len(sizes) + 2) + "|"]
+    for i, (label, target, key) in enumerate(ROWS):
+        cells = [c[0][i] for c in cols]
+        if key is not None:
+            verdict = "met" if all(c[1][key] for c in cols) else "**NOT met**"
+            target = f"{target}: {verdict}"
+        lines.append(f"| {label.format(days=days)} | " + " | ".join(cells) + f" | {target} |")
+    machine = (
+        f"{os.cpu_count()} cores, {command_line(['prometheus', '--version']).splitlines()[0]},"
+        f" default query limits"
+    )
+    commit = command_line(["git", "rev-parse", "--short", "HEAD"])
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    intro = (
+        f"Recorded by `scripts/perf-record.sh` on {when} at commit {commit} ({machine}). "
+        "Fleets of the given size, October 2026 at 60 s, 10 nodes per operator; "
+        "the live figures with one revenue series per operator; the scrape and memory "
+        "figures over one day, every operator on the roster."
+    )
+    return "\n".join([BEGIN, intro, "", *lines, END])
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    readme, figures_dir, sizes = sys.argv[1], sys.argv[2], sys.argv[3:]
+    with open(readme) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"perf-table: {readme} has no {BEGIN} … {END} markers")
+    before, rest = text.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    table = render(figures_dir, sizes)
+    with open(readme, "w") as f:
+        f.write(before + table + after)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+//! `scripts/perf-table.py`, the last step of `scripts/perf-record.sh`:
+//! README's performance table is rendered from the figures the benchmarks
+//! write, and a missed target says so. (The benchmarks themselves run with
+//! the script, not in `cargo test`.)
+
+mod common;
+
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+
+fn evaluate(nodes: u64, ours: f64, theirs: f64, largest: u64) -> serde_json::Value {
+    json!({
+        "bench": "evaluate_vs_promql", "nodes": nodes, "backfilled_samples": nodes * 44_640,
+        "queries": 108, "read_facts_seconds": ours, "replay_seconds": theirs, "ratio": ours / theirs,
+        "loaded_samples": 47_700_000, "replayed_samples": 47_700_000, "largest_request_samples": largest,
+        "naive_query": "count_over_time(up{job=\"fleet\"}[31d])", "naive_seconds": 0.5,
+        "naive_error": "Prometheus rejected query `x` (HTTP 422, execution): query processing would load too many samples into memory in query execution",
+    })
+}
+
+fn serve(nodes: u64, ratio_day31: f64, rss_peak: f64) -> serde_json::Value {
+    let day = |d: u64, r: f64| {
+        json!({
+            "day": d, "catch_up_samples": d * 1_600_000, "catch_up_seconds": d as f64 * 0.15,
+            "steady_loaded": 500, "steady_ingested": 550, "ratio": r, "input_refresh_samples": d * 70_000,
+        })
+    };
+    json!({
+        "bench": "serve_cycle", "cycle_nodes": nodes, "cycle_series": nodes + nodes / 10,
+        "days": [day(1, 0.91), day(15, 0.91), day(31, ratio_day31)], "cycle_largest_request_samples": 14_400_000,
+        "scrape_nodes": nodes, "serve_ready_seconds": 3.0, "metrics_series": 55_063, "metrics_bytes": 5_600_000,
+        "federate_series": 55_068, "federate_bytes": 9_000_000, "metrics_seconds": 0.0041,
+        "federate_seconds": 0.3795, "scrape_ratio": 0.0041 / 0.3795, "rss_peak_mb": rss_peak, "rss_steady_mb": 46.9,
+    })
+}
+
+fn render(figures: &[(&str, serde_json::Value)]) -> (bool, String, String) {
+    common::require_binary("python3");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in figures {
+        std::fs::write(dir.path().join(name), value.to_string()).unwrap();
+    }
+    let readme = dir.path().join("README.md");
+    std::fs::write(&readme, "# x\n\nbefore\n<!-- perf-record:begin -->\nold table\n<!-- perf-record:end -->\nafter\n")
+        .unwrap();
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/perf-table.py"))
+        .arg(&readme)
+        .arg(dir.path())
+        .args(["500", "10000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.success(), std::fs::read_to_string(&readme).unwrap(), stderr)
+}
+
+fn row<'a>(readme: &'a str, starts: &str) -> &'a str {
+    readme
+        .lines()
+        .find(|l| l.starts_with(&format!("| {starts}")))
+        .unwrap_or_else(|| panic!("no row {starts}:\n{readme}"))
+}
+
+#[test]
+fn the_table_holds_every_figure_and_its_ratio_and_keeps_the_rest_of_readme() {
+    let (ok, readme, stderr) = render(&[
+        ("evaluate-500.json", evaluate(500, 2.21, 2.17, 1_500_000)),
+        ("serve-500.json", serve(500, 0.91, 40.0)),
+        ("evaluate-10000.json", evaluate(10_000, 44.0, 40.0, 14_400_000)),
+        ("serve-10000.json", serve(10_000, 0.92, 93.9)),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(readme.starts_with("# x\n\nbefore\n<!-- perf-record:begin -->\nRecorded by `scripts/perf-record.sh`"));
+    assert!(readme.ends_with("<!-- perf-record:end -->\nafter\n"), "{readme}");
+    assert!(!readme.contains("old table"));
+    assert!(readme.contains("| | 500 nodes | 10,000 nodes | target |"), "{readme}");
+    let close = row(&readme, "**Month close**");
+    assert!(close.contains("2.21 s vs 2.17 s: **1.02**") && close.contains("44.00 s vs 40.00 s: **1.10**"), "{close}");
+    assert!(close.ends_with("≤ 1.25: met |"), "{close}");
+    let cycle = row(&readme, "**Live cycle**");
+    assert!(cycle.contains("0.91 · 0.91 · 0.92 (500 / 550)"), "{cycle}");
+    let naive = row(&readme, "… for scale");
+    assert!(naive.contains("refused by Prometheus: query processing would load too many samples"), "{naive}");
+    let scrape = row(&readme, "**Scrape**");
+    assert!(scrape.contains("4.1 ms vs 379.5 ms: **0.011** (55,063 series)"), "{scrape}");
+    assert!(row(&readme, "**Query limits**").contains("14.4 M (month close 14.4 M, serve 14.4 M)"));
+    assert!(row(&readme, "**`serve` resident memory**").contains("**93.9 MB** / 46.9 MB"));
+}
+
+#[test]
+fn a_missed_target_is_written_as_not_met() {
+    let (ok, readme, stderr) = render(&[
+        ("evaluate-500.json", evaluate(500, 2.0, 1.0, 60_000_000)),
+        ("serve-500.json", serve(500, 1.6, 40.0)),
+        ("evaluate-10000.json", evaluate(10_000, 1.0, 1.0, 1)),
+        ("serve-10000.json", serve(10_000, 0.9, 120.0)),
+    ]);
+    assert!(ok, "{stderr}");
+    for r in ["**Month close**", "**Live cycle**", "**Query limits**", "**`serve` resident memory**"] {
+        assert!(row(&readme, r).ends_with(": **NOT met** |"), "{}", row(&readme, r));
+    }
+    assert!(row(&readme, "**Scrape**").ends_with(": met |"));
+}
+
+#[test]
+fn missing_figures_are_named() {
+    let (ok, readme, stderr) = render(&[("evaluate-500.json", evaluate(500, 2.0, 1.0, 1))]);
+    assert!(!ok);
+    assert!(stderr.contains("serve-500.json is missing: run scripts/perf-record.sh first"), "{stderr}");
+    assert!(readme.contains("old table"), "README is left as it was");
+}
+
+#[test]
+fn readme_has_the_table_markers() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let begin = readme.find("<!-- perf-record:begin -->").expect("begin marker");
+    let end = readme.find("<!-- perf-record:end -->").expect("end marker");
+    assert!(begin < end);
+    assert!(readme[begin..end].contains("| | 500 nodes | 10,000 nodes | target |"), "the table of both sizes");
+}
