@@ -455,9 +455,18 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
 }
 
 fn check(dir: &Path) -> ExitCode {
+    if !dir.is_dir() {
+        let why = if dir.exists() {
+            "not a directory: check takes a rules directory (its files make one programme and are checked together)"
+        } else {
+            "no such directory"
+        };
+        eprintln!("{}: {why}", dir.display());
+        return ExitCode::from(2);
+    }
     let sets = rules::load::check_tree(dir);
     if sets.is_empty() {
-        eprintln!("{}: no rule files (*.yaml) found", dir.display());
+        eprintln!("{}: no rule files (*.yaml, *.yml) found", dir.display());
         return ExitCode::from(2);
     }
     let mut errors = 0;

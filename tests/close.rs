@@ -592,6 +592,59 @@ fn a_close_started_twice_at_the_same_time_runs_once_and_mails_each_message_once(
     }
 }
 
+/// Lines of Prometheus' query log (one per query it ran).
+fn logged_queries(p: &Prometheus) -> usize {
+    std::fs::read_to_string(p.query_log()).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+/// Prometheus killed (SIGKILL) in the middle of the close's read: the close
+/// fails naming the query, writes and mails nothing; once Prometheus is back
+/// the same command closes the month exactly as an undisturbed close did.
+#[test]
+fn prometheus_killed_in_the_middle_of_a_close_writes_nothing_and_the_rerun_closes_the_same_month() {
+    let f = fixture();
+    let plan = plan();
+    let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
+    let proxy = common::proxy::Proxy::start(prometheus.port);
+    proxy.set_delay(std::time::Duration::from_millis(150)); // a read of several seconds
+    let out = f.root.path().join("killed");
+    let maildir = f.root.path().join("maildir-killed");
+    let smtp = Smtp::start(common::free_port(), &maildir);
+    let close = |url: &str| {
+        let mut c = bin();
+        c.args(["close", "--period", PERIOD, "--query.attempts=2", "--prometheus.url", url])
+            .arg("--rules.dir")
+            .arg(&f.rules)
+            .arg("--out")
+            .arg(&out);
+        mail_flags(c.arg("--mail"), smtp.port).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let child = close(&proxy.url());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while logged_queries(&prometheus) < 4 {
+        assert!(std::time::Instant::now() < deadline, "the close sent no queries");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(prometheus); // SIGKILL, with queries in flight and most of the month unread
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("Prometheus") && err.contains("query `"), "the error names the query: {err}");
+    assert!(!out.join(PERIOD).exists(), "no statement from a partial read");
+    assert!(smtp.messages().is_empty(), "nothing mailed");
+
+    // Prometheus is back (same data, another port): the same command closes the month.
+    let again = Prometheus::start(&plan.series("fleet-node"), plan.span);
+    proxy.set_delay(std::time::Duration::ZERO);
+    proxy.set_upstream(again.port);
+    let o = close(&proxy.url()).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for name in ["statement.json", "statement.csv"] {
+        assert_eq!(std::fs::read(out.join(PERIOD).join(name)).unwrap(), f.file(name), "{name}");
+    }
+    assert_eq!(received(&smtp), expected_mail(), "each message once");
+}
+
 #[test]
 fn an_unwritable_output_directory_is_a_clear_error_and_nothing_is_sent() {
     let f = fixture();

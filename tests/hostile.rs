@@ -215,7 +215,9 @@ fn bad_command_lines_are_usage_errors_with_a_clear_message() {
     let missing = missing.to_str().unwrap();
     let missing_evidence = format!("{missing}/evidence.json");
     let missing_rules_error = format!("{missing}:0:0: cannot read rules");
-    let missing_check_error = format!("{missing}: no rule files (*.yaml) found");
+    let missing_check_error = format!("{missing}: no such directory");
+    let file_check_error = format!("{rules}/roster.yaml: not a directory: check takes a rules directory");
+    let roster = format!("{rules}/roster.yaml");
     let cases: &[(&[&str], &str)] = &[
         (&["check", "--bogus"], "unexpected argument '--bogus'"),
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
@@ -249,6 +251,7 @@ fn bad_command_lines_are_usage_errors_with_a_clear_message() {
         (&["serve", nowhere, "--web.listen-address", "127.0.0.1:0", "--rules.dir", broken], "unsupported `version: 2`"),
         (&["evaluate", "--period", "2026-10", "--rules.dir", missing, nowhere], &missing_rules_error),
         (&["check", missing], &missing_check_error),
+        (&["check", &roster], &file_check_error),
         (&["test", missing], missing),
         (&["replay", "--evidence", &missing_evidence], &missing_evidence),
         (&["diff", "--new", rules, "--evidence", &missing_evidence], &missing_evidence),
