@@ -13,13 +13,10 @@
 //!
 //! Run: `cargo bench --bench evaluate_vs_promql` (kept out of `cargo test`).
 //!
-//! Measured (2 cores, Prometheus 2.42, 500 nodes, 22.3 M samples): backfill
-//! 29 s (a later run copies the cached blocks); 108 queries (raw batches of
-//! at most 100,000 samples); read_facts 2.21 s vs 2.17 s replayed (ratio
-//! 1.02); totalQueryableSamples 47.7 M
-//! (count + sum per day, plus raw samples where there was downtime), no
-//! request above 1.5 M; the one-query month loads 22.2 M in 1.06 s but
-//! would load 446 M for 10,000 nodes, past `--query.max-samples`.
+//! `scripts/perf-record.sh` runs it at 500 and 10,000 nodes and puts the
+//! figures in README's performance table. Note: the one-query month is not
+//! refused even at 10,000 nodes (445 M samples loaded): `--query.max-samples`
+//! bounds the samples held at once (`peakSamples`), not those read.
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -25,6 +25,9 @@ done
 if [[ -z "${FLEET_PERF_RENDER_ONLY:-}" ]]; then
     rm -rf "$out"
     mkdir -p "$out"
+    # The code measured: the commit, and whether the work tree differed from it.
+    { git rev-parse --short HEAD; git diff --quiet HEAD -- src benches Cargo.lock || echo "(modified)"; } \
+        | paste -sd' ' > "$out/commit"
     for n in "${sizes[@]}"; do
         echo "== $n nodes: month close vs raw PromQL" >&2
         FLEET_BENCH_NODES=$n FLEET_BENCH_RECORD="$out/evaluate-$n.json" \

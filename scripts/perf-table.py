@@ -86,7 +86,7 @@ ROWS = [
     ("**Live cycle**: samples loaded / ingested per minute, days {days}", "≤ 1.5, flat", "cycle"),
     ("… catch-up when `serve` starts at noon, day 1 → day 31", "", None),
     ("… one input refresh at day 31 (every `--inputs.refresh-interval`)", "", None),
-    ("**Query limits**: largest single request (month close and live)", "≤ 50 M (default `--query.max-samples`)", "limits"),
+    ("**Query limits**: samples loaded by the largest single request (month close and live)", "≤ 50 M (default `--query.max-samples`, which bounds the samples held at once, a smaller figure)", "limits"),
     ("**Scrape**: `GET /metrics` vs Prometheus `GET /federate` of the same series (medians of 15)", "≤ 0.5", "scrape"),
     ("**`serve` resident memory**, peak / steady", "≤ 100 MB at 10,000 nodes", "rss"),
 ]
@@ -104,11 +104,14 @@ def render(figures_dir, sizes):
             verdict = "met" if all(c[1][key] for c in cols) else "**NOT met**"
             target = f"{target}: {verdict}"
         lines.append(f"| {label.format(days=days)} | " + " | ".join(cells) + f" | {target} |")
-    machine = (
-        f"{os.cpu_count()} cores, {command_line(['prometheus', '--version']).splitlines()[0]},"
-        f" default query limits"
-    )
-    commit = command_line(["git", "rev-parse", "--short", "HEAD"])
+    version = command_line(["prometheus", "--version"]).split()
+    prometheus = f"Prometheus {version[2]}" if len(version) > 2 else "Prometheus (version unknown)"
+    machine = f"{os.cpu_count()} cores, {prometheus}, default query limits"
+    try:
+        with open(f"{figures_dir}/commit") as f:
+            commit = f.read().strip()
+    except FileNotFoundError:
+        commit = "unknown"
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     intro = (
         f"Recorded by `scripts/perf-record.sh` on {when} at commit {commit} ({machine}). "

@@ -273,18 +273,24 @@ fn a_slow_then_restarted_prometheus_pays_nothing_new_and_serve_recovers_by_itsel
     let config = std::fs::read_to_string(data.join("prometheus.yml")).unwrap();
     let again = LocalPrometheus::start(&data, &config, &[]).unwrap_or_else(|e| panic!("{e}"));
     proxy.set_upstream(again.port);
-    let back = serve.wait_metrics("a newer window after the restart", |b| window_end(b).is_some_and(|e| e > frozen));
+    recovers_by_itself(&serve, frozen, &again.url);
+}
+
+/// After a fault that froze serve's window at `frozen`: a newer window comes
+/// by itself, failures stop, and month to date equals a fresh evaluation at
+/// the same window end from `prometheus_url` (the fault lost and doubled nothing).
+fn recovers_by_itself(serve: &Serve, frozen: DateTime<Utc>, prometheus_url: &str) {
+    let failures = |b: &str| sample(b, "fleet_incentives_evaluation_failures_total").unwrap_or(0.0);
+    let back = serve.wait_metrics("a newer window", |b| window_end(b).is_some_and(|e| e > frozen));
     let settled = failures(&back);
     std::thread::sleep(StdDuration::from_millis(2500));
     let later = serve.get("/metrics").1;
-    assert_eq!(failures(&later), settled, "no more failures once Prometheus is back");
-    // Month to date equals a fresh evaluation at the same window end: the
-    // outage of Prometheus lost and doubled nothing.
+    assert_eq!(failures(&later), settled, "no more failures once the fault is over");
     let end = window_end(&later).unwrap();
-    let fresh = evaluate_at(&again.url, &shipped_rules(), end);
-    let strip = |b: &str| samples(b, "fleet_incentives_node_down_seconds").join("\n");
-    assert_eq!(strip(&later), strip(&fresh), "downtime per node");
-    assert_eq!(lines(&later), samples(&fresh, "fleet_incentives_pay_line_amount").join("\n"));
+    let fresh = evaluate_at(prometheus_url, &shipped_rules(), end);
+    for name in ["fleet_incentives_node_down_seconds", "fleet_incentives_pay_line_amount"] {
+        assert_eq!(samples(&later, name), samples(&fresh, name), "{name}");
+    }
 }
 
 /// A Prometheus with no data of its own that answers from a remote store:
@@ -357,16 +363,7 @@ fn partial_data_with_warnings_is_never_paid_and_serve_recovers() {
 
     // The store is back: serve catches up by itself and equals a fresh evaluation.
     proxy.cut_to(store.port);
-    let back = serve.wait_metrics("a newer window", |b| window_end(b).is_some_and(|e| e > frozen));
-    let settled = failures(&back);
-    std::thread::sleep(StdDuration::from_millis(2500));
-    let later = serve.get("/metrics").1;
-    assert_eq!(failures(&later), settled, "no more failures once the store is back");
-    let end = window_end(&later).unwrap();
-    let fresh = evaluate_at(&store.url, &shipped_rules(), end);
-    let down = |b: &str| samples(b, "fleet_incentives_node_down_seconds").join("\n");
-    assert_eq!(down(&later), down(&fresh), "downtime per node");
-    assert_eq!(lines(&later), lines(&fresh), "pay");
+    recovers_by_itself(&serve, frozen, &store.url);
 }
 
 fn front_client(url: &str) -> Client {
