@@ -65,11 +65,14 @@ fn window_end(body: &str) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(secs as i64, 0).single()
 }
 
+fn client(url: &str) -> Client {
+    Client::new(ClientConfig::new(url)).unwrap()
+}
+
 /// What `evaluate --at to` gives, as the exporter would encode it.
 fn evaluate_at(prometheus_url: &str, rules: &Rules, to: DateTime<Utc>) -> String {
     let period = Period::containing(to, rules.time_zone);
-    let client = Client::new(ClientConfig::new(prometheus_url)).unwrap();
-    let reading = common::block_on(source::read_facts(&client, rules, period.start, to)).unwrap();
+    let reading = common::block_on(source::read_facts(&client(prometheus_url), rules, period.start, to)).unwrap();
     export::encode_evaluation(&engine::evaluate(&reading.facts, rules, &period, to))
 }
 
@@ -319,13 +322,13 @@ fn partial_data_with_warnings_is_never_paid_and_serve_recovers() {
     serve.wait_ready();
     let lines = |b: &str| samples(b, "fleet_incentives_pay_line_amount").join("\n");
     let failures = |b: &str| sample(b, "fleet_incentives_evaluation_failures_total").unwrap_or(0.0);
-    let good = serve.wait_metrics("a second good cycle", |b| window_end(b).is_some());
+    let good = serve.wait_metrics("a good cycle", |b| window_end(b).is_some());
     assert_eq!(failures(&good), 0.0, "the remote store answers: {}", serve.log());
     assert!(!lines(&good).is_empty(), "pay lines from the remote data");
 
     // The remote store goes away: the front answers "success", empty, with a warning.
     proxy.cut_to(common::free_port());
-    let answer = common::block_on(front_client(&front.url).instant("up", oct(6, 0, 0))).unwrap();
+    let answer = common::block_on(client(&front.url).instant("up", oct(6, 0, 0))).unwrap();
     assert!(answer.warnings.iter().any(|w| w.contains("remote_read")), "{:?}", answer.warnings);
     assert_eq!(answer.data.series(), 0, "the data is partial: none of it came back");
 
@@ -364,10 +367,6 @@ fn partial_data_with_warnings_is_never_paid_and_serve_recovers() {
     // The store is back: serve catches up by itself and equals a fresh evaluation.
     proxy.cut_to(store.port);
     recovers_by_itself(&serve, frozen, &store.url);
-}
-
-fn front_client(url: &str) -> Client {
-    Client::new(ClientConfig::new(url)).unwrap()
 }
 
 /// High availability: two replicas against one Prometheus serve the same
@@ -412,7 +411,7 @@ fn two_replicas_serve_identical_month_to_date() {
 fn a_new_month_starts_new_totals() {
     let (_dir, prom) = prometheus(common::free_port());
     let rules = shipped_rules();
-    let client = Client::new(ClientConfig::new(&prom.url)).unwrap();
+    let client = client(&prom.url);
     let mut ev = fleet_incentives::serve::cycle::Evaluator::new(
         client,
         PathBuf::from("rules"),

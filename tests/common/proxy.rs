@@ -8,15 +8,16 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-
-type Epoch = Arc<AtomicU64>;
 use std::time::Duration;
+
+/// The proxy's epoch and the one a connection was opened in.
+type Epoch = Arc<AtomicU64>;
 
 pub struct Proxy {
     pub port: u16,
     upstream: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
-    /// Bumped by [`Proxy::cut`]: connections of an older epoch close.
+    /// Bumped by [`Proxy::cut_to`]: connections of an older epoch close.
     epoch: Epoch,
 }
 
