@@ -18,10 +18,14 @@
 //! refused even at 10,000 nodes (445 M samples loaded): `--query.max-samples`
 //! bounds the samples held at once (`peakSamples`), not those read.
 
-#[path = "../tests/common/mod.rs"]
+// The benchmarks use a part of the integration tests' harness.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "support/record.rs"]
 mod record;
+#[path = "support/synthetic.rs"]
+mod synthetic;
 
 use chrono::{TimeZone, Utc};
 use common::fleet::Plan;
@@ -32,25 +36,10 @@ use std::time::Instant;
 
 const RUNS: usize = 3;
 
-/// The benchmark fleet over the whole month (see `common::fleet::synthetic`).
+/// The benchmark fleet over the whole month (see `synthetic::fleet`).
 fn plan(nodes: usize) -> Plan {
-    common::fleet::synthetic(nodes, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
+    synthetic::fleet(nodes, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
 }
-
-const RULES: &str = r#"
-version: 1
-source:
-  up: up{job="fleet"}
-  node_label: instance
-  operator_label: operator
-  region_label: region
-  step: 1m
-maintenance:
-  - name: sunday
-    weekday: sunday
-    at: "02:00"
-    duration: 2h
-"#;
 
 /// The queries replayed with a bare HTTP loop, `concurrency` at a time;
 /// returns the summed `totalQueryableSamples`.
@@ -95,7 +84,7 @@ fn main() {
         prometheus.backfill_seconds,
         if prometheus.cached { "copied from the backfill cache" } else { "backfill: one file per 2 h block, promtool" }
     );
-    let rules = rules_from_yaml(RULES);
+    let rules = rules_from_yaml(common::fleet::RULES);
     let client = prometheus.client();
     let (start, end) = (plan.span.start, plan.span.end);
 

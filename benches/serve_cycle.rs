@@ -18,10 +18,14 @@
 //!
 //! Run: `cargo bench --bench serve_cycle` (kept out of `cargo test`).
 
-#[path = "../tests/common/mod.rs"]
+// The benchmarks use a part of the integration tests' harness.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "support/record.rs"]
 mod record;
+#[path = "support/synthetic.rs"]
+mod synthetic;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::fleet::Plan;
@@ -38,9 +42,9 @@ fn at(day: u32, h: u32, m: u32) -> DateTime<Utc> {
 
 const STEADY_CYCLES: i64 = 5;
 
-/// The benchmark fleet up to `end` (see `common::fleet::synthetic`).
+/// The benchmark fleet up to `end` (see `synthetic::fleet`).
 fn plan(nodes: usize, end: DateTime<Utc>) -> Plan {
-    common::fleet::synthetic(nodes, end)
+    synthetic::fleet(nodes, end)
 }
 
 /// One revenue counter per operator.
@@ -60,7 +64,7 @@ fn revenue(plan: &Plan) -> Vec<Series> {
 /// The shipped rules with a roster of every operator of `plan` (tier 1,
 /// all month) instead of the demo roster.
 fn rules_for(plan: &Plan, dir: &Path) -> Rules {
-    common::copy_dir(Path::new("rules"), dir);
+    fleet_incentives::local_prometheus::copy_dir(Path::new("rules"), dir).unwrap();
     let _ = std::fs::remove_dir_all(dir.join("tests"));
     let _ = std::fs::remove_dir_all(dir.join("examples"));
     let mut roster = String::from("version: 1\noperators:\n");
@@ -214,11 +218,7 @@ fn part2(nodes: usize, record: &mut record::Record) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    while fleet_incentives::demo::http_get_status(port, "/-/ready") != Some(200) {
-        assert!(serve.try_wait().unwrap().is_none(), "serve exited");
-        assert!(started.elapsed() < StdDuration::from_secs(600), "serve not ready");
-        std::thread::sleep(StdDuration::from_millis(200));
-    }
+    common::wait_ready("serve", port, 600, &mut serve, String::new);
     let ready_seconds = started.elapsed().as_secs_f64();
     println!("  serve ready (catch-up of 23 h) in {ready_seconds:.1} s");
     let (_, ours) = common::http(port, "GET", "/metrics");

@@ -546,19 +546,18 @@ fn evaluate_period(
 }
 
 fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
-    use crate::demo;
+    use crate::{demo, local_prometheus as local};
     let rules = load_rules(&args.rules_dir)?;
     let period = Period::month(&args.period, rules.time_zone)?;
     let dir = std::env::temp_dir().join(format!("fleet-incentives-demo-{}", std::process::id()));
     let data = dir.join("data");
     std::fs::create_dir_all(&data)?;
-    let step = rules.source.step.seconds();
-    let plan = demo::demo_fleet(&rules, period.start, period.end);
-    eprintln!("generating {} series for {} …", plan.len(), period.label);
-    let files = demo::write_openmetrics(&dir.join("openmetrics"), &plan, period.start, period.end, step)?;
-    eprintln!("backfilling {} two-hour blocks with promtool …", files.len());
-    demo::backfill(&files, &data)?;
-    let prometheus = demo::LocalPrometheus::start(&data, "global:\n  scrape_interval: 1m\n", &[])?;
+    let span = local::Span { start: period.start, end: period.end, step: rules.source.step.seconds() };
+    let series = demo::demo_fleet(&rules, period.start, period.end);
+    eprintln!("generating {} series for {} …", series.len(), period.label);
+    eprintln!("backfilling {} two-hour blocks with promtool …", span.blocks().len());
+    local::backfill(&series, span, &dir.join("openmetrics"), &data, args.keep)?;
+    let prometheus = local::LocalPrometheus::start(&data, "global:\n  scrape_interval: 1m\n", &[])?;
     eprintln!("Prometheus ready at {}", prometheus.url);
     let result = evaluate_period(ClientConfig::new(&prometheus.url), None, &rules, &period, period.end);
     drop(prometheus);

@@ -53,6 +53,7 @@ pub mod engine;
 pub mod evaluation;
 pub mod export;
 pub mod facts;
+pub mod local_prometheus;
 pub mod money;
 pub mod period;
 pub mod report;

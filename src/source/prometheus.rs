@@ -201,7 +201,7 @@ impl<'de> Deserialize<'de> for QueryData {
 }
 
 /// A sample value as Prometheus writes it; [`value`] reads it back exactly.
-fn value_text(v: f64) -> String {
+pub fn value_text(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
@@ -583,7 +583,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_error_does_not_carry_the_password() {
-        let port = crate::demo::free_port().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config =
             ClientConfig { max_attempts: 1, ..ClientConfig::new(format!("http://u:hunter2@127.0.0.1:{port}")) };
         let client = Client::new(config).unwrap();

@@ -10,7 +10,7 @@
 //! those errors, each as `DIR/FILE:LINE:COLUMN: TEXT…`, and nothing else
 //! naming the directory.
 
-mod common;
+use crate::common;
 
 use common::serve::Serve;
 use std::io::{Read, Write};

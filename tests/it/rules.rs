@@ -2,9 +2,7 @@
 //! is reported with file:line:column for every error — through the binary,
 //! as a rule author would run it.
 
-mod common;
-
-use common::copy_dir;
+use fleet_incentives::local_prometheus::copy_dir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,7 +49,7 @@ fn position(text: &str, needle: &str) -> (usize, usize) {
 fn a_misspelt_field_and_a_broken_expression_are_both_reported_with_file_line_and_column() {
     let dir = std::env::temp_dir().join(format!("fi-broken-rules-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&rules_dir(), &dir);
+    copy_dir(&rules_dir(), &dir).unwrap();
     let _ = std::fs::remove_dir_all(dir.join("examples"));
 
     // Misspell `resolve_within` in the severities file.

@@ -9,7 +9,7 @@
 //! aggregates away `instance` and `pod` (two replicas, one alert), and every
 //! runbook_url points at a section of `docs/runbook.md`.
 
-mod common;
+use crate::common;
 
 use common::alertmanager::Alertmanager;
 use promql_parser::parser::{self, Expr, LabelModifier};

@@ -3,10 +3,10 @@
 //! outages, gaps and a weekly maintenance window. Every expected value comes
 //! from the plan.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::fleet::{Node, Plan, Window};
+use common::fleet::{self, Node, Plan, Window};
 use common::{Prometheus, Series, Span, block_on, rules_from_yaml};
 use fleet_incentives::facts::{InputFacts, Interval, NodeFacts, Outage};
 use fleet_incentives::rules::Rules;
@@ -35,20 +35,8 @@ fn sunday_maintenance() -> Vec<Window> {
     [4, 11, 18, 25].iter().map(|d| (at(*d, 2, 0), at(*d, 4, 0))).collect()
 }
 
-const RULES: &str = r#"
-version: 1
-source:
-  up: up{job="fleet"}
-  node_label: instance
-  operator_label: operator
-  region_label: region
-  step: 1m
-  degraded: degraded{job="fleet"}
-maintenance:
-  - name: sunday
-    weekday: sunday
-    at: "02:00"
-    duration: 2h
+/// [`fleet::RULES`] with a degraded series and inputs, one of them broken.
+const MORE_RULES: &str = r#"  degraded: degraded{job="fleet"}
 inputs:
   - name: revenue
     query: sum by (region) (max_over_time(revenue[$__range]))
@@ -59,6 +47,10 @@ inputs:
   - name: broken
     query: sum(rate(revenue[$__range])
 "#;
+
+fn rules() -> Rules {
+    rules_from_yaml(&[fleet::RULES, MORE_RULES].concat())
+}
 
 fn plan() -> Plan {
     let regions = [("eu", "op-a"), ("us", "op-b"), ("ap", "op-c")];
@@ -150,7 +142,7 @@ fn fixture() -> &'static Fixture {
             prometheus.backfill_seconds,
             prometheus.cached
         );
-        Fixture { plan, prometheus, rules: rules_from_yaml(RULES) }
+        Fixture { plan, prometheus, rules: rules() }
     })
 }
 
@@ -288,7 +280,7 @@ fn prometheus_down_gives_a_connection_error_after_bounded_retries() {
     config.max_attempts = 3;
     config.backoff = std::time::Duration::from_millis(100);
     let client = Client::new(config).unwrap();
-    let rules = rules_from_yaml(RULES);
+    let rules = rules();
     let started = std::time::Instant::now();
     let err = block_on(read_facts(&client, &rules, at(1, 0, 0), at(2, 0, 0))).unwrap_err();
     let elapsed = started.elapsed();

@@ -3,11 +3,11 @@
 //! uptime, coverage, incidents, severities, MTTR, breaches and pay — is
 //! computed here from the plan, never copied from the program's output.
 
-mod common;
+use crate::common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::fleet::{Node, Plan};
-use common::{Prometheus, Span};
+use chrono::{DateTime, TimeZone, Utc};
+use common::Prometheus;
+use common::fleet::{self, Plan};
 use fleet_incentives::evaluation::{Evaluation, LineStatus, Verdict};
 use fleet_incentives::period::Period;
 use fleet_incentives::{engine, rules, source};
@@ -37,44 +37,10 @@ operators:
   - {id: op-us, name: US operator, tier: t1, start: 2026-01-01, nodes: [n4, n5, n6]}
 "#;
 
-fn at(day: i64, h: i64, m: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
-        + Duration::days(day - 1)
-        + Duration::hours(h)
-        + Duration::minutes(m)
-}
-
-fn nodes(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-/// November 2026 (30 days; Sundays 1, 8, 15, 22, 29).
+/// November 2026 (30 days; Sundays 1, 8, 15, 22, 29): n6's 26 hours on a
+/// Tuesday–Wednesday, n2's outage inside Sunday 1 November's maintenance.
 fn plan() -> Plan {
-    let region = |n: &str| if ["n1", "n2", "n3"].contains(&n) { "eu" } else { "us" };
-    let operator = |n: &str| if region(n) == "eu" { "op-eu" } else { "op-us" };
-    Plan {
-        span: Span { start: at(1, 0, 0), end: at(31, 0, 0), step: 60 },
-        nodes: ["n1", "n2", "n3", "n4", "n5", "n6"]
-            .iter()
-            .map(|n| Node { name: n.to_string(), region: region(n).into(), operator: operator(n).into() })
-            .collect(),
-        outages: vec![
-            // Fleet-wide, 30 minutes: P0.
-            (nodes(&["n1", "n2", "n3", "n4", "n5", "n6"]), at(2, 10, 0), at(2, 10, 30)),
-            // Two of eu's three nodes, 1 hour: P1.
-            (nodes(&["n1", "n2"]), at(5, 8, 0), at(5, 9, 0)),
-            // One node, 10 minutes: P2.
-            (nodes(&["n4"]), at(9, 12, 0), at(9, 12, 10)),
-            // Exactly 5 minutes: downtime, but not a failure.
-            (nodes(&["n5"]), at(10, 12, 0), at(10, 12, 5)),
-            // 26 hours on a Tuesday–Wednesday: P2 over its 24 h target.
-            (nodes(&["n6"]), at(17, 0, 0), at(18, 2, 0)),
-            // Inside Sunday 1 November's maintenance window: not counted.
-            (nodes(&["n2"]), at(1, 2, 30), at(1, 3, 30)),
-        ],
-        // Six hours without samples: unknown, neither up nor down.
-        gaps: vec![(Some("n3".into()), at(20, 0, 0), at(20, 6, 0))],
-    }
+    fleet::six_nodes(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), 30, 1, 17, 20)
 }
 
 struct Fixture {

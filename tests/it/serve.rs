@@ -5,13 +5,14 @@
 //! evaluation interval: it rebuilds month-to-date with coarse queries, then
 //! reads one small window per cycle, as it would live.
 
-mod common;
+use crate::common;
 
 use common::http;
 use common::serve::{Serve, sample, sample_names, samples};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use fleet_incentives::demo::{self, LocalPrometheus};
+use fleet_incentives::demo;
+use fleet_incentives::local_prometheus::{self as local, LocalPrometheus, Span};
 use fleet_incentives::period::Period;
 use fleet_incentives::rules::{self, Rules};
 use fleet_incentives::source::{Client, ClientConfig, QueryKind};
@@ -38,12 +39,11 @@ fn backfilled() -> &'static Path {
         let rules = shipped_rules();
         let dir = tempfile::Builder::new().prefix("fleet-serve-data-").tempdir().unwrap();
         let (start, end) = (oct(1, 0, 0), oct(9, 0, 0));
-        let plan = demo::demo_fleet(&rules, start, Period::month("2026-10", rules.time_zone).unwrap().end);
-        let files =
-            demo::write_openmetrics(&dir.path().join("om"), &plan, start, end, rules.source.step.seconds()).unwrap();
+        let series = demo::demo_fleet(&rules, start, Period::month("2026-10", rules.time_zone).unwrap().end);
+        let span = Span { start, end, step: rules.source.step.seconds() };
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        demo::backfill(&files, &data).unwrap();
+        local::backfill(&series, span, &dir.path().join("om"), &data, false).unwrap();
         (dir, data)
     })
     .1
@@ -52,7 +52,7 @@ fn backfilled() -> &'static Path {
 /// A Prometheus on a copy of the backfilled week, scraping `scrape_port` every second.
 fn prometheus(scrape_port: u16) -> (tempfile::TempDir, LocalPrometheus) {
     let dir = tempfile::Builder::new().prefix("fleet-serve-prom-").tempdir().unwrap();
-    common::copy_dir(backfilled(), dir.path());
+    local::copy_dir(backfilled(), dir.path()).unwrap();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fleet-incentives\n    static_configs:\n      - targets: ['127.0.0.1:{scrape_port}']\n"
     );
@@ -136,7 +136,7 @@ fn month_to_date_from_serve_equals_evaluate_and_prometheus_ingests_every_metric(
 /// A rules dir copy that tests may break.
 fn rules_copy() -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix("fleet-serve-rules-").tempdir().unwrap();
-    common::copy_dir(Path::new("rules"), dir.path());
+    local::copy_dir(Path::new("rules"), dir.path()).unwrap();
     dir
 }
 

@@ -4,7 +4,7 @@
 //! without a reachable Prometheus (healthy, not ready): enough for what is
 //! tested here, which is the listener, not the evaluation.
 
-mod common;
+use crate::common;
 
 use common::serve::Serve;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};

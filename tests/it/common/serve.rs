@@ -43,17 +43,8 @@ impl Serve {
 
     /// Poll until `/-/ready` answers 200.
     pub fn wait_ready(&mut self) {
-        let deadline = Instant::now() + StdDuration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("serve exited ({status}):\n{}", self.log());
-            }
-            if self.get("/-/ready").0 == 200 {
-                return;
-            }
-            std::thread::sleep(StdDuration::from_millis(100));
-        }
-        panic!("serve not ready after 60 s:\n{}", self.log());
+        let log = || std::fs::read_to_string(&self.log).unwrap_or_default();
+        super::wait_ready("serve", self.port, 60, &mut self.child, log);
     }
 
     /// Poll /metrics until `pred` holds on the body.

@@ -3,7 +3,7 @@
 //! write, and a missed target says so. (The benchmarks themselves run with
 //! the script, not in `cargo test`.)
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! promql-parser and reading only the exporter's metrics, and every panel
 //! run against a real Prometheus holding series shaped like the exporter's.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::dashboards::*;

@@ -1,6 +1,6 @@
 //! The monthly close through the binary, as finance and rule authors run it,
-//! against ONE real Prometheus backfilled with a planned month (the plan of
-//! `tests/evaluate.rs`, so the backfill cache is shared) and, for e-mail, a
+//! against ONE real Prometheus backfilled with a planned month (the
+//! six-node plan of `evaluate`, a month earlier) and, for e-mail, a
 //! real SMTP server (`python3 -m aiosmtpd`, Maildir handler).
 //!
 //! Close twice → the same bytes; replay = close; a changed threshold's diff
@@ -8,11 +8,12 @@
 //! closed month is never overwritten; every message arrives exactly once,
 //! also across an SMTP outage.
 
-mod common;
+use crate::common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::fleet::{Node, Plan};
-use common::{Prometheus, Span, copy_dir};
+use chrono::{TimeZone, Utc};
+use common::Prometheus;
+use common::fleet::{self, Plan};
+use fleet_incentives::local_prometheus::copy_dir;
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -44,38 +45,10 @@ operators:
   - {id: op-new, name: New operator, tier: t1, start: 2026-10-16, nodes: []}
 "#;
 
-fn at(day: i64, h: i64, m: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap()
-        + Duration::days(day - 1)
-        + Duration::hours(h)
-        + Duration::minutes(m)
-}
-
-fn nodes(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-/// October 2026 (31 days; Sundays 4, 11, 18, 25): the plan of `tests/evaluate.rs`
+/// October 2026 (31 days; Sundays 4, 11, 18, 25): the plan of `evaluate`
 /// moved to a month that is over.
 fn plan() -> Plan {
-    let region = |n: &str| if ["n1", "n2", "n3"].contains(&n) { "eu" } else { "us" };
-    let operator = |n: &str| if region(n) == "eu" { "op-eu" } else { "op-us" };
-    Plan {
-        span: Span { start: at(1, 0, 0), end: at(32, 0, 0), step: 60 },
-        nodes: ["n1", "n2", "n3", "n4", "n5", "n6"]
-            .iter()
-            .map(|n| Node { name: n.to_string(), region: region(n).into(), operator: operator(n).into() })
-            .collect(),
-        outages: vec![
-            (nodes(&["n1", "n2", "n3", "n4", "n5", "n6"]), at(2, 10, 0), at(2, 10, 30)),
-            (nodes(&["n1", "n2"]), at(5, 8, 0), at(5, 9, 0)),
-            (nodes(&["n4"]), at(9, 12, 0), at(9, 12, 10)),
-            (nodes(&["n5"]), at(10, 12, 0), at(10, 12, 5)),
-            (nodes(&["n6"]), at(20, 0, 0), at(21, 2, 0)),
-            (nodes(&["n2"]), at(4, 2, 30), at(4, 3, 30)),
-        ],
-        gaps: vec![(Some("n3".into()), at(22, 0, 0), at(22, 6, 0))],
-    }
+    fleet::six_nodes(Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(), 31, 4, 20, 22)
 }
 
 fn bin() -> Command {
@@ -257,7 +230,7 @@ fn the_partner_report_follows_the_template_with_exact_figures() {
 fn a_closed_month_whose_result_would_change_is_not_overwritten() {
     let f = fixture();
     let dir = f.root.path().join("changed");
-    copy_dir(&f.closed(), &dir.join(PERIOD));
+    copy_dir(&f.closed(), &dir.join(PERIOD)).unwrap();
     let changed = rules_dir(f.root.path(), "rules-0999-close", "0.999");
     let o = run(&mut f.close(&changed, &dir));
     let err = text(&o.stderr);
@@ -529,7 +502,7 @@ fn close_with_mail_sends_finance_the_statement_and_each_operator_their_lines_onc
 fn with_the_smtp_server_down_nothing_is_lost_and_a_later_run_sends_each_message_once() {
     let f = fixture();
     let out = f.root.path().join("outage");
-    copy_dir(&f.closed(), &out.join(PERIOD));
+    copy_dir(&f.closed(), &out.join(PERIOD)).unwrap();
     let port = common::free_port();
     let mail = || {
         let mut c = bin();
@@ -592,9 +565,10 @@ fn a_close_started_twice_at_the_same_time_runs_once_and_mails_each_message_once(
     }
 }
 
-/// Lines of Prometheus' query log (one per query it ran).
+/// Queries Prometheus ran (its query log has one line per query; the first
+/// is the readiness probe).
 fn logged_queries(p: &Prometheus) -> usize {
-    std::fs::read_to_string(p.query_log()).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(p.query_log()).map(|t| t.lines().count().saturating_sub(1)).unwrap_or(0)
 }
 
 /// Prometheus killed (SIGKILL) in the middle of the close's read: the close
@@ -666,7 +640,7 @@ fn an_unwritable_output_directory_is_a_clear_error_and_nothing_is_sent() {
 fn the_smtp_password_is_never_printed_or_logged_even_at_trace_level() {
     let f = fixture();
     let out = f.root.path().join("secret");
-    copy_dir(&f.closed(), &out.join(PERIOD));
+    copy_dir(&f.closed(), &out.join(PERIOD)).unwrap();
     let secret = "pw-Zq8-never-shown";
     let password_file = f.root.path().join("smtp-password");
     std::fs::write(&password_file, format!("{secret}\n")).unwrap();

@@ -87,10 +87,6 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    pub fn title(&self) -> &str {
-        self.model["title"].as_str().unwrap_or("?")
-    }
-
     /// Every panel, rows' nested panels included, in order.
     pub fn panels(&self) -> Vec<&Value> {
         fn walk<'a>(panels: &'a Value, out: &mut Vec<&'a Value>) {

@@ -13,12 +13,12 @@
 //! in seconds (senior after 8 s, core team 30 s later), no maintenance
 //! windows (the test may run on a Sunday night).
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::alertmanager::{Alertmanager, Webhook, routed_config};
 use common::serve::{Serve, sample, samples};
-use fleet_incentives::demo::LocalPrometheus;
+use fleet_incentives::local_prometheus::{LocalPrometheus, copy_dir};
 use fleet_incentives::source::prometheus::VectorSample;
 use fleet_incentives::source::{Client, ClientConfig, QueryData};
 use serde_json::Value;
@@ -42,7 +42,7 @@ fn region(node: u32) -> &'static str {
 /// maintenance, the ladder in seconds.
 fn fast_rules() -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix("fleet-paging-rules-").tempdir().unwrap();
-    common::copy_dir(Path::new("rules"), dir.path());
+    copy_dir(Path::new("rules"), dir.path()).unwrap();
     std::fs::write(
         dir.path().join("programme.yaml"),
         r#"version: 1

@@ -55,12 +55,6 @@ impl Plan {
         (outages.collect(), gaps.collect())
     }
 
-    /// `up` of `node` at `t`: `None` in a gap, 0 in an outage, else 1.
-    pub fn up(&self, node: &str, t: DateTime<Utc>) -> Option<f64> {
-        let (outages, gaps) = self.windows(node);
-        up_at(&outages, &gaps, t)
-    }
-
     /// The `up{job, instance, region, operator}` series of every node.
     pub fn series(&self, job: &str) -> Vec<Series> {
         self.nodes
@@ -97,33 +91,54 @@ impl Plan {
     }
 }
 
-/// A large synthetic fleet for the benchmarks: `nodes` nodes in five
-/// regions, 10 per operator, October 2026 up to `end` at 60 s, with a
-/// fleet-wide outage on day 3, a 3-hour gap of all data on day 20, and three
-/// short outages per node spread deterministically over the month.
-pub fn synthetic(nodes: usize, end: DateTime<Utc>) -> Plan {
-    use chrono::{Duration, TimeZone};
-    let at = |d: usize, h: usize, m: u32| Utc.with_ymd_and_hms(2026, 10, d as u32, h as u32, m, 0).unwrap();
-    let regions = ["eu", "us", "ap", "sa", "af"];
-    let nodes: Vec<Node> = (0..nodes)
-        .map(|i| Node {
-            name: format!("node-{i:05}"),
-            region: regions[i % regions.len()].into(),
-            operator: format!("op-{:04}", i / 10),
-        })
-        .collect();
-    let mut outages = vec![(nodes.iter().map(|n| n.name.clone()).collect(), at(3, 10, 0), at(3, 10, 30))];
-    for (i, n) in nodes.iter().enumerate() {
-        for k in 0..3 {
-            let start = at((i * 7 + k * 11) % 31 + 1, (i * 5 + k * 3) % 24, 0);
-            let minutes = 5 + ((i * 13 + k) % 55) as i64;
-            outages.push((vec![n.name.clone()], start, start + Duration::minutes(minutes)));
-        }
-    }
+/// Rules for the series of [`Plan::series`]`("fleet")`: `up` by instance,
+/// operator and region at 1 m, and a 2-hour maintenance window from 02:00
+/// every Sunday. `source:` comes last: a test may append source keys, then
+/// other sections.
+pub const RULES: &str = r#"
+version: 1
+maintenance:
+  - name: sunday
+    weekday: sunday
+    at: "02:00"
+    duration: 2h
+source:
+  up: up{job="fleet"}
+  node_label: instance
+  operator_label: operator
+  region_label: region
+  step: 1m
+"#;
+
+/// The six-node month of the evaluate and close tests: `days` days from
+/// `start` at 60 s, n1–n3 in eu (op-eu), n4–n6 in us (op-us). Outages, in
+/// this order: all six for 30 minutes on day 2 (a P0); n1 and n2 for an
+/// hour on day 5 (a P1: two of eu's three); n4 for 10 minutes on day 9 (a
+/// P2); n5 for exactly 5 minutes on day 10 (downtime, but not a failure);
+/// n6 for 26 hours from `long_day` (a P2 over its 24 h target); n2 from
+/// 02:30 to 03:30 on `sunday` (inside the maintenance window: not counted).
+/// Six hours without samples for n3 on `gap_day`: unknown, neither up nor down.
+pub fn six_nodes(start: DateTime<Utc>, days: i64, sunday: i64, long_day: i64, gap_day: i64) -> Plan {
+    use chrono::Duration;
+    let at = |day: i64, h: i64, m: i64| start + Duration::days(day - 1) + Duration::hours(h) + Duration::minutes(m);
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let region = |n: &str| if ["n1", "n2", "n3"].contains(&n) { "eu" } else { "us" };
+    let operator = |n: &str| if region(n) == "eu" { "op-eu" } else { "op-us" };
+    let all = ["n1", "n2", "n3", "n4", "n5", "n6"];
     Plan {
-        span: Span { start: at(1, 0, 0), end, step: 60 },
-        nodes,
-        outages,
-        gaps: vec![(None, at(20, 6, 0), at(20, 9, 0))],
+        span: Span { start, end: at(days + 1, 0, 0), step: 60 },
+        nodes: all
+            .iter()
+            .map(|n| Node { name: n.to_string(), region: region(n).into(), operator: operator(n).into() })
+            .collect(),
+        outages: vec![
+            (names(&all), at(2, 10, 0), at(2, 10, 30)),
+            (names(&["n1", "n2"]), at(5, 8, 0), at(5, 9, 0)),
+            (names(&["n4"]), at(9, 12, 0), at(9, 12, 10)),
+            (names(&["n5"]), at(10, 12, 0), at(10, 12, 5)),
+            (names(&["n6"]), at(long_day, 0, 0), at(long_day + 1, 2, 0)),
+            (names(&["n2"]), at(sunday, 2, 30), at(sunday, 3, 30)),
+        ],
+        gaps: vec![(Some("n3".into()), at(gap_day, 0, 0), at(gap_day, 6, 0))],
     }
 }

@@ -38,7 +38,6 @@ pub struct Notification {
     pub receiver: String,
     pub status: String,
     pub alerts: Vec<NotifiedAlert>,
-    pub received: Instant,
 }
 
 /// A webhook receiver; stops with the test process.
@@ -177,7 +176,6 @@ fn handle(mut stream: TcpStream, sink: &Mutex<Vec<Notification>>) {
         receiver: path.trim_start_matches('/').to_string(),
         status: body["status"].as_str().unwrap_or_default().to_string(),
         alerts,
-        received: Instant::now(),
     });
     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
@@ -226,8 +224,7 @@ fn shorten(route: &mut Value) {
 
 /// The Alertmanager binary: Debian's `prometheus-alertmanager`, or upstream's `alertmanager`.
 pub fn binary() -> std::path::PathBuf {
-    let on_path =
-        |n: &str| std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(n).is_file()));
+    let on_path = |n: &str| fleet_incentives::local_prometheus::find_binary(n).is_some();
     let name = if on_path("alertmanager") && !on_path("prometheus-alertmanager") {
         "alertmanager"
     } else {
@@ -265,25 +262,13 @@ impl Alertmanager {
             .unwrap();
         let watchdog = watchdog(child.id(), dir.path());
         let mut am = Alertmanager { port, child, watchdog, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = am.child.try_wait() {
-                panic!("alertmanager exited ({status}):\n{}", am.log());
-            }
-            if fleet_incentives::demo::http_get_status(port, "/-/ready") == Some(200) {
-                return am;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("alertmanager not ready after 30 s:\n{}", am.log());
+        let log = || std::fs::read_to_string(am.dir.path().join("alertmanager.log")).unwrap_or_default();
+        super::wait_ready("alertmanager", port, 30, &mut am.child, log);
+        am
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
     }
 
     /// Create a silence with equality matchers `labels` for an hour, as
