@@ -22,17 +22,18 @@ use std::sync::OnceLock;
 const PERIOD: &str = "2026-10";
 
 /// The rules of the closed month; `{THRESHOLD}` is the uptime bonus' bar.
-const RULES: &str = r#"
+fn rules_yaml() -> String {
+    [HEAD, fleet::SIX_NODE_RULES, TAIL].concat()
+}
+
+/// The head of the rules file of the closed month: version and programme.
+const HEAD: &str = r#"
 version: 1
 programme: {name: Close programme, currency: USD, time_zone: UTC}
-source: {up: 'up{job="fleet-node"}', node_label: instance, region_label: region, step: 1m, failure_after: 5m}
-maintenance:
-  - {name: weekly, weekday: sunday, at: "02:00", duration: 2h}
-severities:
-  - {id: P0, name: Fleet-wide, definition: no node operational, when: "fleet_down_ratio >= 1", respond_within: 15m, resolve_within: 4h, major: true}
-  - {id: P1, name: Region, definition: more than half a region down, when: "region_down_ratio > 0.5", respond_within: 30m, resolve_within: 8h, major: true}
-  - {id: P2, name: Node, definition: a single node, when: "nodes_down >= 1", respond_within: 1h, resolve_within: 24h}
-tiers:
+"#;
+
+/// Its tiers and operators, after [`fleet::SIX_NODE_RULES`].
+const TAIL: &str = r#"tiers:
   - id: t1
     name: Tier 1
     lines:
@@ -69,7 +70,7 @@ fn text(b: &[u8]) -> String {
 fn rules_dir(root: &Path, name: &str, threshold: &str) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("rules.yaml"), RULES.replace("{THRESHOLD}", threshold)).unwrap();
+    std::fs::write(dir.join("rules.yaml"), rules_yaml().replace("{THRESHOLD}", threshold)).unwrap();
     dir
 }
 
@@ -330,7 +331,7 @@ fn replaying_rules_that_need_other_queries_fails_clearly() {
     let f = fixture();
     let dir = f.root.path().join("rules-other-maintenance");
     std::fs::create_dir_all(&dir).unwrap();
-    let yaml = RULES.replace("{THRESHOLD}", "0.995").replace("at: \"02:00\"", "at: \"03:00\"");
+    let yaml = rules_yaml().replace("{THRESHOLD}", "0.995").replace("at: \"02:00\"", "at: \"03:00\"");
     std::fs::write(dir.join("rules.yaml"), yaml).unwrap();
     let o = run(bin().args(["diff", "--new"]).arg(&dir).arg("--evidence").arg(evidence(f)));
     assert_eq!(o.status.code(), Some(2));

@@ -15,17 +15,14 @@ use rust_decimal::Decimal;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-const RULES: &str = r#"
+/// The head of the rules file: version and programme.
+const HEAD: &str = r#"
 version: 1
 programme: {name: E2E programme, currency: USD, time_zone: UTC}
-source: {up: 'up{job="fleet-node"}', node_label: instance, region_label: region, step: 1m, failure_after: 5m}
-maintenance:
-  - {name: weekly, weekday: sunday, at: "02:00", duration: 2h}
-severities:
-  - {id: P0, name: Fleet-wide, definition: no node operational, when: "fleet_down_ratio >= 1", respond_within: 15m, resolve_within: 4h, major: true}
-  - {id: P1, name: Region, definition: more than half a region down, when: "region_down_ratio > 0.5", respond_within: 30m, resolve_within: 8h, major: true}
-  - {id: P2, name: Node, definition: a single node, when: "nodes_down >= 1", respond_within: 1h, resolve_within: 24h}
-tiers:
+"#;
+
+/// Its tiers and operators, after [`fleet::SIX_NODE_RULES`].
+const TAIL: &str = r#"tiers:
   - id: t1
     name: Tier 1
     lines:
@@ -54,8 +51,11 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let plan = Arc::new(plan());
         let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
-        let rules = rules::load::load_files(Path::new("e2e"), &[("rules.yaml".into(), RULES.into())])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let rules = rules::load::load_files(
+            Path::new("e2e"),
+            &[("rules.yaml".into(), [HEAD, fleet::SIX_NODE_RULES, TAIL].concat())],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let period = Period::month("2026-11", rules.time_zone).unwrap();
         let reading =
             common::block_on(source::read_facts(&prometheus.client(), &rules, period.start, period.end)).unwrap();

@@ -110,6 +110,18 @@ source:
   step: 1m
 "#;
 
+/// The source (`up{job="fleet-node"}` by instance and region at 1 m, a
+/// failure after 5 m), the Sunday maintenance window (02:00, 2 h) and the
+/// P0–P2 severities of the rules the [`six_nodes`] month is read with.
+pub const SIX_NODE_RULES: &str = r#"source: {up: 'up{job="fleet-node"}', node_label: instance, region_label: region, step: 1m, failure_after: 5m}
+maintenance:
+  - {name: weekly, weekday: sunday, at: "02:00", duration: 2h}
+severities:
+  - {id: P0, name: Fleet-wide, definition: no node operational, when: "fleet_down_ratio >= 1", respond_within: 15m, resolve_within: 4h, major: true}
+  - {id: P1, name: Region, definition: more than half a region down, when: "region_down_ratio > 0.5", respond_within: 30m, resolve_within: 8h, major: true}
+  - {id: P2, name: Node, definition: a single node, when: "nodes_down >= 1", respond_within: 1h, resolve_within: 24h}
+"#;
+
 /// The six-node month of the evaluate and close tests: `days` days from
 /// `start` at 60 s, n1–n3 in eu (op-eu), n4–n6 in us (op-us). Outages, in
 /// this order: all six for 30 minutes on day 2 (a P0); n1 and n2 for an
