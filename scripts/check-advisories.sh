@@ -19,6 +19,12 @@ tar -xzf "$snapshot" -C "$tmp"
 new=$(git -C "$tmp/advisory-db" log -1 --format=%ct)
 old=$( [ -d "$db/.git" ] && git -C "$db" log -1 --format=%ct 2>/dev/null || echo 0)
 if [ "$new" -gt "$old" ]; then
+  # cargo-deny dates a database by the mtime of .git/FETCH_HEAD (else HEAD):
+  # date them by the snapshot's last commit, so that deny.toml's
+  # maximum-db-staleness measures the age of the advisories, not of the
+  # extraction.
+  rm -f "$tmp/advisory-db/.git/FETCH_HEAD"
+  touch -d "@$new" "$tmp/advisory-db/.git/HEAD"
   mkdir -p "$(dirname "$db")"
   rm -rf "$db"
   mv "$tmp/advisory-db" "$db"
