@@ -11,13 +11,13 @@
 //! - [`exposition`] joins both into one body with one `# EOF`.
 //!
 //! Money and ratios are `Decimal` up to here and become `f64` only here
-//! (`engine::dec_f64`, the nearest float to the decimal's text).
+//! ([`crate::money::to_f64`], the nearest float to the decimal's text).
 //! A value the evaluation does not have (uptime without data, MTTR without a
 //! resolved incident) has no sample: never a 0.
 
-use crate::engine::dec_f64;
 use crate::evaluation::{Evaluation, LineStatus, Statement};
 use crate::facts::InputFacts;
+use crate::money::to_f64;
 use crate::source::QueryRecord;
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, text};
@@ -27,7 +27,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -187,10 +186,6 @@ fn unix(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
 
-fn money(d: Decimal) -> f64 {
-    dec_f64(d)
-}
-
 fn status_name(s: LineStatus) -> &'static str {
     match s {
         LineStatus::Paid => "paid",
@@ -267,26 +262,26 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "fleet_uptime",
         "Fleet uptime this period: up / (up + down), maintenance excluded; absent without data",
         ratio(),
-        eval.fleet.uptime.map(dec_f64),
+        eval.fleet.uptime.map(to_f64),
     );
     b.scalar(
         "fleet_coverage",
         "Fleet coverage this period: (up + down) / expected",
         ratio(),
-        Some(dec_f64(eval.fleet.coverage)),
+        Some(to_f64(eval.fleet.coverage)),
     );
     let region = |r: &str| RegionLabels { region: r.to_string() };
     b.gauge(
         "region_uptime",
         "Region uptime this period: up / (up + down), maintenance excluded; absent without data",
         ratio(),
-        eval.regions.iter().filter_map(|r| Some((region(&r.region), dec_f64(r.availability.uptime?)))).collect(),
+        eval.regions.iter().filter_map(|r| Some((region(&r.region), to_f64(r.availability.uptime?)))).collect(),
     );
     b.gauge(
         "region_coverage",
         "Region coverage this period: (up + down) / expected",
         ratio(),
-        eval.regions.iter().map(|r| (region(&r.region), dec_f64(r.availability.coverage))).collect(),
+        eval.regions.iter().map(|r| (region(&r.region), to_f64(r.availability.coverage))).collect(),
     );
 
     let node_labels: Vec<NodeLabels> = eval
@@ -305,13 +300,13 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "node_uptime",
         "Node uptime this period: up / (up + down), maintenance excluded; absent without data",
         ratio(),
-        per_node(&|n| n.availability.uptime.map(dec_f64)),
+        per_node(&|n| n.availability.uptime.map(to_f64)),
     );
     b.gauge(
         "node_coverage",
         "Node coverage this period: (up + down) / expected",
         ratio(),
-        per_node(&|n| Some(dec_f64(n.availability.coverage))),
+        per_node(&|n| Some(to_f64(n.availability.coverage))),
     );
     b.gauge(
         "node_down",
@@ -335,13 +330,13 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "operator_uptime",
         "Uptime of the operator's nodes this period, maintenance excluded; absent without data",
         ratio(),
-        eval.operators.iter().filter_map(|s| Some((operator(s), dec_f64(s.availability.uptime?)))).collect(),
+        eval.operators.iter().filter_map(|s| Some((operator(s), to_f64(s.availability.uptime?)))).collect(),
     );
     b.gauge(
         "operator_coverage",
         "Coverage of the operator's nodes this period: (up + down) / expected",
         ratio(),
-        eval.operators.iter().map(|s| (operator(s), dec_f64(s.availability.coverage))).collect(),
+        eval.operators.iter().map(|s| (operator(s), to_f64(s.availability.coverage))).collect(),
     );
     b.gauge(
         "operator_nodes",
@@ -368,13 +363,13 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "incident_mttr",
         "Mean time to resolve this period; absent without a resolved incident",
         seconds(),
-        eval.severities.iter().filter_map(|s| Some((sev(&s.severity), dec_f64(s.mttr_seconds?)))).collect(),
+        eval.severities.iter().filter_map(|s| Some((sev(&s.severity), to_f64(s.mttr_seconds?)))).collect(),
     );
     b.gauge(
         "incident_mean_response",
         "Mean acknowledgement delay of this period's acknowledged incidents; absent without one",
         seconds(),
-        eval.severities.iter().filter_map(|s| Some((sev(&s.severity), dec_f64(s.mean_response_seconds?)))).collect(),
+        eval.severities.iter().filter_map(|s| Some((sev(&s.severity), to_f64(s.mean_response_seconds?)))).collect(),
     );
     b.gauge(
         "sla_breaches",
@@ -464,7 +459,7 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
                     category: l.category.clone(),
                     currency: currency.clone(),
                 },
-                money(l.amount),
+                to_f64(l.amount),
             ));
             for st in STATUSES {
                 let labels =
@@ -489,7 +484,7 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
             .map(|(payee_kind, s)| {
                 let labels =
                     PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() };
-                (labels, money(s.total))
+                (labels, to_f64(s.total))
             })
             .collect(),
     );
@@ -497,7 +492,7 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "programme_total_amount",
         "Sum of all payees' totals this period",
         None,
-        vec![(CurrencyLabels { currency: currency.clone() }, money(eval.total))],
+        vec![(CurrencyLabels { currency: currency.clone() }, to_f64(eval.total))],
     );
     b.gauge(
         "promotion_eligible",

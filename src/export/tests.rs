@@ -329,9 +329,9 @@ fn values_are_the_evaluations_numbers() {
         v[0].value
     };
     let label = |k: &'static str, v: &'static str| move |s: &Sample| s.labels.get(k).map(String::as_str) == Some(v);
-    assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), dec_f64(e.total));
+    assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), to_f64(e.total));
     let alice = e.operators.iter().find(|o| o.id == "alice").unwrap();
-    assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), dec_f64(alice.total));
+    assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), to_f64(alice.total));
     assert_eq!(one("fleet_incentives_fleet_nodes", &|_| true), e.fleet.nodes as f64);
     assert_eq!(one("fleet_incentives_data_window_end_timestamp_seconds", &|_| true), unix(t(2026, 10, 15, 12, 0)));
     assert_eq!(one("fleet_incentives_period_start_timestamp_seconds", &|_| true), unix(t(2026, 10, 1, 0, 0)));
