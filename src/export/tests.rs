@@ -1,14 +1,17 @@
 //! Unit tests of the `/metrics` edge: the contract's names, types and labels,
 //! OpenMetrics structure, absent values, escaping, vanishing payees.
 
+use super::evaluation::status_name;
 use super::*;
 use crate::engine::evaluate;
 use crate::engine::testutil::*;
 use crate::evaluation::Evaluation;
 use crate::facts::{Acknowledgement, InputFacts, Outage};
-use crate::source::QueryKind;
+use crate::money::to_f64;
+use crate::source::{QueryKind, QueryRecord};
 use chrono::Duration as Span;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Rules with operators on node lists, a partner, tiers with conditions,
 /// inputs and a promotion.
