@@ -1,9 +1,10 @@
 //! What loading reports, and the collector every stage reports into.
 //!
-//! A [`RuleError`] is either a [`FileError`] (file:line:column) or a
-//! [`DirError`] (the directory itself is missing or unreadable: no file, line
-//! or column to name). [`Errors`] keeps the positioned ones of one load, at
-//! most [`MAX_ERRORS`], and the budget of "did you mean" suggestions.
+//! A [`RuleError`] names a rule file and a line and column in it, or (line
+//! and column 0) a file or the rule set as a whole; a directory that cannot
+//! be read at all is shown without a position, and [`DirError`] says why.
+//! [`Errors`] keeps the errors of one load, at most [`MAX_ERRORS`], and the
+//! budget of "did you mean" suggestions.
 
 use crate::rules::expr::Pos;
 use std::path::{Path, PathBuf};
@@ -16,74 +17,58 @@ pub(super) const MAX_ERRORS: usize = 1_000;
 /// ids took 6 minutes (unoptimised). Past it, errors come without one.
 const SUGGESTION_CELLS: u64 = 20_000_000;
 
-/// One problem found loading a rules directory.
+/// One problem found loading rules, shown as `file:line:column: message`,
+/// or as the message alone (naming it) for a directory that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleError {
-    /// In a rule file, at its line and column.
-    File(FileError),
-    /// The directory itself cannot be read.
-    Dir(DirError),
+pub struct RuleError {
+    /// The rule file; the rules directory for the rule set as a whole.
+    pub file: PathBuf,
+    /// 1-based; 0 (with `column`) where there is no place to point at.
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    /// Set when `file` is a rules directory that cannot be read: why.
+    pub dir: Option<DirError>,
+}
+
+impl RuleError {
+    pub(super) fn at(file: &Path, line: u64, column: u64, message: String) -> RuleError {
+        RuleError { file: file.to_path_buf(), line, column, message, dir: None }
+    }
+
+    /// `dir` cannot be listed, for the reason `e`.
+    pub(super) fn dir(dir: &Path, e: &std::io::Error) -> RuleError {
+        let name = dir.display();
+        let (why, message) = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                (DirError::Missing, format!("rules directory \"{name}\" does not exist (set it with --rules.dir)"))
+            }
+            std::io::ErrorKind::NotADirectory => (
+                DirError::NotADirectory,
+                format!("rules directory \"{name}\" is not a directory (set it with --rules.dir)"),
+            ),
+            _ => (DirError::Unreadable(e.to_string()), format!("cannot read rules directory \"{name}\": {e}")),
+        };
+        RuleError { file: dir.to_path_buf(), line: 0, column: 0, message, dir: Some(why) }
+    }
 }
 
 impl std::fmt::Display for RuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RuleError::File(e) => e.fmt(f),
-            RuleError::Dir(e) => e.fmt(f),
+        match self.dir {
+            Some(_) => f.write_str(&self.message),
+            None => write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message),
         }
     }
 }
 
-/// One problem in a rule file, with its position. Line and column are 0
-/// for a problem with no place to point at: a file that cannot be read, or
-/// (with the directory as `file`) the rule set as a whole, e.g. a missing
-/// section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileError {
-    pub file: PathBuf,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl std::fmt::Display for FileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
-    }
-}
-
-/// A rules directory that cannot be listed.
+/// Why a rules directory cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirError {
-    Missing(PathBuf),
-    NotADirectory(PathBuf),
+    Missing,
+    NotADirectory,
     /// Any other reason, as the system words it.
-    Unreadable(PathBuf, String),
-}
-
-impl DirError {
-    pub(super) fn new(dir: &Path, e: &std::io::Error) -> DirError {
-        let dir = dir.to_path_buf();
-        match e.kind() {
-            std::io::ErrorKind::NotFound => DirError::Missing(dir),
-            std::io::ErrorKind::NotADirectory => DirError::NotADirectory(dir),
-            _ => DirError::Unreadable(dir, e.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for DirError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DirError::Missing(dir) => {
-                write!(f, "rules directory \"{}\" does not exist (set it with --rules.dir)", dir.display())
-            }
-            DirError::NotADirectory(dir) => {
-                write!(f, "rules directory \"{}\" is not a directory (set it with --rules.dir)", dir.display())
-            }
-            DirError::Unreadable(dir, why) => write!(f, "cannot read rules directory \"{}\": {why}", dir.display()),
-        }
-    }
+    Unreadable(String),
 }
 
 /// Every error found in a rules directory.
@@ -96,7 +81,7 @@ impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0.as_slice() {
             // Nothing was read: there are no errors "in rules" to count.
-            [RuleError::Dir(e)] => e.fmt(f),
+            [e] if e.dir.is_some() => e.fmt(f),
             list => {
                 write!(f, "{} error(s) in rules:", list.len())?;
                 list.iter().try_for_each(|e| write!(f, "\n{e}"))
@@ -109,7 +94,7 @@ impl std::fmt::Display for LoadError {
 pub(super) struct Errors<'a> {
     pub(super) dir: &'a Path,
     files: &'a [(String, String)],
-    list: Vec<FileError>,
+    list: Vec<RuleError>,
     /// Some file did not parse: what it defines is unknown, so missing
     /// sections, dangling references and unknown variables are not reported.
     pub(super) partial: bool,
@@ -137,12 +122,7 @@ impl<'a> Errors<'a> {
         if self.full() {
             return;
         }
-        self.list.push(FileError {
-            file: self.dir.join(&self.files[file].0),
-            line: pos.line,
-            column: pos.column,
-            message: message.into(),
-        });
+        self.list.push(RuleError::at(&self.dir.join(&self.files[file].0), pos.line, pos.column, message.into()));
     }
 
     /// An error with no place to point at (a missing section).
@@ -150,7 +130,7 @@ impl<'a> Errors<'a> {
         if self.full() {
             return;
         }
-        self.list.push(FileError { file: self.dir.to_path_buf(), line: 0, column: 0, message: message.into() });
+        self.list.push(RuleError::at(self.dir, 0, 0, message.into()));
     }
 
     /// Where `word` (an identifier) is written in the expression at `pos`:
@@ -190,9 +170,9 @@ impl<'a> Errors<'a> {
                 if self.dropped > 0 {
                     let message =
                         format!("{} more error(s) not shown; at most {MAX_ERRORS} are reported", self.dropped);
-                    list.push(FileError { file: self.dir.to_path_buf(), line: 0, column: 0, message });
+                    list.push(RuleError::at(self.dir, 0, 0, message));
                 }
-                Err(LoadError(list.into_iter().map(RuleError::File).collect()))
+                Err(LoadError(list))
             }
         }
     }

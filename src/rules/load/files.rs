@@ -2,7 +2,7 @@
 //! reading each (size limit, UTF-8 checked at its position), the rule sets
 //! below a directory, and the SHA-256 that names a rule set.
 
-use super::errors::{DirError, FileError, RuleError};
+use super::errors::RuleError;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -55,11 +55,11 @@ fn yaml_file_names(dir: &Path) -> std::io::Result<Vec<String>> {
 /// The YAML files at the top of `dir` as `(name, text)`, sorted by name: what
 /// [`load_dir`](super::load_dir) reads (and what evidence files keep of the rules).
 pub fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
-    let names = yaml_file_names(dir).map_err(|e| RuleError::Dir(DirError::new(dir, &e)))?;
+    let names = yaml_file_names(dir).map_err(|e| RuleError::dir(dir, &e))?;
     names
         .into_iter()
         .map(|name| {
-            let text = read_rule_file(&dir.join(&name)).map_err(RuleError::File)?;
+            let text = read_rule_file(&dir.join(&name))?;
             Ok((name, text))
         })
         .collect()
@@ -68,9 +68,9 @@ pub fn read_rule_files(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
 /// One rule file as text. Reads at most [`MAX_FILE_BYTES`] + 1 bytes, so a
 /// huge file is refused without being read whole; bytes that are not UTF-8
 /// are reported at their line and column.
-fn read_rule_file(path: &Path) -> Result<String, FileError> {
+fn read_rule_file(path: &Path) -> Result<String, RuleError> {
     use std::io::Read;
-    let at = |line, column, message| FileError { file: path.to_path_buf(), line, column, message };
+    let at = |line, column, message| RuleError::at(path, line, column, message);
     let mut bytes = vec![];
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
@@ -109,7 +109,7 @@ pub(super) fn sha256(files: &[(String, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{DirError, LoadError, RuleError, load_dir, load_files};
+    use super::super::{DirError, LoadError, load_dir, load_files};
     use super::*;
     use crate::rules::Maintenance;
     use crate::rules::spec::MissingDataPolicy;
@@ -143,7 +143,7 @@ mod tests {
         let file = std::fs::File::create(dir.path().join("rules.yaml")).unwrap();
         // Sparse: 4 GiB that cost no disk, and would cost 4 GiB of memory if read.
         file.set_len(4 << 30).unwrap();
-        let err = file_error(read_rule_files(dir.path()).unwrap_err());
+        let err = read_rule_files(dir.path()).unwrap_err();
         assert_eq!((err.file, err.line, err.column), (dir.path().join("rules.yaml"), 1, 1));
         assert_eq!(err.message, "file is 4294967296 bytes; rule files are limited to 1048576");
     }
@@ -153,7 +153,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("rules.yaml"), b"version: 1\nprogramme: {name: \"Caf\xE9 \xC3\xA9\"}\n")
             .unwrap();
-        let err = file_error(read_rule_files(dir.path()).unwrap_err());
+        let err = read_rule_files(dir.path()).unwrap_err();
         assert_eq!((err.line, err.column), (2, 23), "{err}");
         assert_eq!(err.message, "invalid UTF-8 (byte 0xE9); rule files must be UTF-8 text");
         let err = load_dir(dir.path()).unwrap_err();
@@ -167,7 +167,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("rules");
         let err = load_dir(&missing).unwrap_err();
-        assert_eq!(err.0, vec![RuleError::Dir(DirError::Missing(missing.clone()))]);
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert_eq!(err.0[0].dir, Some(DirError::Missing));
+        assert_eq!((err.0[0].file.as_path(), err.0[0].line, err.0[0].column), (missing.as_path(), 0, 0));
         let expected = format!("rules directory \"{}\" does not exist (set it with --rules.dir)", missing.display());
         assert_eq!(err.to_string(), expected);
         assert_eq!(read_rule_files(&missing).unwrap_err().to_string(), expected);
@@ -179,7 +181,7 @@ mod tests {
         assert_eq!(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>(), vec![expected]);
 
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
-        let err = RuleError::Dir(DirError::new(Path::new("rules"), &denied));
+        let err = RuleError::dir(Path::new("rules"), &denied);
         assert_eq!(err.to_string(), "cannot read rules directory \"rules\": permission denied");
     }
 }

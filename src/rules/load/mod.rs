@@ -27,7 +27,7 @@ use super::Rules;
 use errors::Errors;
 use std::path::{Path, PathBuf};
 
-pub use errors::{DirError, FileError, LoadError, RuleError};
+pub use errors::{DirError, LoadError, RuleError};
 pub use files::read_rule_files;
 
 /// Read, merge and validate every `*.yaml` at the top of `dir`.
@@ -127,7 +127,7 @@ mod tests {
         assert!(got[0].1.is_ok());
         let errs = &got[1].1.as_ref().unwrap_err().0;
         assert_eq!(errs.len(), 1, "{errs:#?}");
-        assert_eq!(file_error(errs[0].clone()).file, example.join("roster.yaml"));
+        assert_eq!(errs[0].file, example.join("roster.yaml"));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -1,7 +1,7 @@
 //! Helpers of the loader's tests: the minimal fixture rule set, edits of it,
 //! the errors a load of it gives, and assertions on their place and text.
 
-use super::{FileError, LoadError, RuleError, load_files, read_rule_files};
+use super::{LoadError, RuleError, load_files, read_rule_files};
 use std::path::Path;
 
 pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules-minimal");
@@ -27,18 +27,10 @@ pub fn with_file(mut files: Vec<(String, String)>, name: &str, text: &str) -> Ve
     files
 }
 
-/// The error of a file (not of the directory).
-pub fn file_error(e: RuleError) -> FileError {
-    match e {
-        RuleError::File(e) => e,
-        RuleError::Dir(e) => panic!("not an error in a file: {e}"),
-    }
-}
-
-pub fn errors(files: &[(String, String)]) -> Vec<FileError> {
+pub fn errors(files: &[(String, String)]) -> Vec<RuleError> {
     match load_files(Path::new("rules"), files) {
         Ok(_) => panic!("rules loaded without errors"),
-        Err(LoadError(list)) => list.into_iter().map(file_error).collect(),
+        Err(LoadError(list)) => list,
     }
 }
 
@@ -53,12 +45,12 @@ pub fn pos(files: &[(String, String)], name: &str, needle: &str) -> (u64, u64) {
 }
 
 /// The one error, checked to be in `name` at `at`, whose message contains every part.
-pub fn assert_one(errs: &[FileError], name: &str, at: (u64, u64), parts: &[&str]) {
+pub fn assert_one(errs: &[RuleError], name: &str, at: (u64, u64), parts: &[&str]) {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert_error(&errs[0], name, at, parts);
 }
 
-pub fn assert_error(e: &FileError, name: &str, at: (u64, u64), parts: &[&str]) {
+pub fn assert_error(e: &RuleError, name: &str, at: (u64, u64), parts: &[&str]) {
     assert_eq!(e.file, Path::new("rules").join(name), "{e}");
     assert_eq!((e.line, e.column), at, "{e}");
     for part in parts {

@@ -20,8 +20,8 @@ use tiers::check_tier;
 /// What `$__range` stands for when an input query is parsed offline.
 const RANGE_FOR_CHECK: &str = "30d";
 
-/// Report everything wrong with `m` (what [`build`](super::build) parses,
-/// time zones and maintenance windows, it reports itself).
+/// Report everything wrong with `m`, except in what [`build`](super::build)
+/// parses and reports itself: time zones, maintenance windows, `missing_data`.
 pub(super) fn check(m: &Merged, errs: &mut Errors) {
     check_required(m, errs);
     check_ids(m, errs);
