@@ -1,7 +1,8 @@
 //! Rules: the YAML model of the programme (spec structs in [`spec`]),
 //! expressions ([`expr`]), the variables they may read ([`vars`]), and the
 //! loader that reads a directory, validates everything and reports every
-//! error with file:line:column ([`load`]).
+//! error with file:line:column, or names the directory it cannot read
+//! ([`load`]).
 
 pub mod expr;
 pub mod load;
@@ -13,7 +14,7 @@ use chrono_tz::Tz;
 use spec::*;
 use std::path::PathBuf;
 
-pub use load::{LoadError, RuleError, load_dir};
+pub use load::{LoadError, RuleError, from_yaml_unchecked, load_dir};
 
 /// A planned-downtime window, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +24,8 @@ pub enum Maintenance {
 }
 
 /// A validated, merged rule set: what the source and the engine run on.
-/// Built only by [`load_dir`] (or [`Rules::from_files`] for in-memory rules).
+/// Built validated by [`load_dir`] (or [`load::load_files`] from rule files
+/// already read), or unvalidated, for tests, by [`from_yaml_unchecked`].
 #[derive(Debug, Clone)]
 pub struct Rules {
     /// Directory it was read from.
@@ -85,11 +87,11 @@ pub fn maintenance_intervals(
                 let mut day = (start.with_timezone(time_zone) - Duration::days(7)).date_naive();
                 let last = end.with_timezone(time_zone).date_naive();
                 while day <= last {
-                    if day.weekday() == *weekday {
-                        if let Some(s) = time_zone.from_local_datetime(&day.and_time(*at)).earliest() {
-                            let s = s.with_timezone(&Utc);
-                            out.push((s, s + Duration::seconds(*duration_seconds)));
-                        }
+                    if day.weekday() == *weekday
+                        && let Some(s) = time_zone.from_local_datetime(&day.and_time(*at)).earliest()
+                    {
+                        let s = s.with_timezone(&Utc);
+                        out.push((s, s + Duration::seconds(*duration_seconds)));
                     }
                     day = day.succ_opt().expect("date in range");
                 }
