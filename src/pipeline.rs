@@ -86,11 +86,11 @@ async fn read_and_evaluate_async(read: Read<'_>, mut progress: Option<&mut dyn P
         Silences::Ask(config) => alertmanager::read_silences(config).await?,
         Silences::Known(silences) => silences,
     };
-    if let Some(p) = progress.as_deref_mut() {
+    if let Some(p) = &mut progress {
         p.reading();
     }
     let reading = source::read_facts(&read.client, read.rules, read.window.0, read.window.1).await;
-    if let Some(p) = progress.as_deref_mut() {
+    if let Some(p) = &mut progress {
         p.read(reading.as_ref().ok());
     }
     let mut reading = reading?;
