@@ -3,9 +3,10 @@
 //! the files finance pays from. Everything here is an edge: it reads the
 //! source, calls the pure engine, and renders.
 //!
-//! - this file: reading (live, with progress on stderr, or replayed from
-//!   evidence), the closed files and the rule that a closed month is never
-//!   overwritten with a different result.
+//! - this file: reading through [`crate::pipeline`] (live, recording every
+//!   answer, with progress on stderr; or replayed from evidence), the closed
+//!   files and the rule that a closed month is never overwritten with a
+//!   different result.
 //! - [`statement`]: `statement.json` / `statement.csv` and per-payee CSV.
 //! - [`partner_report`]: `partner-report.md` after the seed's template.
 //! - [`diff`]: what a rules change does to a closed month's pay.

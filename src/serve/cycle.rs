@@ -3,7 +3,9 @@
 //! The [`Evaluator`] owns the rules in force and the month-to-date
 //! [`Running`] totals. Each cycle reads only `(last end, now − delay]`,
 //! adds it, and evaluates the month to date with the pure engine — the same
-//! facts `evaluate --at` reads in one go, so the results are equal.
+//! facts `evaluate --at` reads in one go, so the results are equal; the
+//! last step, silences attached and the engine run, is the one every
+//! reading shares ([`crate::pipeline::evaluate`]).
 //!
 //! - A failed read changes nothing: the totals stay where they were and the
 //!   last good evaluation keeps being served.
