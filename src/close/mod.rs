@@ -264,7 +264,7 @@ pub struct FileDifference {
     pub file: String,
     /// First differing line (1-based) in both versions.
     pub line: usize,
-    /// The closed file's lines that differ, and the new ones (at most [`SHOWN_LINES`] each).
+    /// The closed file's lines that differ, and the new ones (at most `SHOWN_LINES` each).
     pub old: Vec<String>,
     pub new: Vec<String>,
     pub old_lines: usize,

@@ -4,7 +4,7 @@
 //! the query plan.
 //!
 //! Answers serialize in Prometheus' own `data` shape (values as strings:
-//! `NaN`, `+Inf` survive JSON); [`RawData`] decodes that shape in one pass.
+//! `NaN`, `+Inf` survive JSON); `RawData` decodes that shape in one pass.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
