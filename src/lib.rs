@@ -46,6 +46,7 @@
 //!   answer as evidence, and never overwrites a closed month with a
 //!   different result; replaying the evidence reproduces the statement.
 
+pub mod args;
 pub mod cli;
 pub mod close;
 pub mod demo;
@@ -55,6 +56,7 @@ pub mod export;
 pub mod facts;
 pub mod money;
 pub mod period;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod ruletest;
