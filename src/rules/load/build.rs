@@ -9,8 +9,8 @@ use super::maintenance::{maintenance, time_zone};
 use super::merge::{At, Merged, items};
 use super::parse::key_pos;
 use crate::money::Dec;
+use crate::rules::model::{Maintenance, Rules};
 use crate::rules::spec::{MissingDataPolicy, MissingDataSpec};
-use crate::rules::{Maintenance, Rules};
 use rust_decimal::Decimal;
 
 /// The rule set of `m`; None after reporting what is missing or malformed.

@@ -111,7 +111,7 @@ mod tests {
     use super::super::test_support::*;
     use super::super::{DirError, LoadError, load_dir, load_files};
     use super::*;
-    use crate::rules::Maintenance;
+    use crate::rules::model::Maintenance;
     use crate::rules::spec::MissingDataPolicy;
     use chrono::Weekday;
     use chrono_tz::Tz;

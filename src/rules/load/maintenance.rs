@@ -2,8 +2,8 @@
 //! (weekly, or once), parsed into [`Maintenance`] or reported at the field.
 
 use super::errors::Errors;
-use crate::rules::Maintenance;
 use crate::rules::expr::Text;
+use crate::rules::model::Maintenance;
 use crate::rules::spec::MaintenanceSpec;
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;

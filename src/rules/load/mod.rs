@@ -23,7 +23,7 @@ mod parse;
 #[cfg(test)]
 mod test_support;
 
-use super::Rules;
+use super::model::Rules;
 use errors::Errors;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +93,7 @@ pub fn check_tree(root: &Path) -> Vec<(PathBuf, Result<Rules, LoadError>)> {
 mod tests {
     use super::test_support::*;
     use super::*;
-    use crate::rules::Maintenance;
+    use crate::rules::model::Maintenance;
     use chrono::Weekday;
 
     #[test]
