@@ -5,13 +5,15 @@
 //! 2 usage or configuration errors (bad flags, unreadable rules, Prometheus
 //! unreachable).
 
+use crate::args::{AlertmanagerArgs, MailArgs, PrometheusArgs};
 use crate::close::{self, Written, mail};
 use crate::period::{Dur, Period};
+use crate::pipeline::{self, Silences};
 use crate::report::{self, Format};
 use crate::rules::{self, Rules};
-use crate::source::alertmanager::{self, AlertmanagerConfig};
-use crate::source::prometheus::ClientConfig;
-use crate::{engine, ruletest, source};
+use crate::ruletest;
+use crate::source::alertmanager::AlertmanagerConfig;
+use crate::source::{Client, ClientConfig, Reading};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -79,52 +81,6 @@ pub enum Command {
     /// E-mail a closed month's statement: finance gets all of it, each payee
     /// their own lines. Sends only what `mail-sent.json` does not hold yet.
     Mail(MailCommandArgs),
-}
-
-/// Where Prometheus is and how to ask it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PrometheusArgs {
-    /// Base URL of the Prometheus HTTP API.
-    #[arg(long = "prometheus.url", default_value = "http://127.0.0.1:9090")]
-    pub prometheus_url: String,
-    /// Timeout of one Prometheus request.
-    #[arg(long = "query.timeout", default_value = "2m")]
-    pub query_timeout: Dur,
-    /// Attempts per Prometheus request (retries back off exponentially).
-    #[arg(long = "query.attempts", default_value_t = 4)]
-    pub query_attempts: u32,
-}
-
-impl PrometheusArgs {
-    fn config(&self) -> ClientConfig {
-        ClientConfig {
-            timeout: std::time::Duration::from_secs(self.query_timeout.seconds() as u64),
-            max_attempts: self.query_attempts,
-            ..ClientConfig::new(&self.prometheus_url)
-        }
-    }
-}
-
-/// Where acknowledgements come from: Alertmanager silences.
-#[derive(Debug, Clone, clap::Args)]
-pub struct AlertmanagerArgs {
-    /// Base URL of the Alertmanager whose silences acknowledge incidents
-    /// (`amtool silence add incident=<id>`); without it response times are
-    /// unknown and response lines are withheld.
-    #[arg(long = "alertmanager.url")]
-    pub alertmanager_url: Option<String>,
-}
-
-impl AlertmanagerArgs {
-    /// The client settings, with the Prometheus request timeout and attempts.
-    pub fn config(&self, timeout: Dur, attempts: u32) -> Option<AlertmanagerConfig> {
-        let url = self.alertmanager_url.as_ref()?;
-        Some(AlertmanagerConfig {
-            timeout: std::time::Duration::from_secs(timeout.seconds().max(1) as u64),
-            max_attempts: attempts,
-            ..AlertmanagerConfig::new(url)
-        })
-    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,52 +166,6 @@ pub struct ExplainArgs {
     pub at: Option<DateTime<Utc>>,
 }
 
-/// SMTP and addresses. The password is read only from a file
-/// (`--smtp.password-file`) or the environment (`FLEET_SMTP_PASSWORD`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct MailArgs {
-    /// Sender address.
-    #[arg(long = "mail.from", env = "FLEET_MAIL_FROM", default_value = "fleet-incentives@localhost")]
-    pub from: String,
-    /// Finance's address(es): the whole statement goes there (comma-separated or repeated).
-    #[arg(long = "mail.finance", env = "FLEET_MAIL_FINANCE", value_delimiter = ',')]
-    pub finance: Vec<String>,
-    #[arg(long = "smtp.host", env = "FLEET_SMTP_HOST", default_value = "127.0.0.1")]
-    pub smtp_host: String,
-    #[arg(long = "smtp.port", env = "FLEET_SMTP_PORT", default_value_t = 587)]
-    pub smtp_port: u16,
-    #[arg(long = "smtp.tls", env = "FLEET_SMTP_TLS", value_enum, default_value = "starttls")]
-    pub smtp_tls: mail::TlsMode,
-    #[arg(long = "smtp.user", env = "FLEET_SMTP_USER")]
-    pub smtp_user: Option<String>,
-    /// File whose first line is the SMTP password (else `FLEET_SMTP_PASSWORD`).
-    #[arg(long = "smtp.password-file", env = "FLEET_SMTP_PASSWORD_FILE")]
-    pub smtp_password_file: Option<PathBuf>,
-    #[arg(long = "smtp.timeout", default_value = "30s")]
-    pub smtp_timeout: Dur,
-    /// Print the messages instead of sending them (nothing is recorded).
-    #[arg(long = "dry-run")]
-    pub dry_run: bool,
-}
-
-impl MailArgs {
-    fn options(&self) -> Result<mail::MailOptions, Error> {
-        Ok(mail::MailOptions {
-            from: self.from.clone(),
-            finance: self.finance.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
-            smtp: mail::SmtpConfig {
-                host: self.smtp_host.clone(),
-                port: self.smtp_port,
-                tls: self.smtp_tls,
-                user: self.smtp_user.clone(),
-                password: mail::read_password(self.smtp_password_file.as_ref(), "FLEET_SMTP_PASSWORD")?,
-                timeout: std::time::Duration::from_secs(self.smtp_timeout.seconds().max(1) as u64),
-            },
-            dry_run: self.dry_run,
-        })
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct MailCommandArgs {
     /// The month: YYYY-MM.
@@ -283,9 +193,6 @@ pub struct DemoArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
-    /// Base URL of the Prometheus HTTP API.
-    #[arg(long = "prometheus.url", default_value = "http://127.0.0.1:9090")]
-    pub prometheus_url: String,
     /// Pay period, a calendar month: YYYY-MM (in the rules' time zone).
     #[arg(long)]
     pub period: String,
@@ -296,12 +203,8 @@ pub struct EvaluateArgs {
     /// Evaluation time (RFC 3339); default now. A month not yet over is evaluated to date.
     #[arg(long)]
     pub at: Option<DateTime<Utc>>,
-    /// Timeout of one Prometheus request.
-    #[arg(long = "query.timeout", default_value = "2m")]
-    pub query_timeout: crate::period::Dur,
-    /// Attempts per Prometheus request (retries back off exponentially).
-    #[arg(long = "query.attempts", default_value_t = 4)]
-    pub query_attempts: u32,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
     #[command(flatten)]
     pub alertmanager: AlertmanagerArgs,
 }
@@ -327,12 +230,25 @@ pub fn main() -> ExitCode {
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn init_logging(cli: &Cli) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::util::SubscriberInitExt;
+    logger(cli, std::io::stderr, std::io::stderr().is_terminal()).init();
+}
+
+type Logger = Box<dyn tracing::Subscriber + Send + Sync>;
+
+/// Logs at `--log.level` in `--log.format` to `writer`, coloured only on a
+/// `terminal` (a pipe or a file gets no escape sequences).
+fn logger<W>(cli: &Cli, writer: W, terminal: bool) -> Logger
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(terminal);
     match cli.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Logfmt => builder.init(),
+        LogFormat::Json => Box::new(builder.json().finish()),
+        LogFormat::Logfmt => Box::new(builder.finish()),
     }
 }
 
@@ -361,7 +277,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
     let options = close::CloseOptions {
         client: args.prometheus.config(),
-        alertmanager: args.alertmanager.config(args.prometheus.query_timeout, args.prometheus.query_attempts),
+        alertmanager: args.prometheus.alertmanager(&args.alertmanager),
         rules_dir: args.rules_dir,
         period: args.period,
         out: args.out,
@@ -440,7 +356,7 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
             let label = args.period.as_deref().ok_or("--period is needed without --evidence")?;
             let period = Period::month(label, loaded.rules.time_zone)?;
             let at = args.at.unwrap_or_else(Utc::now).min(period.end);
-            let acks = args.alertmanager.config(args.prometheus.query_timeout, args.prometheus.query_attempts);
+            let acks = args.prometheus.alertmanager(&args.alertmanager);
             let reading = close::read_live(args.prometheus.config(), acks, &loaded, &period, at, false)?;
             (reading.evaluation, loaded.rules)
         }
@@ -512,13 +428,8 @@ fn evaluate(args: EvaluateArgs) -> Result<ExitCode, Error> {
     let rules = load_rules(&args.rules_dir)?;
     let period = Period::month(&args.period, rules.time_zone)?;
     let now = args.at.unwrap_or_else(Utc::now);
-    let config = ClientConfig {
-        timeout: std::time::Duration::from_secs(args.query_timeout.seconds() as u64),
-        max_attempts: args.query_attempts,
-        ..ClientConfig::new(&args.prometheus_url)
-    };
-    let acks = args.alertmanager.config(args.query_timeout, args.query_attempts);
-    let evaluation = evaluate_period(config, acks, &rules, &period, now)?;
+    let acks = args.prometheus.alertmanager(&args.alertmanager);
+    let evaluation = evaluate_period(args.prometheus.config(), acks, &rules, &period, now)?;
     print!("{}", report::render(&evaluation, args.format));
     Ok(ExitCode::SUCCESS)
 }
@@ -532,17 +443,21 @@ fn evaluate_period(
     period: &Period,
     now: DateTime<Utc>,
 ) -> Result<crate::evaluation::Evaluation, Error> {
-    if now <= period.start {
-        return Err(format!("period {} has not started at {}", period.label, now.to_rfc3339()).into());
+    let window = pipeline::to_date(period, now)?;
+    let read =
+        pipeline::Read { client: Client::new(config)?, rules, period, window, at: now, silences: Silences::Ask(acks) };
+    Ok(pipeline::read_and_evaluate(read, Some(&mut LogReading))?.evaluation)
+}
+
+/// Logs what was read.
+struct LogReading;
+
+impl pipeline::Progress for LogReading {
+    fn read(&mut self, reading: Option<&Reading>) {
+        if let Some(r) = reading {
+            tracing::info!(queries = r.queries.len(), nodes = r.facts.nodes.len(), "read facts from Prometheus");
+        }
     }
-    let client = source::prometheus::Client::new(config)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    // The silences first: a quick read that fails before the long one.
-    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
-    let mut reading = runtime.block_on(source::read_facts(&client, rules, period.start, now.min(period.end)))?;
-    tracing::info!(queries = reading.queries.len(), nodes = reading.facts.nodes.len(), "read facts from Prometheus");
-    alertmanager::attach(&mut reading.facts, silences.as_deref());
-    Ok(engine::evaluate(&reading.facts, rules, period, now))
 }
 
 fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
@@ -568,4 +483,39 @@ fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
     }
     print!("{}", report::render(&result?, args.format));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What `logger` writes for one warning, on a terminal or not.
+    fn logged(terminal: bool) -> String {
+        let cli = Cli::parse_from(["fleet-incentives", "check"]);
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let writer = move || Sink(sink.clone());
+        tracing::subscriber::with_default(logger(&cli, writer, terminal), || tracing::warn!(n = 1, "hello"));
+        String::from_utf8(buffer.lock().unwrap().clone()).unwrap()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal() {
+        let piped = logged(false);
+        assert!(piped.contains("hello") && !piped.contains('\x1b'), "{piped:?}");
+        assert!(logged(true).contains('\x1b'), "a terminal gets colours");
+    }
 }

@@ -46,6 +46,7 @@
 //!   answer as evidence, and never overwrites a closed month with a
 //!   different result; replaying the evidence reproduces the statement.
 
+pub mod args;
 pub mod cli;
 pub mod close;
 pub mod demo;
@@ -56,6 +57,7 @@ pub mod facts;
 pub mod local_prometheus;
 pub mod money;
 pub mod period;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod ruletest;

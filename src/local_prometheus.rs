@@ -13,7 +13,8 @@
 //!   (asked through [`Client`]: only the source stage speaks HTTP); killed
 //!   on drop.
 
-use crate::source::prometheus::{Client, ClientConfig, SourceError, value_text};
+use crate::source::answer::value_text;
+use crate::source::{Client, ClientConfig, SourceError};
 use chrono::{DateTime, Duration, Utc};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

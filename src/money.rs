@@ -5,7 +5,9 @@
 //! `rounding.decimals` (default 2) with banker's rounding (half to even) unless
 //! the rules say `half_up`; totals are exact sums of rounded lines. Ratios that
 //! come out of expressions (`f64`) enter money only through [`from_f64`], which
-//! takes the shortest decimal that round-trips (so `0.15` is exactly `0.15`).
+//! takes the shortest decimal that round-trips (so `0.15` is exactly `0.15`);
+//! decimals leave for expressions (engine) and `/metrics` (export) only through
+//! [`to_f64`], the nearest float to the decimal's text (so `0.995` is `0.995`).
 
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Deserializer};
@@ -41,9 +43,10 @@ pub fn from_f64(value: f64) -> Option<Decimal> {
     Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&format!("{value:e}"))).ok().map(|d| d.normalize())
 }
 
-/// `Decimal` → `f64`, for expressions and the `/metrics` edge only.
+/// `Decimal` → `f64`, for expressions and the `/metrics` edge only: the
+/// nearest float to the decimal's text (so `0.995` is the literal `0.995`).
 pub fn to_f64(value: Decimal) -> f64 {
-    value.to_f64().unwrap_or(f64::NAN)
+    value.to_string().parse().unwrap_or(f64::NAN)
 }
 
 /// Exact ratio `num / den` as a Decimal (28 significant digits); `None` if `den` is 0.
@@ -108,6 +111,19 @@ mod tests {
         assert_eq!(from_f64(0.1 + 0.2).unwrap().to_string(), "0.30000000000000004");
         assert_eq!(from_f64(1e-7).unwrap().to_string(), "0.0000001");
         assert!(from_f64(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn decimals_leave_money_as_the_nearest_float_to_their_text() {
+        for text in
+            ["0.995", "0.1", "-12.5", "28712.37", "0.3333333333333333333333333333", "79228162514264337593543950335"]
+        {
+            let d = Decimal::from_str(text).unwrap();
+            assert_eq!(to_f64(d).to_bits(), text.parse::<f64>().unwrap().to_bits(), "{text}");
+        }
+        for x in [0.15, 0.1 + 0.2, 1e-7, 0.995, 123456.789] {
+            assert_eq!(to_f64(from_f64(x).unwrap()).to_bits(), x.to_bits(), "{x} round-trips");
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! the files finance pays from. Everything here is an edge: it reads the
 //! source, calls the pure engine, and renders.
 //!
-//! - this file: reading (live, with progress on stderr, or replayed from
-//!   evidence), the closed files and the rule that a closed month is never
-//!   overwritten with a different result.
+//! - this file: reading through [`crate::pipeline`] (live, recording every
+//!   answer, with progress on stderr; or replayed from evidence), the closed
+//!   files and the rule that a closed month is never overwritten with a
+//!   different result.
 //! - [`statement`]: `statement.json` / `statement.csv` and per-payee CSV.
 //! - [`partner_report`]: `partner-report.md` after the seed's template.
 //! - [`diff`]: what a rules change does to a closed month's pay.
@@ -21,9 +22,9 @@ pub mod mail;
 pub mod partner_report;
 pub mod statement;
 
-use crate::engine;
 use crate::evaluation::Evaluation;
 use crate::period::{Dur, Period};
+use crate::pipeline::{self, Silences};
 use crate::rules::{self, Rules};
 use crate::source::alertmanager::{self, AlertmanagerConfig};
 use crate::source::evidence::{Evidence, EvidenceHeader, Recorder, Replay, RuleFileText};
@@ -114,49 +115,29 @@ pub fn read_live(
     progress: bool,
 ) -> Result<Reading, Error> {
     let rules = &loaded.rules;
-    if at <= period.start {
-        return Err(format!("period {} has not started at {}", period.label, at.to_rfc3339()).into());
-    }
-    let end = at.min(period.end);
+    let window = pipeline::to_date(period, at)?;
     let recorder = Recorder::new();
     let client = Client::new(config)?.recording(recorder.clone());
-    let runtime = tokio::runtime::Runtime::new()?;
-    // The silences first: a quick read that fails before the long one.
-    let silences = runtime.block_on(alertmanager::read_silences(acks))?;
-    let started = Instant::now();
-    let ticker =
-        progress.then(|| Progress::start(&period.label, recorder.clone(), planned_queries(rules, period.start, end)));
-    let reading = runtime.block_on(source::read_facts(&client, rules, period.start, end));
-    if let Some(t) = ticker {
-        t.stop();
-    }
-    let mut reading = reading?;
-    alertmanager::attach(&mut reading.facts, silences.as_deref());
-    if progress {
-        eprintln!(
-            "{}: read {} queries from Prometheus in {:.1} s",
-            period.label,
-            reading.queries.len(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    let evaluation = engine::evaluate(&reading.facts, rules, period, at);
+    let mut ticker =
+        progress.then(|| Ticker::new(&period.label, recorder.clone(), planned_queries(rules, window.0, window.1)));
+    let read = pipeline::Read { client, rules, period, window, at, silences: Silences::Ask(acks) };
+    let outcome = pipeline::read_and_evaluate(read, ticker.as_mut().map(|t| t as &mut dyn pipeline::Progress))?;
     let header = EvidenceHeader {
         period: period.label.clone(),
         time_zone: period.time_zone.name().to_string(),
-        window_start: period.start,
-        window_end: end,
+        window_start: window.0,
+        window_end: window.1,
         evaluated_at: at,
         rules_sha256: rules.sha256.clone(),
-        silences: silences.as_deref().map(alertmanager::acknowledging),
+        silences: outcome.silences.as_deref().map(alertmanager::acknowledging),
         rules: loaded
             .files
             .iter()
             .map(|(name, content)| RuleFileText { name: name.clone(), content: content.clone() })
             .collect(),
     };
-    let evidence = Evidence::build(header, &reading, &recorder)?;
-    Ok(Reading { evaluation, evidence })
+    let evidence = Evidence::build(header, &outcome.reading, &recorder)?;
+    Ok(Reading { evaluation: outcome.evaluation, evidence })
 }
 
 /// Run the query plan against the recorded answers (no Prometheus) and
@@ -178,12 +159,15 @@ pub fn replay(evidence: &Evidence, rules: &Rules) -> Result<Evaluation, Error> {
         )
         .into());
     }
-    let client = Client::replay(Replay::new(evidence.exchanges()));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let mut reading =
-        runtime.block_on(source::read_facts(&client, rules, evidence.window_start, evidence.window_end))?;
-    alertmanager::attach(&mut reading.facts, evidence.silences.as_deref());
-    Ok(engine::evaluate(&reading.facts, rules, &period, evidence.evaluated_at))
+    let read = pipeline::Read {
+        client: Client::replay(Replay::new(evidence.exchanges())),
+        rules,
+        period: &period,
+        window: (evidence.window_start, evidence.window_end),
+        at: evidence.evaluated_at,
+        silences: Silences::Known(evidence.silences.clone()),
+    };
+    Ok(pipeline::read_and_evaluate(read, None)?.evaluation)
 }
 
 /// A lower bound of the queries the plan sends for a window (the raw-sample
@@ -196,16 +180,27 @@ fn planned_queries(rules: &Rules, start: DateTime<Utc>, end: DateTime<Utc>) -> u
     2 * days + 2 * maintenance + degraded + rules.inputs.len()
 }
 
-/// Prints "N of ≥ M queries answered" to stderr about once a second.
-struct Progress {
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
+/// A close's progress on stderr: "N of ≥ M queries answered" about once a
+/// second while the facts are read, then how many were read in how long.
+struct Ticker {
+    label: String,
+    recorder: Recorder,
+    planned: usize,
+    started: Instant,
+    thread: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
-impl Progress {
-    fn start(label: &str, recorder: Recorder, planned: usize) -> Progress {
+impl Ticker {
+    fn new(label: &str, recorder: Recorder, planned: usize) -> Ticker {
+        Ticker { label: label.to_string(), recorder, planned, started: Instant::now(), thread: None }
+    }
+}
+
+impl pipeline::Progress for Ticker {
+    fn reading(&mut self) {
+        self.started = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
-        let (flag, label) = (stop.clone(), label.to_string());
+        let (flag, label, recorder, planned) = (stop.clone(), self.label.clone(), self.recorder.clone(), self.planned);
         let thread = std::thread::spawn(move || {
             let started = Instant::now();
             let (mut shown, mut last) = (usize::MAX, Instant::now());
@@ -222,12 +217,22 @@ impl Progress {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
         });
-        Progress { stop, thread }
+        self.thread = Some((stop, thread));
     }
 
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
+    fn read(&mut self, reading: Option<&source::Reading>) {
+        if let Some((stop, thread)) = self.thread.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
+        if let Some(reading) = reading {
+            eprintln!(
+                "{}: read {} queries from Prometheus in {:.1} s",
+                self.label,
+                reading.queries.len(),
+                self.started.elapsed().as_secs_f64()
+            );
+        }
     }
 }
 
@@ -259,7 +264,7 @@ pub struct FileDifference {
     pub file: String,
     /// First differing line (1-based) in both versions.
     pub line: usize,
-    /// The closed file's lines that differ, and the new ones (at most [`SHOWN_LINES`] each).
+    /// The closed file's lines that differ, and the new ones (at most `SHOWN_LINES` each).
     pub old: Vec<String>,
     pub new: Vec<String>,
     pub old_lines: usize,

@@ -3,11 +3,11 @@
 //! first `severities[]` whose `when` holds. Degraded-performance intervals
 //! form their own incidents. SLA verdicts and per-severity summaries.
 
+use super::Maint;
 use super::availability::{NodeInfo, overlap_seconds};
-use super::{Maint, dec_f64};
 use crate::evaluation::{Incident, SeveritySummary, Verdict};
 use crate::facts::Facts;
-use crate::money::ratio;
+use crate::money::{ratio, to_f64};
 use crate::rules::Rules;
 use crate::rules::expr::{Var, Vars};
 use chrono::{DateTime, Utc};
@@ -148,8 +148,8 @@ fn make_incident(
     let vars: Vars = [
         ("nodes_down", Var::Num(nodes_down as f64)),
         ("fleet_nodes", Var::Num(fleet_nodes as f64)),
-        ("fleet_down_ratio", Var::Num(dec_f64(fleet_ratio))),
-        ("region_down_ratio", Var::Num(dec_f64(region_ratio))),
+        ("fleet_down_ratio", Var::Num(to_f64(fleet_ratio))),
+        ("region_down_ratio", Var::Num(to_f64(region_ratio))),
         ("regions_affected", Var::Num(regions.len() as f64)),
         ("duration_seconds", Var::Num(duration as f64)),
         ("degraded", Var::Bool(degraded)),

@@ -7,7 +7,8 @@
 //! - [`promotion`]: promotion checks.
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
-//! the same bytes. Money is `Decimal`; expressions see `f64`.
+//! the same bytes. Money is `Decimal`; expressions see `f64` (through
+//! [`crate::money::to_f64`] and [`crate::money::from_f64`]).
 
 mod availability;
 mod incidents;
@@ -26,7 +27,6 @@ use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::Var;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
 /// Why a variable has no value this period, by variable name.
@@ -46,11 +46,6 @@ pub(crate) fn no_value(vars: &[String], notes: &Notes) -> String {
 
 /// Maintenance intervals of the window: sorted, merged, clipped.
 pub(crate) type Maint = [(DateTime<Utc>, DateTime<Utc>)];
-
-/// A Decimal as the nearest f64 (through its text, so `0.995` stays `0.995`).
-pub(crate) fn dec_f64(d: Decimal) -> f64 {
-    d.to_string().parse().unwrap_or(f64::NAN)
-}
 
 /// An f64 as its shortest decimal text.
 pub(crate) fn fmt_f64(n: f64) -> String {

@@ -3,9 +3,10 @@
 
 use super::availability::{NodeInfo, availability, operator_region};
 use super::pay::{Payee, eval_line};
-use super::{Notes, dec_f64, incidents, promotion};
+use super::{Notes, incidents, promotion};
 use crate::evaluation::{Availability, Incident, LineStatus, PayLine, Statement, Verdict};
 use crate::facts::{Facts, InputFacts};
+use crate::money::to_f64;
 use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::{Var, Vars};
@@ -38,7 +39,7 @@ fn num(n: impl Into<f64>) -> Var {
 }
 
 fn opt_dec(d: Option<Decimal>) -> Var {
-    d.map_or(Var::Unknown, |d| Var::Num(dec_f64(d)))
+    d.map_or(Var::Unknown, |d| Var::Num(to_f64(d)))
 }
 
 /// Month of the programme this period is, counting the start month as 1.
@@ -80,7 +81,7 @@ pub(crate) fn operators<'a>(
             let mut v = Vars::new();
             set(&mut v, "nodes", num(mine.len() as f64));
             set(&mut v, "uptime", opt_dec(avail.uptime));
-            set(&mut v, "coverage", num(dec_f64(avail.coverage)));
+            set(&mut v, "coverage", num(to_f64(avail.coverage)));
             set(&mut v, "downtime_seconds", num(avail.down_seconds as f64));
             set(&mut v, "unknown_seconds", num(avail.unknown_seconds as f64));
             set(&mut v, "fleet_uptime", opt_dec(fleet.uptime));

@@ -1,56 +1,17 @@
-//! Test helpers: rules from one YAML string (until the loader lands, the
-//! `Rules` struct is filled here by hand; swap for `rules::load::load_files`
-//! later), and a small builder for facts.
+//! Test helpers: rules from one YAML string (unvalidated, through
+//! [`rules::from_yaml_unchecked`]), the fleet runbook's severities, and a
+//! small builder for facts.
 
 use crate::facts::{Facts, NodeFacts, Outage};
 use crate::period::Period;
-use crate::rules::spec::{MissingDataSpec, ProgrammeSpec, RuleFile, SourceSpec};
-use crate::rules::{Maintenance, Rules};
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc, Weekday};
+use crate::rules::{self, Rules};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
-use std::path::PathBuf;
 
-/// Rules from one rule file's YAML.
+/// Rules from one rule file's YAML, not validated; missing `programme`,
+/// `source` and `missing_data` get defaults.
 pub fn rules(yaml: &str) -> Rules {
-    let f: RuleFile = serde_saphyr::from_str(yaml).expect("test rules parse");
-    let maintenance = f
-        .maintenance
-        .iter()
-        .map(|m| match (&m.weekday, &m.from) {
-            (Some(day), _) => Maintenance::Weekly {
-                name: m.name.value.clone(),
-                weekday: day.value.parse::<Weekday>().expect("weekday"),
-                at: NaiveTime::parse_from_str(&m.at.as_ref().expect("at").value, "%H:%M").expect("HH:MM"),
-                duration_seconds: m.duration.expect("duration").seconds(),
-                time_zone: Tz::UTC,
-            },
-            (None, Some(from)) => Maintenance::Once {
-                name: m.name.value.clone(),
-                from: DateTime::parse_from_rfc3339(&from.value).unwrap().with_timezone(&Utc),
-                to: DateTime::parse_from_rfc3339(&m.to.as_ref().expect("to").value).unwrap().with_timezone(&Utc),
-            },
-            _ => panic!("maintenance needs weekday or from"),
-        })
-        .collect();
-    Rules {
-        dir: PathBuf::from("rules"),
-        sha256: "0".repeat(64),
-        programme: f.programme.unwrap_or_else(|| serde_saphyr::from_str::<ProgrammeSpec>("name: test").unwrap()),
-        time_zone: Tz::UTC,
-        source: f.source.unwrap_or_else(|| serde_saphyr::from_str::<SourceSpec>("up: up").unwrap()),
-        maintenance,
-        severities: f.severities,
-        escalation: f.escalation,
-        inputs: f.inputs,
-        missing_data: f.missing_data.unwrap_or_else(|| {
-            serde_saphyr::from_str::<MissingDataSpec>("min_coverage: 0.9\npolicy: withhold").unwrap()
-        }),
-        operators: f.operators,
-        partners: f.partners,
-        tiers: f.tiers,
-        partner_tiers: f.partner_tiers,
-        promotions: f.promotions,
-    }
+    rules::from_yaml_unchecked(yaml).unwrap_or_else(|e| panic!("test rules: {e}"))
 }
 
 /// The fleet runbook's severities (P0–P3), as YAML to prepend to a rule file.

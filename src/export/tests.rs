@@ -1,14 +1,17 @@
 //! Unit tests of the `/metrics` edge: the contract's names, types and labels,
 //! OpenMetrics structure, absent values, escaping, vanishing payees.
 
+use super::evaluation::status_name;
 use super::*;
 use crate::engine::evaluate;
 use crate::engine::testutil::*;
 use crate::evaluation::Evaluation;
 use crate::facts::{Acknowledgement, InputFacts, Outage};
-use crate::source::QueryKind;
+use crate::money::to_f64;
+use crate::source::{QueryKind, QueryRecord};
 use chrono::Duration as Span;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Rules with operators on node lists, a partner, tiers with conditions,
 /// inputs and a promotion.
@@ -329,9 +332,9 @@ fn values_are_the_evaluations_numbers() {
         v[0].value
     };
     let label = |k: &'static str, v: &'static str| move |s: &Sample| s.labels.get(k).map(String::as_str) == Some(v);
-    assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), dec_f64(e.total));
+    assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), to_f64(e.total));
     let alice = e.operators.iter().find(|o| o.id == "alice").unwrap();
-    assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), dec_f64(alice.total));
+    assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), to_f64(alice.total));
     assert_eq!(one("fleet_incentives_fleet_nodes", &|_| true), e.fleet.nodes as f64);
     assert_eq!(one("fleet_incentives_data_window_end_timestamp_seconds", &|_| true), unix(t(2026, 10, 15, 12, 0)));
     assert_eq!(one("fleet_incentives_period_start_timestamp_seconds", &|_| true), unix(t(2026, 10, 1, 0, 0)));

@@ -1,135 +1,15 @@
 //! Rules: the YAML model of the programme (spec structs in [`spec`]),
-//! expressions ([`expr`]), the variables they may read ([`vars`]), and the
-//! loader that reads a directory, validates everything and reports every
-//! error with file:line:column ([`load`]).
+//! expressions ([`expr`]), the variables they may read ([`vars`]), the
+//! validated rule set ([`model`]: [`Rules`]), and the loader that reads a
+//! directory, validates everything and reports every error with
+//! file:line:column, or names the directory it cannot read ([`load`]).
+//! This file only declares and re-exports.
 
 pub mod expr;
 pub mod load;
+pub mod model;
 pub mod spec;
 pub mod vars;
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
-use spec::*;
-use std::path::PathBuf;
-
-pub use load::{LoadError, RuleError, load_dir};
-
-/// A planned-downtime window, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Maintenance {
-    Weekly { name: String, weekday: Weekday, at: NaiveTime, duration_seconds: i64, time_zone: Tz },
-    Once { name: String, from: DateTime<Utc>, to: DateTime<Utc> },
-}
-
-/// A validated, merged rule set: what the source and the engine run on.
-/// Built only by [`load_dir`] (or [`Rules::from_files`] for in-memory rules).
-#[derive(Debug, Clone)]
-pub struct Rules {
-    /// Directory it was read from.
-    pub dir: PathBuf,
-    /// SHA-256 over the rule files (sorted by name; name and bytes of each).
-    pub sha256: String,
-    pub programme: ProgrammeSpec,
-    pub time_zone: Tz,
-    pub source: SourceSpec,
-    pub maintenance: Vec<Maintenance>,
-    pub severities: Vec<SeveritySpec>,
-    /// The escalation ladder, lowest level first (may be empty: no paging levels).
-    pub escalation: Vec<EscalationLevelSpec>,
-    pub inputs: Vec<InputSpec>,
-    pub missing_data: MissingDataSpec,
-    pub operators: Vec<OperatorSpec>,
-    pub partners: Vec<PartnerSpec>,
-    pub tiers: Vec<TierSpec>,
-    pub partner_tiers: Vec<TierSpec>,
-    pub promotions: Vec<PromotionSpec>,
-}
-
-impl Rules {
-    pub fn tier(&self, id: &str) -> Option<&TierSpec> {
-        self.tiers.iter().find(|t| t.id.value == id)
-    }
-
-    pub fn partner_tier(&self, id: &str) -> Option<&TierSpec> {
-        self.partner_tiers.iter().find(|t| t.id.value == id)
-    }
-
-    pub fn severity_ids(&self) -> Vec<String> {
-        self.severities.iter().map(|s| s.id.value.clone()).collect()
-    }
-
-    /// Maintenance intervals overlapping `[start, end)`, clipped to it,
-    /// merged where they overlap, sorted.
-    pub fn maintenance_intervals(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        maintenance_intervals(&self.maintenance, start, end)
-    }
-}
-
-/// See [`Rules::maintenance_intervals`].
-pub fn maintenance_intervals(
-    windows: &[Maintenance],
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut out = vec![];
-    for w in windows {
-        match w {
-            Maintenance::Once { from, to, .. } => out.push((*from, *to)),
-            Maintenance::Weekly { weekday, at, duration_seconds, time_zone, .. } => {
-                // Walk local days from a week before `start` to `end`.
-                let mut day = (start.with_timezone(time_zone) - Duration::days(7)).date_naive();
-                let last = end.with_timezone(time_zone).date_naive();
-                while day <= last {
-                    if day.weekday() == *weekday {
-                        if let Some(s) = time_zone.from_local_datetime(&day.and_time(*at)).earliest() {
-                            let s = s.with_timezone(&Utc);
-                            out.push((s, s + Duration::seconds(*duration_seconds)));
-                        }
-                    }
-                    day = day.succ_opt().expect("date in range");
-                }
-            }
-        }
-    }
-    let mut clipped: Vec<_> = out.into_iter().map(|(s, e)| (s.max(start), e.min(end))).filter(|(s, e)| s < e).collect();
-    clipped.sort();
-    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = vec![];
-    for (s, e) in clipped {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    merged
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weekly_windows_fall_on_their_weekday_and_are_clipped_to_the_window() {
-        let w = vec![Maintenance::Weekly {
-            name: "sunday".into(),
-            weekday: Weekday::Sun,
-            at: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
-            duration_seconds: 7200,
-            time_zone: Tz::UTC,
-        }];
-        let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
-        let end = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-        let got = maintenance_intervals(&w, start, end);
-        // Sundays of October 2026: 4, 11, 18, 25.
-        let days: Vec<u32> = got.iter().map(|(s, _)| s.day()).collect();
-        assert_eq!(days, vec![4, 11, 18, 25]);
-        assert!(got.iter().all(|(s, e)| (*e - *s).num_seconds() == 7200));
-        let clipped = maintenance_intervals(&w, start, Utc.with_ymd_and_hms(2026, 10, 4, 3, 0, 0).unwrap());
-        assert_eq!(clipped.len(), 1);
-        assert_eq!((clipped[0].1 - clipped[0].0).num_seconds(), 3600);
-    }
-}
+pub use load::{LoadError, RuleError, from_yaml_unchecked, load_dir};
+pub use model::{Maintenance, Rules, maintenance_intervals};

@@ -86,7 +86,7 @@ fn default_decimals() -> u32 {
 }
 
 /// Where node availability comes from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// A PromQL vector selector whose series are 1 (up) or 0 (down), one per node.
@@ -178,7 +178,7 @@ impl EscalationLevelSpec {
 }
 
 /// A named PromQL input (revenue, trips, ratings …).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// Variable name in expressions.

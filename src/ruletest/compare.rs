@@ -47,10 +47,10 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
             None => out.push(format!("region {region}: not in the evaluation")),
         }
     }
-    if let Some(t) = exp.total {
-        if t.0 != ev.total {
-            out.push(format!("total: expected {}, got {}", t.0, ev.total));
-        }
+    if let Some(t) = exp.total
+        && t.0 != ev.total
+    {
+        out.push(format!("total: expected {}, got {}", t.0, ev.total));
     }
     for w in &exp.warnings {
         if !ev.warnings.iter().any(|g| g.contains(w.as_str())) {
@@ -61,10 +61,10 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
 }
 
 fn num<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, what: &str, field: &str, want: Option<T>, got: T) {
-    if let Some(w) = want {
-        if w != got {
-            out.push(format!("{what} {field}: expected {w}, got {got}"));
-        }
+    if let Some(w) = want
+        && w != got
+    {
+        out.push(format!("{what} {field}: expected {w}, got {got}"));
     }
 }
 
@@ -132,39 +132,39 @@ fn compare_incidents(want: &[ExpIncident], got: &[Incident], out: &mut Vec<Strin
                 out.push(format!("{what}: expected nodes [{}], got [{}]", a.join(", "), b.join(", ")));
             }
         }
-        if let Some(r) = &w.regions {
-            if *r != g.regions {
-                out.push(format!("{what}: expected regions [{}], got [{}]", r.join(", "), g.regions.join(", ")));
-            }
+        if let Some(r) = &w.regions
+            && *r != g.regions
+        {
+            out.push(format!("{what}: expected regions [{}], got [{}]", r.join(", "), g.regions.join(", ")));
         }
-        if let Some(o) = &w.operators {
-            if *o != g.operators {
-                out.push(format!("{what}: expected operators [{}], got [{}]", o.join(", "), g.operators.join(", ")));
-            }
+        if let Some(o) = &w.operators
+            && *o != g.operators
+        {
+            out.push(format!("{what}: expected operators [{}], got [{}]", o.join(", "), g.operators.join(", ")));
         }
-        if let Some(s) = w.start {
-            if s != g.start {
-                out.push(format!("{what}: expected start {}, got {}", s.to_rfc3339(), g.start.to_rfc3339()));
-            }
+        if let Some(s) = w.start
+            && s != g.start
+        {
+            out.push(format!("{what}: expected start {}, got {}", s.to_rfc3339(), g.start.to_rfc3339()));
         }
-        if let Some(d) = w.duration {
-            if d.seconds() != g.duration_seconds {
-                out.push(format!("{what}: expected duration {d}, got {}", crate::period::Dur(g.duration_seconds)));
-            }
+        if let Some(d) = w.duration
+            && d.seconds() != g.duration_seconds
+        {
+            out.push(format!("{what}: expected duration {d}, got {}", crate::period::Dur(g.duration_seconds)));
         }
-        if let Some(open) = w.open {
-            if open != g.end.is_none() {
-                out.push(format!(
-                    "{what}: expected {}, got {}",
-                    if open { "open" } else { "resolved" },
-                    if g.end.is_none() { "open" } else { "resolved" }
-                ));
-            }
+        if let Some(open) = w.open
+            && open != g.end.is_none()
+        {
+            out.push(format!(
+                "{what}: expected {}, got {}",
+                if open { "open" } else { "resolved" },
+                if g.end.is_none() { "open" } else { "resolved" }
+            ));
         }
-        if let Some(v) = w.respond {
-            if v != g.respond_verdict {
-                out.push(format!("{what}: expected respond {}, got {}", verdict(v), verdict(g.respond_verdict)));
-            }
+        if let Some(v) = w.respond
+            && v != g.respond_verdict
+        {
+            out.push(format!("{what}: expected respond {}, got {}", verdict(v), verdict(g.respond_verdict)));
         }
         if let Some(e) = &w.escalation {
             let got = g.escalation.as_deref().unwrap_or("none");
@@ -172,10 +172,10 @@ fn compare_incidents(want: &[ExpIncident], got: &[Incident], out: &mut Vec<Strin
                 out.push(format!("{what}: expected escalation {e}, got {got} (level {})", g.escalation_level));
             }
         }
-        if let Some(v) = w.resolve {
-            if v != g.resolve_verdict {
-                out.push(format!("{what}: expected resolve {}, got {}", verdict(v), verdict(g.resolve_verdict)));
-            }
+        if let Some(v) = w.resolve
+            && v != g.resolve_verdict
+        {
+            out.push(format!("{what}: expected resolve {}, got {}", verdict(v), verdict(g.resolve_verdict)));
         }
     }
 }
@@ -189,10 +189,10 @@ fn availability(what: &str, want: &ExpAvailability, got: &Availability, out: &mu
     if let Some(OptDec(u)) = want.uptime {
         uptime(what, u, got.uptime, out);
     }
-    if let Some(c) = want.coverage {
-        if !close(c.0, got.coverage) {
-            out.push(format!("{what} coverage: expected {}, got {}", c.0, got.coverage));
-        }
+    if let Some(c) = want.coverage
+        && !close(c.0, got.coverage)
+    {
+        out.push(format!("{what} coverage: expected {}, got {}", c.0, got.coverage));
     }
     num(out, what, "nodes", want.nodes, got.nodes);
 }
@@ -217,10 +217,10 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
         return;
     };
     let what = format!("{kind} {}", want.id);
-    if let Some(t) = &want.tier {
-        if *t != st.tier {
-            out.push(format!("{what}: expected tier {t}, got {}", st.tier));
-        }
+    if let Some(t) = &want.tier
+        && *t != st.tier
+    {
+        out.push(format!("{what}: expected tier {t}, got {}", st.tier));
     }
     for (id, w) in &want.lines {
         match st.lines.iter().find(|l| l.id == *id) {
@@ -231,19 +231,19 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
             }
         }
     }
-    if let Some(t) = want.total {
-        if t.0 != st.total {
-            let lines: Vec<String> = st.lines.iter().map(|l| format!("{} {}", l.id, l.amount)).collect();
-            out.push(format!("{what} total: expected {}, got {} ({})", t.0, st.total, lines.join(" + ")));
-        }
+    if let Some(t) = want.total
+        && t.0 != st.total
+    {
+        let lines: Vec<String> = st.lines.iter().map(|l| format!("{} {}", l.id, l.amount)).collect();
+        out.push(format!("{what} total: expected {}, got {} ({})", t.0, st.total, lines.join(" + ")));
     }
     if let Some(OptDec(u)) = want.uptime {
         uptime(&what, u, st.availability.uptime, out);
     }
-    if let Some(c) = want.coverage {
-        if !close(c.0, st.availability.coverage) {
-            out.push(format!("{what} coverage: expected {}, got {}", c.0, st.availability.coverage));
-        }
+    if let Some(c) = want.coverage
+        && !close(c.0, st.availability.coverage)
+    {
+        out.push(format!("{what} coverage: expected {}, got {}", c.0, st.availability.coverage));
     }
     if let Some(p) = &want.promotion {
         let Some(gp) = &st.promotion else {
@@ -262,20 +262,20 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
                 format!("{} {state}: {}", c.name, c.detail)
             })
             .collect();
-        if let Some(e) = p.eligible {
-            if e != gp.eligible {
-                out.push(format!(
-                    "{what} promotion to {}: expected eligible {e}, got {} ({})",
-                    gp.to,
-                    gp.eligible,
-                    failed.join("; ")
-                ));
-            }
+        if let Some(e) = p.eligible
+            && e != gp.eligible
+        {
+            out.push(format!(
+                "{what} promotion to {}: expected eligible {e}, got {} ({})",
+                gp.to,
+                gp.eligible,
+                failed.join("; ")
+            ));
         }
-        if let Some(to) = &p.to {
-            if *to != gp.to {
-                out.push(format!("{what} promotion: expected to {to}, got to {}", gp.to));
-            }
+        if let Some(to) = &p.to
+            && *to != gp.to
+        {
+            out.push(format!("{what} promotion: expected to {to}, got to {}", gp.to));
         }
         for (name, CheckState(want)) in &p.checks {
             match gp.checks.iter().find(|c| c.name == *name) {

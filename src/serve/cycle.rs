@@ -3,7 +3,9 @@
 //! The [`Evaluator`] owns the rules in force and the month-to-date
 //! [`Running`] totals. Each cycle reads only `(last end, now − delay]`,
 //! adds it, and evaluates the month to date with the pure engine — the same
-//! facts `evaluate --at` reads in one go, so the results are equal.
+//! facts `evaluate --at` reads in one go, so the results are equal; the
+//! last step, silences attached and the engine run, is the one every
+//! reading shares ([`crate::pipeline::evaluate`]).
 //!
 //! - A failed read changes nothing: the totals stay where they were and the
 //!   last good evaluation keeps being served.
@@ -13,12 +15,12 @@
 //! - A reload that changes how data is read (source, maintenance, time
 //!   zone) starts the totals again from the month start.
 
-use crate::engine;
 use crate::evaluation::Evaluation;
 use crate::facts::InputFacts;
 use crate::period::Period;
+use crate::pipeline;
 use crate::rules::{self, LoadError, Rules};
-use crate::source::alertmanager::{self, Alertmanager, Silence};
+use crate::source::alertmanager::{Alertmanager, Silence};
 use crate::source::{self, Client, QueryRecord, Running, SourceError};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::BTreeMap;
@@ -146,8 +148,7 @@ impl Evaluator {
         let inputs = self.inputs.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
         let mut facts = running.facts(&rules, inputs);
         let silences = self.acknowledgements.as_ref().and_then(|a| a.last.as_deref());
-        alertmanager::attach(&mut facts, silences);
-        let evaluation = engine::evaluate(&facts, &rules, &period, to);
+        let evaluation = pipeline::evaluate(&mut facts, silences, &rules, &period, to);
         Ok(Some(Outcome { evaluation, queries, inputs: refreshed, acknowledgements }))
     }
 
@@ -171,12 +172,12 @@ impl Evaluator {
     /// file, line and column); valid ones take effect at the next cycle.
     pub fn reload(&mut self) -> Result<(), LoadError> {
         let new = rules::load_dir(&self.rules_dir)?;
-        let reads_differently = |r: &Rules| format!("{:?}{:?}{:?}", r.source, r.maintenance, r.time_zone);
-        if reads_differently(&new) != reads_differently(&self.rules) {
+        let old = &self.rules;
+        if new.source != old.source || new.maintenance != old.maintenance || new.time_zone != old.time_zone {
             tracing::info!("the new rules read Prometheus differently: month-to-date totals are read again");
             self.running = None;
         }
-        if format!("{:?}", new.inputs) != format!("{:?}", self.rules.inputs) {
+        if new.inputs != self.rules.inputs {
             self.inputs = None;
         }
         self.rules = Arc::new(new);

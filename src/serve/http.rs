@@ -7,7 +7,7 @@
 //! | `/-/ready` | GET | 200 after the first successful evaluation, else 503 |
 //! | `/-/reload` | POST, PUT | reload the rules: 200, or 500 with the errors; 403 without `--web.enable-lifecycle` |
 
-use super::{Request, Shared};
+use super::state::{Request, Shared};
 use crate::export;
 use axum::Router;
 use axum::extract::State;

@@ -4,6 +4,7 @@
 //!   reload, month rollover.
 //! - [`http`]: the axum routes: `/metrics`, `/-/healthy`, `/-/ready`,
 //!   `/-/reload`.
+//! - [`state`]: what the routes share with the evaluator task.
 //! - [`web`]: `--web.config.file` (exporter-toolkit format): TLS, basic
 //!   authentication, headers; the listener.
 //!
@@ -17,8 +18,10 @@
 
 pub mod cycle;
 pub mod http;
+pub mod state;
 pub mod web;
 
+use crate::args::{AlertmanagerArgs, PrometheusArgs, std_duration};
 use crate::export::SelfMetrics;
 use crate::period::Dur;
 use crate::rules;
@@ -27,6 +30,7 @@ use crate::source::{Client, ClientConfig};
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use cycle::Evaluator;
+use state::{Request, Shared};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,9 +53,6 @@ pub struct ServeArgs {
     /// exporter-toolkit format; read again on every connection and request.
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,
-    /// Base URL of the Prometheus HTTP API.
-    #[arg(long = "prometheus.url", default_value = "http://127.0.0.1:9090")]
-    pub prometheus_url: String,
     #[arg(long = "rules.dir", default_value = "rules")]
     pub rules_dir: PathBuf,
     /// How often to read what is new and evaluate the month to date.
@@ -66,35 +67,14 @@ pub struct ServeArgs {
     /// by window), so it is the one read that grows with the month.
     #[arg(long = "inputs.refresh-interval", default_value = "15m")]
     pub inputs_refresh_interval: Dur,
-    /// Timeout of one Prometheus request.
-    #[arg(long = "query.timeout", default_value = "2m")]
-    pub query_timeout: Dur,
-    /// Attempts per Prometheus request (retries back off exponentially).
-    #[arg(long = "query.attempts", default_value_t = 4)]
-    pub query_attempts: u32,
     #[command(flatten)]
-    pub alertmanager: crate::cli::AlertmanagerArgs,
+    pub prometheus: PrometheusArgs,
+    #[command(flatten)]
+    pub alertmanager: AlertmanagerArgs,
     /// Run the clock from this instant instead of now (RFC 3339): replays a
     /// past month live, for demos and tests.
     #[arg(long = "clock.start", hide = true)]
     pub clock_start: Option<DateTime<Utc>>,
-}
-
-/// A request to the evaluator task.
-pub enum Request {
-    /// Load the rules again; answer whether it worked (the error text if not).
-    Reload(oneshot::Sender<Result<(), String>>),
-}
-
-/// What the HTTP handlers share with the evaluator task.
-pub struct Shared {
-    /// The last good evaluation's metrics (without `# EOF`).
-    pub evaluation: ArcSwapOption<String>,
-    pub self_metrics: SelfMetrics,
-    /// Set after the first successful evaluation.
-    pub ready: AtomicBool,
-    pub lifecycle: bool,
-    pub requests: mpsc::Sender<Request>,
 }
 
 /// The clock: wall time, or `--clock.start` plus the time since start-up.
@@ -116,10 +96,6 @@ impl Clock {
     }
 }
 
-fn std_duration(d: Dur) -> std::time::Duration {
-    std::time::Duration::from_secs(d.seconds().max(0) as u64)
-}
-
 /// Run the exporter until SIGTERM or Ctrl-C.
 pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
     let addr: SocketAddr = args.listen_address.parse().map_err(|e| {
@@ -129,12 +105,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
         return Err("--evaluation-interval must be positive".into());
     }
     let rules = rules::load_dir(&args.rules_dir).map_err(|e| e.to_string())?;
-    let config = ClientConfig {
-        timeout: std_duration(args.query_timeout),
-        max_attempts: args.query_attempts,
-        stats: true,
-        ..ClientConfig::new(&args.prometheus_url)
-    };
+    let config = ClientConfig { stats: true, ..args.prometheus.config() };
     // Silences are read every cycle: one attempt, a short timeout; a failed
     // read keeps the last silences read.
     let acks = args.alertmanager.config(Dur(10), 1).map(Alertmanager::new).transpose()?;
@@ -168,7 +139,7 @@ async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Resul
     });
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let (tls, users) = web.as_ref().map_or((false, 0), |w| (w.tls(), w.current_users()));
-    tracing::info!(address = %listener.local_addr()?, prometheus = %crate::source::prometheus::redact_url(&args.prometheus_url), tls, basic_auth_users = users, "serving /metrics");
+    tracing::info!(address = %listener.local_addr()?, prometheus = %crate::source::redact_url(&args.prometheus.prometheus_url), tls, basic_auth_users = users, "serving /metrics");
     let shutdown = shutdown_on_signal();
     let clock = Clock::new(args.clock_start);
     let interval = std_duration(args.evaluation_interval);

@@ -15,6 +15,7 @@
 //! (pending) does not count yet. Silences are kept in the evidence of a
 //! closed month, so a replay gives the same response times.
 
+use super::redact::redact_url;
 use crate::facts::{Acknowledgement, Facts};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,7 +70,7 @@ pub struct AlertmanagerConfig {
 impl std::fmt::Debug for AlertmanagerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AlertmanagerConfig")
-            .field("base_url", &super::prometheus::redact_url(&self.base_url))
+            .field("base_url", &redact_url(&self.base_url))
             .field("timeout", &self.timeout)
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
@@ -144,7 +145,7 @@ impl Alertmanager {
     async fn attempt(&self, url: &str, attempt: u32) -> Result<Vec<Silence>, AlertmanagerError> {
         // Errors name the URL with any password masked (reqwest's own text
         // would carry the whole URL).
-        let shown = super::prometheus::redact_url(&self.config.base_url);
+        let shown = redact_url(&self.config.base_url);
         let unreachable = |e: reqwest::Error| AlertmanagerError::Unreachable {
             url: shown.clone(),
             attempts: attempt,

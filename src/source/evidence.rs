@@ -15,8 +15,8 @@
 //! labels), queries are in plan order, and no wall-clock time is written.
 
 use super::alertmanager::Silence;
-use super::prometheus::{QueryAnswer, QueryData, SourceError};
-use super::{QueryRecord, Reading};
+use super::answer::{QueryAnswer, QueryData, SourceError};
+use super::record::{QueryRecord, Reading};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -294,7 +294,7 @@ fn request_of(r: &QueryRecord) -> Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::prometheus::{MatrixSeries, VectorSample};
+    use crate::source::answer::{MatrixSeries, VectorSample};
     use chrono::TimeZone;
     use std::collections::BTreeMap;
 

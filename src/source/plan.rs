@@ -1,7 +1,8 @@
-//! The query plan: which queries read a window `(start, end]` into facts.
+//! The query plan: which queries read a window `(start, end]` into facts,
+//! and the helpers that send them and decode their answers.
 //!
-//! A window is read by [`super::running::read_window`], short windows raw
-//! (every sample), long ones like this:
+//! The window reader (`read_window` in the `running` module, which builds
+//! on this one) reads short windows raw (every sample), long ones like this:
 //!
 //! 1. Availability: the window is cut into chunks of at most one day,
 //!    aligned to its start. Per chunk, two instant queries at the chunk end,
@@ -28,12 +29,11 @@
 //! Ranges are left-open, `(t − r, t]`, like the slot model: Prometheus 2.x
 //! range selectors include both ends, so every range is written 1 ms short.
 
-use super::prometheus::{Client, Labels, QueryAnswer, QueryData, SourceError};
-use super::running::{self, Count, Running};
+use super::answer::{Labels, QueryAnswer, QueryData, SourceError};
+use super::prometheus::Client;
+use super::record::{QueryKind, QueryRecord};
 use super::samples::Sample;
-use super::{QueryKind, QueryRecord, Reading};
 use crate::facts::InputFacts;
-use crate::rules::Rules;
 use crate::rules::spec::{InputKey, InputSpec};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,23 +48,6 @@ pub const MAX_RAW_SAMPLES: u64 = 100_000;
 pub const CONCURRENCY: usize = 4;
 
 pub(super) type Window = (DateTime<Utc>, DateTime<Utc>);
-
-/// Read the window `(start, end]` from Prometheus into facts: one
-/// [`running::read_window`] from nothing, then the inputs. See the module
-/// docs for what fails the reading.
-pub async fn read_facts(
-    client: &Client,
-    rules: &Rules,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Reading, SourceError> {
-    let mut run = Running::new(rules, start);
-    let mut queries = vec![];
-    let delta = running::read_window(client, rules, &run, end, &mut queries).await?;
-    run.apply(delta);
-    let inputs = read_inputs(client, &rules.inputs, start, end, &mut queries).await;
-    Ok(Reading { facts: run.facts(rules, inputs), queries })
-}
 
 /// `(start, end]` cut into pieces of at most `seconds`, aligned to `start`.
 pub fn chunks(start: DateTime<Utc>, end: DateTime<Utc>, seconds: i64) -> Vec<Window> {
@@ -118,7 +101,7 @@ fn promql_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-// ---------------------------------------------------------------- running
+// ---------------------------------------------------------------- sending
 
 /// One query to send.
 #[derive(Debug, Clone)]
@@ -239,6 +222,21 @@ pub(super) fn node_of<'a>(query: &str, labels: &'a Labels, node_label: &str) -> 
 }
 
 // ---------------------------------------------------------- availability
+
+/// Sample count and sum of one node over a window (`up` is 0 or 1, so
+/// down = count − sum).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Count {
+    pub count: f64,
+    pub sum: f64,
+}
+
+impl std::ops::AddAssign for Count {
+    fn add_assign(&mut self, o: Count) {
+        self.count += o.count;
+        self.sum += o.sum;
+    }
+}
 
 pub(super) fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
     windows

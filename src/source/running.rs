@@ -24,10 +24,11 @@
 //! - **aggregate** (long windows): per day, `count_over_time` and
 //!   `sum_over_time` give counts; raw samples only where there was downtime.
 
-use super::plan::{self, Job, Window};
-use super::prometheus::{Client, Labels, SourceError};
+use super::answer::{Labels, SourceError};
+use super::plan::{self, Count, Job, Window};
+use super::prometheus::Client;
+use super::record::{QueryKind, QueryRecord, Reading};
 use super::samples::{self, Sample};
-use super::{QueryKind, QueryRecord};
 use crate::facts::{Facts, InputFacts, Interval, NodeFacts, Outage};
 use crate::rules::Rules;
 use chrono::{DateTime, Duration, Utc};
@@ -37,21 +38,6 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const RAW_WINDOW_SECONDS: i64 = 3_600;
 /// Most samples (known nodes × slots) a raw window may hold.
 pub const RAW_WINDOW_MAX_SAMPLES: u64 = 2_000_000;
-
-/// Sample count and sum of one node over a window (`up` is 0 or 1, so
-/// down = count − sum).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Count {
-    pub count: f64,
-    pub sum: f64,
-}
-
-impl std::ops::AddAssign for Count {
-    fn add_assign(&mut self, o: Count) {
-        self.count += o.count;
-        self.sum += o.sum;
-    }
-}
 
 /// Runs of "down" samples of one series, as they grow window by window.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -229,6 +215,23 @@ impl Running {
 /// A sample count from a float sum (never negative).
 fn whole(v: f64) -> u64 {
     if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
+}
+
+/// Read the window `(start, end]` from Prometheus into facts: one
+/// [`read_window`] from nothing, then the inputs ([`plan::read_inputs`]).
+/// See [`plan`]'s docs for what fails the reading.
+pub async fn read_facts(
+    client: &Client,
+    rules: &Rules,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Reading, SourceError> {
+    let mut run = Running::new(rules, start);
+    let mut queries = vec![];
+    let delta = read_window(client, rules, &run, end, &mut queries).await?;
+    run.apply(delta);
+    let inputs = plan::read_inputs(client, &rules.inputs, start, end, &mut queries).await;
+    Ok(Reading { facts: run.facts(rules, inputs), queries })
 }
 
 /// Read `(running.end, to]`: raw when the window is short, else aggregated

@@ -36,11 +36,11 @@ pub fn outages(samples: &[Sample], start: DateTime<Utc>, end: DateTime<Utc>, ste
     let mut prev: Option<DateTime<Utc>> = None;
     for &(t, v) in samples.iter().filter(|(t, _)| start < *t && *t <= end) {
         let adjacent = prev.is_some_and(|p| t - p <= max_gap);
-        if let Some((s, last)) = run {
-            if v != 0.0 || !adjacent {
-                out.push(Outage { start: s, end: last, ongoing: false });
-                run = None;
-            }
+        if let Some((s, last)) = run
+            && (v != 0.0 || !adjacent)
+        {
+            out.push(Outage { start: s, end: last, ongoing: false });
+            run = None;
         }
         if v == 0.0 {
             run = Some(match run {

@@ -214,7 +214,8 @@ fn bad_command_lines_are_usage_errors_with_a_clear_message() {
     let missing = tmp.path().join("no-such-dir");
     let missing = missing.to_str().unwrap();
     let missing_evidence = format!("{missing}/evidence.json");
-    let missing_rules_error = format!("{missing}:0:0: cannot read rules");
+    // A missing directory has no line or column: it is named with the flag that sets it.
+    let missing_rules_error = format!("rules directory \"{missing}\" does not exist (set it with --rules.dir)");
     let missing_check_error = format!("{missing}: no such directory");
     let file_check_error = format!("{rules}/roster.yaml: not a directory: check takes a rules directory");
     let roster = format!("{rules}/roster.yaml");
@@ -247,7 +248,7 @@ fn bad_command_lines_are_usage_errors_with_a_clear_message() {
         (&["serve", nowhere, "--inputs.refresh-interval", "101y"], "`101y` is too long: durations are at most 100y"),
         (&["serve", nowhere, "--evaluation-interval", "0s"], "--evaluation-interval must be positive"),
         (&["serve", nowhere, "--web.listen-address", "nonsense"], "--web.listen-address \"nonsense\""),
-        (&["serve", nowhere, "--web.listen-address", "127.0.0.1:0", "--rules.dir", missing], "cannot read rules"),
+        (&["serve", nowhere, "--web.listen-address", "127.0.0.1:0", "--rules.dir", missing], &missing_rules_error),
         (&["serve", nowhere, "--web.listen-address", "127.0.0.1:0", "--rules.dir", broken], "unsupported `version: 2`"),
         (&["evaluate", "--period", "2026-10", "--rules.dir", missing, nowhere], &missing_rules_error),
         (&["check", missing], &missing_check_error),

@@ -1,5 +1,9 @@
-use super::*;
+use super::auth::{DUMMY_HASH, basic_credentials};
+use super::spec::FileSpec;
+use super::{WebConfig, load};
+use axum::http::HeaderValue;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use std::path::PathBuf;
 
 /// A CA and a server certificate for `localhost`, as PEM: (ca, cert, key).
 fn pki() -> (String, String, String) {

@@ -1,0 +1,108 @@
+//! Open incidents: climbing the escalation ladder as their severity allows,
+//! stopped by an acknowledgement, keeping their id as nodes join.
+
+use super::*;
+use crate::facts::{Acknowledgement, Interval, Outage};
+use chrono::Duration;
+
+/// The shipped ladder (rules/severities.yaml): operator at once, senior
+/// after 10 minutes, core team an hour later, executive at once after that
+/// for P0 only; P3 stays with the operator.
+const LADDER: &str = r#"
+escalation:
+  - { id: operator, name: Operator, after: 0s }
+  - { id: senior, name: Senior, after: 10m, severities: [P0, P1, P2] }
+  - { id: core, name: Core team, after: 1h, severities: [P0, P1, P2] }
+  - { id: executive, name: Executive, after: 0s, severities: [P0] }
+"#;
+
+fn ladder_rules() -> Rules {
+    rules(&format!("version: 1\nprogramme:\n  name: Fleet\n{SEVERITIES}{LADDER}"))
+}
+
+/// Facts up to `now` with node `down` offline since `since` (still down)
+/// among `up` nodes that are fine; all in region eu.
+fn open_outage(p: &Period, now: DateTime<Utc>, down: &[&str], up: &[&str], since: DateTime<Utc>) -> Facts {
+    let mut f = facts(p);
+    f.end = now;
+    for n in up {
+        f.nodes.push(node(&f, n, "eu", &[]));
+    }
+    for n in down {
+        let mut nf = node(&f, n, "eu", &[(since, (now - since).num_minutes())]);
+        nf.outages[0].ongoing = true;
+        f.nodes.push(nf);
+    }
+    f.nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    f
+}
+
+fn level_at(r: &Rules, f: &Facts, p: &Period) -> (u32, Option<String>) {
+    let e = evaluate(f, r, p, f.end);
+    assert_eq!(e.incidents.len(), 1, "{:?}", e.incidents);
+    (e.incidents[0].escalation_level, e.incidents[0].escalation.clone())
+}
+
+#[test]
+fn an_unacknowledged_incident_climbs_the_ladder_as_its_severity_allows() {
+    let r = ladder_rules();
+    let p = period("2026-10");
+    let s = t(2026, 10, 8, 12, 0);
+    let at = |m: i64| s + Duration::minutes(m);
+    // P2, one of three nodes: operator, senior at 10 m, core team at 70 m, never the executive.
+    for (minutes, want) in [(9, 1), (10, 2), (69, 2), (70, 3), (300, 3)] {
+        let f = open_outage(&p, at(minutes), &["a1"], &["a2", "a3"], s);
+        let (level, _) = level_at(&r, &f, &p);
+        assert_eq!(level, want, "P2 after {minutes} minutes");
+    }
+    // P0, every node down: the executive is paged with the core team.
+    let f = open_outage(&p, at(70), &["a1", "a2"], &[], s);
+    assert_eq!(level_at(&r, &f, &p), (4, Some("executive".into())));
+    let f = open_outage(&p, at(69), &["a1", "a2"], &[], s);
+    assert_eq!(level_at(&r, &f, &p), (2, Some("senior".into())));
+    // P3 (degraded) stays with the operator.
+    let mut f = open_outage(&p, at(300), &[], &["a1", "a2"], s);
+    f.degraded = vec![Interval { node: "a1".into(), start: s, end: at(300) }];
+    assert_eq!(level_at(&r, &f, &p), (1, Some("operator".into())));
+    // Without a ladder there is no level.
+    let f = open_outage(&p, at(300), &["a1"], &["a2", "a3"], s);
+    assert_eq!(level_at(&fleet_rules(), &f, &p), (0, None));
+}
+
+#[test]
+fn an_acknowledgement_stops_the_escalation_where_it_was() {
+    let r = ladder_rules();
+    let p = period("2026-10");
+    let s = t(2026, 10, 8, 12, 0);
+    let at = |m: i64| s + Duration::minutes(m);
+    let ack = |m: i64| Some(vec![Acknowledgement { node: "a1".into(), at: at(m) }]);
+    let mut f = open_outage(&p, at(300), &["a1"], &["a2", "a3"], s);
+    f.acknowledgements = ack(12);
+    assert_eq!(level_at(&r, &f, &p), (2, Some("senior".into())), "acknowledged after the senior was paged");
+    f.acknowledgements = ack(10);
+    assert_eq!(level_at(&r, &f, &p).0, 1, "an acknowledgement as the senior falls due wins");
+    // An acknowledgement after the window end is not known yet.
+    let mut f = open_outage(&p, at(30), &["a1"], &["a2", "a3"], s);
+    f.acknowledgements = ack(31);
+    assert_eq!(level_at(&r, &f, &p).0, 2);
+    // A resolved incident keeps the level it reached before it ended.
+    let (p, f) = october_with(&[("a1", "eu", &[(s, 30)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
+    let e = evaluate(&f, &r, &p, p.end);
+    assert_eq!((e.incidents[0].escalation_level, e.incidents[0].end), (2, Some(at(30))));
+}
+
+#[test]
+fn an_incident_keeps_its_id_when_nodes_join_it_later() {
+    let r = ladder_rules();
+    let p = period("2026-10");
+    let s = t(2026, 10, 8, 12, 0);
+    let mut f = open_outage(&p, s + Duration::minutes(20), &["b1"], &["a1", "c1", "c2"], s);
+    let before = evaluate(&f, &r, &p, f.end).incidents[0].id.clone();
+    assert_eq!(before, "P2-20261008T1200Z-b1");
+    // a1 (first by name) fails 8 minutes later: the same incident, same name.
+    let a1 = f.nodes.iter_mut().find(|n| n.node == "a1").unwrap();
+    a1.outages = vec![Outage { start: s + Duration::minutes(8), end: f.end, ongoing: true }];
+    let e = evaluate(&f, &r, &p, f.end);
+    assert_eq!((e.incidents.len(), e.incidents[0].id.as_str()), (1, before.as_str()));
+    assert_eq!(e.incidents[0].nodes, vec!["a1", "b1"]);
+}

@@ -1,0 +1,221 @@
+//! Pay lines: the missing-data policy, proration, tenure, line kinds,
+//! rounding, identical bytes for identical input.
+
+use super::*;
+use crate::evaluation::LineStatus;
+use crate::facts::InputFacts;
+use crate::money::{RoundingMode, round};
+
+/// [`programme`]'s three nodes, up for 80 % of October and without data
+/// for the rest.
+fn eighty_percent_covered() -> (Period, Facts) {
+    let (p, mut f) = october_three_nodes();
+    let total = slots(&f);
+    f.nodes.iter_mut().for_each(|n| n.up_samples = total * 8 / 10);
+    (p, f)
+}
+
+#[test]
+fn a_line_reading_uptime_is_withheld_when_coverage_is_below_the_minimum() {
+    let r = programme("", "");
+    let (p, f) = eighty_percent_covered(); // 80 % coverage, all up
+    let e = run(&r, &f, &p);
+    let bonus = line(&e, "alice", "uptime_bonus");
+    assert_eq!(bonus.status, LineStatus::Withheld);
+    assert_eq!(bonus.amount, Decimal::ZERO);
+    assert_eq!(bonus.reason, "coverage 80.00% below 90%");
+    // The stipend reads no availability variable and is paid.
+    assert_eq!(line(&e, "alice", "stipend").status, LineStatus::Paid);
+}
+
+#[test]
+fn the_evaluate_policy_pays_a_line_on_the_known_data_alone() {
+    let r = programme("        missing_data: evaluate\n", "");
+    // (the extra text lands in the last line, uptime_bonus)
+    let (p, f) = eighty_percent_covered();
+    let e = run(&r, &f, &p);
+    assert_eq!(line(&e, "alice", "uptime_bonus").status, LineStatus::Paid);
+}
+
+#[test]
+fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_source() {
+    let extra = r#"      - id: response
+        name: Response bonus
+        kind: fixed
+        amount: 100
+        when: "avg_response_seconds < 900"
+"#;
+    let r = programme(extra, "");
+    let (p, mut f) = october_three_nodes();
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "response");
+    assert_eq!(l.status, LineStatus::Withheld);
+    assert_eq!(
+        l.reason,
+        "condition: no value for avg_response_seconds (acknowledgements unknown: no acknowledgement source is configured (--alertmanager.url) or it was not read yet)"
+    );
+    // With a source but no incident, the reason says that instead.
+    f.acknowledgements = Some(vec![]);
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "response");
+    assert_eq!(l.status, LineStatus::Withheld);
+    assert!(l.reason.contains("no acknowledged incident"), "{}", l.reason);
+}
+
+#[test]
+fn an_operator_who_joined_mid_month_gets_a_prorated_stipend() {
+    let r = {
+        let mut r = programme("", "");
+        r.operators[0].start = chrono::NaiveDate::from_ymd_opt(2026, 10, 16).unwrap();
+        r
+    };
+    let (p, f) = october_three_nodes();
+    let e = run(&r, &f, &p);
+    let active = 31 - 16 + 1;
+    let want = round(Decimal::from(500 * 3 * active) / Decimal::from(31), 2, RoundingMode::HalfEven);
+    let l = line(&e, "alice", "stipend");
+    assert_eq!(l.amount, want);
+    assert_eq!(l.formula, format!("500 × 3 nodes × {active}/31 days = {want}"));
+    assert_eq!(statement(&e, "alice").total, want + dec("200"));
+}
+
+#[test]
+fn early_termination_within_six_months_charges_the_churn_rebate() {
+    let extra = r#"      - id: churn
+        name: Churn rebate
+        kind: fixed
+        category: deduction
+        amount: -250
+        when: "terminated && tenure_months <= 6"
+"#;
+    let mut r = programme(extra, "");
+    let (p, f) = october_three_nodes();
+    let date = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    // Started in May: October is month 6.
+    r.operators[0].start = date(5, 3);
+    r.operators[0].end = Some(date(10, 10));
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "churn");
+    assert_eq!((l.status, l.amount), (LineStatus::Paid, dec("-250")));
+    assert_eq!(l.inputs["tenure_months"], "6");
+    let stipend = round(Decimal::from(500 * 3 * 10) / Decimal::from(31), 2, RoundingMode::HalfEven);
+    assert_eq!(line(&e, "alice", "stipend").amount, stipend);
+    // Started in April: October is month 7, no rebate.
+    r.operators[0].start = date(4, 30);
+    let e = run(&r, &f, &p);
+    assert_eq!(line(&e, "alice", "churn").status, LineStatus::NotMet);
+    // Ended before the period: no statement at all.
+    r.operators[0].end = Some(date(9, 30));
+    assert!(run(&r, &f, &p).operators.is_empty());
+}
+
+#[test]
+fn a_steps_line_pays_per_whole_step_above_the_threshold_up_to_the_maximum() {
+    let extra = r#"      - id: graduated
+        name: Graduated uptime bonus
+        kind: steps
+        amount: 200
+        over: uptime
+        above: 0.995
+        step: 0.001
+        max_steps: 4
+"#;
+    let r = programme(extra, "");
+    for (up, down) in [(9_983u64, 17u64), (9_950, 50), (9_900, 100), (10_000, 0)] {
+        let (p, f) = october_with_samples(up, down);
+        let e = run(&r, &f, &p);
+        let uptime = Decimal::from(up) / Decimal::from(up + down);
+        let steps = ((uptime - dec("0.995")) / dec("0.001")).floor().max(Decimal::ZERO).min(Decimal::from(4));
+        let l = line(&e, "alice", "graduated");
+        assert_eq!(l.amount, dec("200") * steps, "uptime {uptime}: {l:?}");
+    }
+}
+
+#[test]
+fn a_percent_line_takes_its_share_of_a_money_input() {
+    let extra = r#"      - id: revenue_share
+        name: Revenue share
+        kind: percent
+        category: commission
+        percent: 2
+        of: { input: revenue }
+"#;
+    let r = programme(extra, "    region: eu\n");
+    let (p, mut f) = october_three_nodes();
+    let revenue = 15_000.55;
+    f.inputs.insert("revenue".into(), InputFacts::Values([("eu".to_string(), revenue)].into()));
+    let e = run(&r, &f, &p);
+    let want = round(dec("0.02") * dec("15000.55"), 2, RoundingMode::HalfEven);
+    let l = line(&e, "alice", "revenue_share");
+    assert_eq!((l.status, l.amount), (LineStatus::Paid, want), "{l:?}");
+
+    // A failed query withholds the line and says so.
+    f.inputs.insert("revenue".into(), InputFacts::Failed("timeout".into()));
+    let e = run(&r, &f, &p);
+    assert_eq!(line(&e, "alice", "revenue_share").status, LineStatus::Withheld);
+    assert!(e.warnings.iter().any(|w| w.contains("revenue") && w.contains("timeout")));
+}
+
+#[test]
+fn a_band_line_pays_the_band_holding_the_value_and_a_multiplier_scales_earlier_lines() {
+    let extra = r#"      - id: rating_band
+        name: Rating bonus
+        kind: band
+        by: rating
+        bands:
+          - { from: 4.5, to: 4.8, amount: 50 }
+          - { from: 4.8, to: 4.9, amount: 100 }
+          - { from: 4.9, amount: 250 }
+      - id: tier_multiplier
+        name: Tier multiplier
+        kind: multiplier
+        factor: "if(rating > 4.8, 1.25, 1.0)"
+        of: { lines: [stipend] }
+"#;
+    let r = programme(extra, "");
+    let (p, mut f) = october_three_nodes();
+    for (rating, band) in [(4.85, "100"), (4.8, "100"), (4.95, "250"), (4.79, "50")] {
+        f.inputs.insert("rating".into(), InputFacts::Values([("alice".to_string(), rating)].into()));
+        let e = run(&r, &f, &p);
+        assert_eq!(line(&e, "alice", "rating_band").amount, dec(band), "rating {rating}");
+        let factor = if rating > 4.8 { dec("1.25") } else { Decimal::ONE };
+        let l = line(&e, "alice", "tier_multiplier");
+        assert_eq!(l.amount, (factor - Decimal::ONE) * dec("1500"), "{l:?}");
+    }
+    f.inputs.insert("rating".into(), InputFacts::Values([("alice".to_string(), 4.0)].into()));
+    let e = run(&r, &f, &p);
+    assert_eq!(line(&e, "alice", "rating_band").status, LineStatus::NotMet);
+}
+
+#[test]
+fn amounts_carry_the_programmes_minor_unit() {
+    let r = programme("", "");
+    let (p, f) = october_three_nodes();
+    let e = run(&r, &f, &p);
+    let json = serde_json::to_value(statement(&e, "alice")).unwrap();
+    assert_eq!(json["lines"][0]["amount"], "1500.00");
+    assert_eq!(json["total"], "1700.00");
+    assert_eq!(line(&e, "alice", "stipend").inputs["nodes"], "3");
+}
+
+#[test]
+fn the_same_input_gives_identical_json_bytes() {
+    let extra = r#"      - id: revenue_share
+        name: Revenue share
+        kind: percent
+        percent: 2
+        of: { input: revenue }
+"#;
+    let r = programme(extra, "    region: eu\n");
+    let s = t(2026, 10, 6, 10, 0);
+    let (p, mut f) = october_with(&[("n1", "eu", &[(s, 30)]), ("n2", "eu", &[(s, 10)]), ("zz", "us", &[])]);
+    f.inputs.insert("revenue".into(), InputFacts::Values([("eu".to_string(), 1234.5)].into()));
+    f.acknowledgements = Some(vec![]);
+    let a = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
+    let b = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
+    assert_eq!(a, b);
+    // Nor does the order the source listed the nodes in matter.
+    f.nodes.reverse();
+    let c = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
+    assert_eq!(a, c);
+}

@@ -1,0 +1,467 @@
+//! The evaluation's metric families: one fresh registry per evaluation, its
+//! samples in the evaluation's sorted order.
+
+use super::{PREFIX, encode, register, unix};
+use crate::evaluation::{Availability, Evaluation, LineStatus, Statement};
+use crate::money::to_f64;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+use std::fmt::Debug;
+
+// Label sets: the fields are the contract's label names, encoded in field order.
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeriodLabels {
+    period: String,
+    time_zone: String,
+    programme: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RulesLabels {
+    sha256: String,
+    programme: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RegionLabels {
+    region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+    operator: String,
+    region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperatorLabels {
+    operator: String,
+    tier: String,
+    region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreachLabels {
+    severity: String,
+    /// `respond` or `resolve`.
+    target: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IncidentLabels {
+    incident: String,
+    severity: String,
+    /// First of the incident's regions (sorted), `""` without any.
+    region: String,
+    /// First of the incident's operators (sorted), `""` without any.
+    operator: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LineLabels {
+    /// `operator` or `partner`.
+    payee_kind: &'static str,
+    payee: String,
+    line: String,
+    kind: String,
+    category: String,
+    currency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LineStatusLabels {
+    payee_kind: &'static str,
+    payee: String,
+    line: String,
+    /// `paid`, `not_met`, `withheld` or `error`.
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PayeeLabels {
+    payee_kind: &'static str,
+    payee: String,
+    tier: String,
+    currency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CurrencyLabels {
+    currency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PromotionLabels {
+    operator: String,
+    to: String,
+}
+
+/// A gauge family whose samples are fixed when it is built and encoded in the
+/// order they were added — the evaluation's sorted order, so the same
+/// evaluation gives the same bytes. (`Family` encodes in hash-map order and
+/// pays for a lock and an atomic per sample, which values that never change
+/// after the build do not need.) Without samples it is left out of the
+/// exposition, `# HELP` and `# TYPE` included.
+#[derive(Debug)]
+struct Samples<S>(Vec<(S, f64)>);
+
+impl<S: EncodeLabelSet + Debug> EncodeMetric for Samples<S> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, value) in &self.0 {
+            encoder.encode_family(labels)?.encode_gauge(value)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The label set of a sample in a [`Samples`] family.
+trait Labels: EncodeLabelSet + Debug + Clone + Send + Sync + 'static {}
+
+impl<S: EncodeLabelSet + Debug + Clone + Send + Sync + 'static> Labels for S {}
+
+/// The uptime of an [`Availability`]: none without data.
+fn uptime(a: &Availability) -> Option<f64> {
+    a.uptime.map(to_f64)
+}
+
+/// The coverage of an [`Availability`].
+fn coverage(a: &Availability) -> Option<f64> {
+    Some(to_f64(a.coverage))
+}
+
+/// A line status as the `status` label value.
+pub(super) fn status_name(s: LineStatus) -> &'static str {
+    match s {
+        LineStatus::Paid => "paid",
+        LineStatus::NotMet => "not_met",
+        LineStatus::Withheld => "withheld",
+        LineStatus::Error => "error",
+    }
+}
+
+const STATUSES: [LineStatus; 4] = [LineStatus::Paid, LineStatus::NotMet, LineStatus::Withheld, LineStatus::Error];
+
+/// Registers gauge families under [`PREFIX`]; `name` is without the unit
+/// suffix, which the registry appends (`node_down` + seconds).
+struct Builder(Registry);
+
+impl Builder {
+    fn gauge<S: Labels>(&mut self, name: &str, help: &str, unit: Option<Unit>, samples: Vec<(S, f64)>) {
+        register(&mut self.0, name, help, unit, Samples(samples));
+    }
+
+    /// A gauge family over labelled rows: one sample, in the rows' order, for
+    /// every row that `value` gives a number.
+    fn per<S: Labels, R>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        rows: &[(S, &R)],
+        value: impl Fn(&R) -> Option<f64>,
+    ) {
+        self.gauge(
+            name,
+            help,
+            unit,
+            rows.iter().filter_map(|(labels, row)| Some((labels.clone(), value(row)?))).collect(),
+        );
+    }
+
+    /// An unlabelled gauge; `None` leaves the family out.
+    fn scalar(&mut self, name: &str, help: &str, unit: Option<Unit>, value: Option<f64>) {
+        if let Some(v) = value {
+            register(&mut self.0, name, help, unit, ConstGauge::new(v));
+        }
+    }
+}
+
+/// Every evaluation metric of the contract, from one evaluation, in a fresh
+/// registry (prefix [`PREFIX`]).
+pub fn evaluation_registry(eval: &Evaluation) -> Registry {
+    let mut b = Builder(Registry::with_prefix(PREFIX));
+    let seconds = || Some(Unit::Seconds);
+    let ratio = || Some(Unit::Other("ratio".into()));
+    let currency = &eval.currency;
+
+    b.0.register(
+        "period",
+        "The pay period being evaluated",
+        Info::new(PeriodLabels {
+            period: eval.period.clone(),
+            time_zone: eval.time_zone.clone(),
+            programme: eval.programme.clone(),
+        }),
+    );
+    b.0.register(
+        "rules",
+        "The rules in force: SHA-256 of the rule files",
+        Info::new(RulesLabels { sha256: eval.rules_sha256.clone(), programme: eval.programme.clone() }),
+    );
+    b.scalar("period_start_timestamp", "Start of the pay period", seconds(), Some(unix(eval.period_start)));
+    b.scalar("period_end_timestamp", "End of the pay period", seconds(), Some(unix(eval.period_end)));
+    b.scalar(
+        "data_window_end_timestamp",
+        "End of the data window evaluated (now minus the evaluation delay, at most the period end)",
+        seconds(),
+        Some(unix(eval.window_end)),
+    );
+
+    // Availability: fleet, regions, nodes, operators.
+    b.scalar("fleet_nodes", "Nodes seen this period", None, Some(eval.fleet.nodes as f64));
+    b.scalar(
+        "fleet_uptime",
+        "Fleet uptime this period: up / (up + down), maintenance excluded; absent without data",
+        ratio(),
+        uptime(&eval.fleet),
+    );
+    b.scalar("fleet_coverage", "Fleet coverage this period: (up + down) / expected", ratio(), coverage(&eval.fleet));
+    let regions: Vec<_> =
+        eval.regions.iter().map(|r| (RegionLabels { region: r.region.clone() }, &r.availability)).collect();
+    b.per(
+        "region_uptime",
+        "Region uptime this period: up / (up + down), maintenance excluded; absent without data",
+        ratio(),
+        &regions,
+        uptime,
+    );
+    b.per("region_coverage", "Region coverage this period: (up + down) / expected", ratio(), &regions, coverage);
+
+    let nodes: Vec<_> = eval
+        .nodes
+        .iter()
+        .map(|n| {
+            let labels = NodeLabels {
+                node: n.node.clone(),
+                operator: n.operator.clone().unwrap_or_default(),
+                region: n.region.clone().unwrap_or_default(),
+            };
+            (labels, n)
+        })
+        .collect();
+    b.per(
+        "node_uptime",
+        "Node uptime this period: up / (up + down), maintenance excluded; absent without data",
+        ratio(),
+        &nodes,
+        |n| uptime(&n.availability),
+    );
+    b.per("node_coverage", "Node coverage this period: (up + down) / expected", ratio(), &nodes, |n| {
+        coverage(&n.availability)
+    });
+    b.per("node_down", "Node downtime this period, maintenance excluded", seconds(), &nodes, |n| {
+        Some(n.availability.down_seconds as f64)
+    });
+    b.per(
+        "node_offline_since_timestamp",
+        "Start of the node's outage still going on at the window end; absent for nodes that are not down",
+        seconds(),
+        &nodes,
+        |n| n.offline_since.map(unix),
+    );
+
+    let operators: Vec<_> = eval
+        .operators
+        .iter()
+        .map(|s| {
+            let labels = OperatorLabels {
+                operator: s.id.clone(),
+                tier: s.tier.clone(),
+                region: s.region.clone().unwrap_or_default(),
+            };
+            (labels, s)
+        })
+        .collect();
+    b.per(
+        "operator_uptime",
+        "Uptime of the operator's nodes this period, maintenance excluded; absent without data",
+        ratio(),
+        &operators,
+        |s| uptime(&s.availability),
+    );
+    b.per(
+        "operator_coverage",
+        "Coverage of the operator's nodes this period: (up + down) / expected",
+        ratio(),
+        &operators,
+        |s| coverage(&s.availability),
+    );
+    b.per("operator_nodes", "Nodes the operator runs", None, &operators, |s| Some(s.availability.nodes as f64));
+
+    // Incidents per severity.
+    let severities: Vec<_> =
+        eval.severities.iter().map(|s| (SeverityLabels { severity: s.severity.clone() }, s)).collect();
+    b.per("incidents", "Incidents this period, open or resolved", None, &severities, |s| Some(s.incidents as f64));
+    b.per("incidents_open", "Incidents open at the window end", None, &severities, |s| Some(s.open as f64));
+    b.per(
+        "incident_mttr",
+        "Mean time to resolve this period; absent without a resolved incident",
+        seconds(),
+        &severities,
+        |s| s.mttr_seconds.map(to_f64),
+    );
+    b.per(
+        "incident_mean_response",
+        "Mean acknowledgement delay of this period's acknowledged incidents; absent without one",
+        seconds(),
+        &severities,
+        |s| s.mean_response_seconds.map(to_f64),
+    );
+    b.gauge(
+        "sla_breaches",
+        "Incidents over their respond or resolve target this period",
+        None,
+        eval.severities
+            .iter()
+            .flat_map(|s| {
+                [
+                    (BreachLabels { severity: s.severity.clone(), target: "respond" }, s.respond_breaches as f64),
+                    (BreachLabels { severity: s.severity.clone(), target: "resolve" }, s.resolve_breaches as f64),
+                ]
+            })
+            .collect(),
+    );
+
+    // Open incidents, one series each.
+    let open: Vec<_> = eval
+        .incidents
+        .iter()
+        .filter(|i| i.end.is_none())
+        .map(|i| {
+            let first = |v: &[String]| v.iter().min().cloned().unwrap_or_default();
+            let labels = IncidentLabels {
+                incident: i.id.clone(),
+                severity: i.severity.clone(),
+                region: first(&i.regions),
+                operator: first(&i.operators),
+            };
+            (labels, i)
+        })
+        .collect();
+    b.per("incident_start_timestamp", "Start of an open incident", seconds(), &open, |i| Some(unix(i.start)));
+    b.per("incident_age", "Age of an open incident: window end minus start", seconds(), &open, |i| {
+        Some((eval.window_end - i.start).num_milliseconds() as f64 / 1000.0)
+    });
+    b.per(
+        "incident_respond_deadline_timestamp",
+        "When an open incident must be responded to: start plus the respond target",
+        seconds(),
+        &open,
+        |i| Some(unix(i.start) + i.respond_target_seconds as f64),
+    );
+    b.per(
+        "incident_resolve_deadline_timestamp",
+        "When an open incident must be resolved: start plus the resolve target",
+        seconds(),
+        &open,
+        |i| Some(unix(i.start) + i.resolve_target_seconds as f64),
+    );
+    b.per(
+        "incident_acknowledged_timestamp",
+        "When an open incident was acknowledged; absent until it is",
+        seconds(),
+        &open,
+        |i| i.acknowledged_at.map(unix),
+    );
+    b.per(
+        "incident_escalation_level",
+        "Escalation level an open incident reached (1 = first level of the ladder); frozen once acknowledged",
+        None,
+        &open,
+        |i| (i.escalation_level > 0).then_some(i.escalation_level as f64),
+    );
+    b.per("incident_nodes_down", "Most nodes of an open incident down at the same time", None, &open, |i| {
+        Some(i.max_nodes_down as f64)
+    });
+
+    // Pay.
+    let payees: Vec<(&'static str, &Statement)> =
+        eval.operators.iter().map(|s| ("operator", s)).chain(eval.partners.iter().map(|s| ("partner", s))).collect();
+    let mut amounts = vec![];
+    let mut statuses = vec![];
+    for (payee_kind, s) in &payees {
+        for l in &s.lines {
+            amounts.push((
+                LineLabels {
+                    payee_kind,
+                    payee: s.id.clone(),
+                    line: l.id.clone(),
+                    kind: l.kind.clone(),
+                    category: l.category.clone(),
+                    currency: currency.clone(),
+                },
+                to_f64(l.amount),
+            ));
+            for st in STATUSES {
+                let labels =
+                    LineStatusLabels { payee_kind, payee: s.id.clone(), line: l.id.clone(), status: status_name(st) };
+                statuses.push((labels, if st == l.status { 1.0 } else { 0.0 }));
+            }
+        }
+    }
+    b.gauge("pay_line_amount", "Amount of a pay line this period (0 unless paid)", None, amounts);
+    b.gauge(
+        "pay_line_status",
+        "State set of a pay line's status: 1 for its status (paid, not_met, withheld, error), 0 for the others",
+        None,
+        statuses,
+    );
+    b.gauge(
+        "payee_total_amount",
+        "Sum of the payee's pay lines this period",
+        None,
+        payees
+            .iter()
+            .map(|(payee_kind, s)| {
+                let labels =
+                    PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() };
+                (labels, to_f64(s.total))
+            })
+            .collect(),
+    );
+    b.gauge(
+        "programme_total_amount",
+        "Sum of all payees' totals this period",
+        None,
+        vec![(CurrencyLabels { currency: currency.clone() }, to_f64(eval.total))],
+    );
+    b.gauge(
+        "promotion_eligible",
+        "1 if the operator passes every check of its promotion, 0 if not",
+        None,
+        eval.operators
+            .iter()
+            .filter_map(|s| {
+                let p = s.promotion.as_ref()?;
+                let labels = PromotionLabels { operator: s.id.clone(), to: p.to.clone() };
+                Some((labels, if p.eligible { 1.0 } else { 0.0 }))
+            })
+            .collect(),
+    );
+    b.scalar("evaluation_warnings", "Warnings in the evaluation", None, Some(eval.warnings.len() as f64));
+    b.0
+}
+
+/// The OpenMetrics text of [`evaluation_registry`], without `# EOF`: encode it
+/// once per evaluation and serve the string through [`exposition`](super::exposition).
+pub fn encode_evaluation(eval: &Evaluation) -> String {
+    encode(&evaluation_registry(eval))
+}

@@ -1,0 +1,68 @@
+//! The `/metrics` edge: an [`Evaluation`](crate::evaluation::Evaluation) as
+//! OpenMetrics text, and the service's own health as self-metrics. The names,
+//! types and labels are the metrics contract (README, "Metrics reference");
+//! dashboards and alert rules are written against them.
+//!
+//! - `evaluation.rs`: [`evaluation_registry`] builds a fresh [`Registry`] from
+//!   one evaluation, so payees and nodes that leave the evaluation leave
+//!   `/metrics` too; [`encode_evaluation`] is its text, encoded once per
+//!   evaluation and then served as bytes.
+//! - `self_metrics.rs`: [`SelfMetrics`] is long-lived and updated in place by
+//!   the server.
+//! - `mod.rs`: [`exposition`] joins both into one body with one `# EOF`.
+//!
+//! Money and ratios are `Decimal` up to here and become `f64` only here
+//! ([`crate::money::to_f64`], the nearest float to the decimal's text).
+//! A value the evaluation does not have (uptime without data, MTTR without a
+//! resolved incident) has no sample: never a 0.
+
+mod evaluation;
+mod self_metrics;
+#[cfg(test)]
+mod tests;
+
+pub use evaluation::{encode_evaluation, evaluation_registry};
+pub use self_metrics::SelfMetrics;
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::text;
+use prometheus_client::registry::{Metric, Registry, Unit};
+
+/// The `Content-Type` of [`exposition`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The namespace of every metric name.
+pub const PREFIX: &str = "fleet_incentives";
+
+/// Registers `metric` under `name`, which is without the unit suffix: the
+/// registry appends it (`node_down` + seconds).
+fn register(registry: &mut Registry, name: &str, help: &str, unit: Option<Unit>, metric: impl Metric) {
+    match unit {
+        Some(u) => registry.register_with_unit(name, help, u, metric),
+        None => registry.register(name, help, metric),
+    }
+}
+
+/// Unix seconds (milliseconds kept).
+fn unix(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// A registry's OpenMetrics text, without `# EOF`.
+fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    text::encode_registry(&mut out, registry).expect("writing to a String cannot fail");
+    out
+}
+
+/// The whole `/metrics` body: the evaluation's text (none before the first
+/// successful evaluation), the self-metrics, and one `# EOF`.
+pub fn exposition(evaluation_text: Option<&str>, self_metrics: &SelfMetrics) -> String {
+    let own = self_metrics.encode();
+    let eval = evaluation_text.unwrap_or("");
+    let mut out = String::with_capacity(eval.len() + own.len() + 6);
+    out.push_str(eval);
+    out.push_str(&own);
+    out.push_str("# EOF\n");
+    out
+}
