@@ -666,5 +666,11 @@ fn the_smtp_password_is_never_printed_or_logged_even_at_trace_level() {
             assert!(all.contains("No compatible authentication mechanism"), "the credentials were used:\n{all}");
         }
         assert!(!all.contains(secret), "the password was shown ({extra:?}):\n{all}");
+        // Logs written to a pipe (not a terminal) carry no colour escapes.
+        let err = text(&o.stderr);
+        if extra.is_empty() {
+            assert!(err.contains("WARN"), "the failed sending is logged:\n{err}");
+        }
+        assert!(!err.contains('\x1b'), "colour escapes in logs written to a pipe:\n{err}");
     }
 }

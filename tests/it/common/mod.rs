@@ -188,53 +188,7 @@ pub fn watchdog(pid: u32, dir: &Path) -> Child {
 /// selector, unbalanced PromQL) and omit sections the source never reads.
 /// Tests that need validated rules call `rules::load::load_files`.
 pub fn rules_from_yaml(yaml: &str) -> Rules {
-    use fleet_incentives::rules::Maintenance;
-    use fleet_incentives::rules::spec::{MissingDataSpec, ProgrammeSpec, RuleFile};
-    let file: RuleFile = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("bad test rules: {e}"));
-    let programme: ProgrammeSpec = match file.programme {
-        Some(p) => p,
-        None => serde_saphyr::from_str("name: test").unwrap(),
-    };
-    let missing_data: MissingDataSpec = match file.missing_data {
-        Some(m) => m,
-        None => serde_saphyr::from_str("min_coverage: \"0.9\"\npolicy: withhold").unwrap(),
-    };
-    let maintenance = file
-        .maintenance
-        .iter()
-        .map(|m| match (&m.weekday, &m.from) {
-            (Some(day), _) => Maintenance::Weekly {
-                name: m.name.value.clone(),
-                weekday: day.value.parse().expect("weekday"),
-                at: chrono::NaiveTime::parse_from_str(&m.at.as_ref().expect("at").value, "%H:%M").expect("at HH:MM"),
-                duration_seconds: m.duration.expect("duration").seconds(),
-                time_zone: m.time_zone.as_ref().map_or(chrono_tz::Tz::UTC, |z| z.value.parse().expect("zone")),
-            },
-            (None, Some(from)) => Maintenance::Once {
-                name: m.name.value.clone(),
-                from: from.value.parse().expect("from"),
-                to: m.to.as_ref().expect("to").value.parse().expect("to"),
-            },
-            _ => panic!("maintenance {} needs weekday or from", m.name.value),
-        })
-        .collect();
-    Rules {
-        dir: PathBuf::from("tests"),
-        sha256: String::new(),
-        time_zone: chrono_tz::Tz::UTC,
-        programme,
-        source: file.source.expect("test rules need a `source:` section"),
-        maintenance,
-        severities: file.severities,
-        escalation: file.escalation,
-        inputs: file.inputs,
-        missing_data,
-        operators: file.operators,
-        partners: file.partners,
-        tiers: file.tiers,
-        partner_tiers: file.partner_tiers,
-        promotions: file.promotions,
-    }
+    fleet_incentives::rules::from_yaml_unchecked(yaml).unwrap_or_else(|e| panic!("bad test rules: {e}"))
 }
 
 /// Run a future to completion on a fresh runtime (tests are plain `#[test]`
