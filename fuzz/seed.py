@@ -2,7 +2,7 @@
 """Seed the fuzz corpora from the shipped rules (run from anywhere).
 
 corpus/rules_loader: every rule file under rules/ (not the rule tests), the
-loader's minimal fixture and the malformed fixtures of tests/hostile.rs.
+loader's minimal fixture and the malformed fixtures of tests/it/hostile.rs.
 corpus/expression: every expression written in those files (`when:`,
 `quantity:`, `over:`, `ratio:`, `factor:`, `by:`; flow or block style).
 Files are named by their SHA-1, so seeding twice adds nothing.

@@ -1,50 +1,13 @@
 //! fleet-incentives: Prometheus monitoring data → incident severities, SLA
 //! verdicts and exact money, from declarative YAML rules.
 //!
-//! # Codemap (data flows one way)
-//!
-//! ```text
-//!  Prometheus ──PromQL──▶ source ──facts──▶ engine ◀──rules── rules/*.yaml
-//!  Alertmanager ─silences─┘ │ (recorder)      │
-//!  evidence.json ─replay─┘  │                 │
-//!                           ▼                 ▼ evaluation (plain data)
-//!                      evidence.json          │
-//!           ┌─────────────────────────────────┼──────────────────────────────┐
-//!  report (table/JSON/CSV)     close (statement, partner report,    serve → export (/metrics,
-//!                              diff, explain, e-mail)               OpenMetrics, running totals)
-//! ```
-//!
-//! - [`period`]: calendar months in a time zone, Prometheus-style durations.
-//! - [`money`]: `Decimal` amounts, the one rounding rule, the only f64 ↔ Decimal conversions.
-//! - [`rules`]: YAML spec structs, expressions, the loader and its positioned errors.
-//! - [`facts`]: what the source read, as plain data (also the rule tests' and evidence's input).
-//! - [`source`]: the only code that speaks HTTP: the Prometheus client (with an
-//!   optional recorder, or a replay of recorded evidence), the query plan, and
-//!   acknowledgements read from Alertmanager silences ([`source::alertmanager`]).
-//! - [`engine`]: pure: facts + rules + period + evaluation time → [`evaluation::Evaluation`].
-//! - [`evaluation`]: the result types every edge renders.
-//! - [`report`]: renders an evaluation as a table, JSON or CSV.
-//! - [`export`]: the `/metrics` edge: an evaluation as OpenMetrics text (a fresh
-//!   registry per evaluation), the service's self-metrics, the one place money becomes `f64`.
-//! - [`close`]: the monthly close: statement files, evidence, the partner
-//!   report, replay, the rules diff, explain, e-mail (lettre) with a sent record.
-//! - [`serve`]: the live exporter: one small read per cycle into running totals
-//!   ([`source::running`]), atomic swap of the metrics, reload, signals;
-//!   TLS, client certificates and basic auth from `--web.config.file`
-//!   ([`serve::web`], the exporter-toolkit format, re-read per connection).
-//! - [`ruletest`]: `fleet-incentives test`: rule unit tests kept beside the rules.
-//! - [`cli`]: argument parsing and the commands; `main.rs` only calls [`cli::main`].
-//!
-//! # Invariants
-//!
-//! - The engine does no I/O and reads no clock: the evaluation time is an argument.
-//! - Missing samples are "unknown", never up and never down.
-//! - Money is `Decimal` from the rules to the statement; `f64` only in
-//!   expressions (conditions, quantities) and at the `/metrics` edge.
-//! - The same facts and rules give the same bytes. A close evaluates at the
-//!   period end (no wall-clock time in its files), records every query and
-//!   answer as evidence, and never overwrites a closed month with a
-//!   different result; replaying the evidence reproduces the statement.
+//! The architecture — the pipeline diagram, the code map (what each module
+//! owns), the invariants (the engine does no I/O and reads no clock; only
+//! `source` speaks HTTP as a client; unknown time is never up or down;
+//! money is `Decimal` to the edges; the same facts and rules give the same
+//! bytes) and where the tests are — is kept in ONE place: README.md,
+//! section "Architecture". Each module's own `//!` docs say what its files
+//! own.
 
 pub mod args;
 pub mod cli;

@@ -467,7 +467,7 @@ fn every_dashboard_panel_returns_data_from_a_prometheus_that_scraped_serve() {
     // Legitimately empty here: "last month" panels (this Prometheus began
     // scraping minutes ago, so it holds no previous month) and the
     // acknowledgement panels (October replayed live has no silence in it:
-    // silences are made at the wall clock; tests/paging.rs has them live).
+    // silences are made at the wall clock; tests/it/paging.rs has them live).
     let expected_empty = |f: &common::dashboards::PanelFailure| {
         f.problem == Problem::NoData
             && (f.time_shifted || f.panel.starts_with("Acknowledgements") || f.panel.starts_with("Mean response"))

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// Every metric name `fleet-incentives serve` exports, as Prometheus stores
 /// them (counters with `_total`, info metrics with `_info`), from the
-/// metrics contract (`contract-metrics.md`, "Metrics" in README).
+/// metrics contract (README, "Metrics reference"; `src/export/tests.rs`).
 pub const CONTRACT_METRICS: &[&str] = &[
     // evaluation metrics (a fresh registry per evaluation)
     "fleet_incentives_period_info",
