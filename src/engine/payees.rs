@@ -48,6 +48,11 @@ pub(crate) fn tenure_months(start: NaiveDate, period: &Period) -> i64 {
 }
 
 /// Days of the period within `[start, end]` (inclusive, local dates).
+/// Whether an operator is on the roster for any day of the period.
+fn active_in(spec: &OperatorSpec, period: &Period) -> bool {
+    spec.start <= period.last_day() && spec.end.is_none_or(|e| e >= period.first_day())
+}
+
 pub(crate) fn active_days(start: NaiveDate, end: Option<NaiveDate>, period: &Period) -> u32 {
     let from = start.max(period.first_day());
     let to = end.unwrap_or(period.last_day()).min(period.last_day());
@@ -76,7 +81,7 @@ pub(crate) fn operators<'a>(
             let region = operator_region(spec.region.as_ref().map(|r| r.value.as_str()), &mine);
             let incs: Vec<&Incident> = incidents_all.iter().filter(|i| i.operators.iter().any(|o| o == id)).collect();
             let days = active_days(spec.start, spec.end, period);
-            let active = spec.start <= period.last_day() && spec.end.is_none_or(|e| e >= period.first_day());
+            let active = active_in(spec, period);
 
             let mut v = Vars::new();
             set(&mut v, "nodes", num(mine.len() as f64));
@@ -116,7 +121,14 @@ pub(crate) fn operators<'a>(
             set(&mut v, "active_ratio", num(days as f64 / period_days as f64));
             let terminated = spec.end.is_some_and(|e| e >= period.first_day() && e <= period.last_day());
             set(&mut v, "terminated", Var::Bool(terminated));
-            set(&mut v, "mentees", num(spec.mentees.len() as f64));
+            // Mentees on the roster and active in the period (a mentee who
+            // left before it or starts after it is not mentored this month).
+            let mentees = spec
+                .mentees
+                .iter()
+                .filter(|m| rules.operators.iter().any(|o| o.id.value == m.value && active_in(o, period)))
+                .count();
+            set(&mut v, "mentees", num(mentees as f64));
             set(&mut v, "period_month", num(period.month));
             set(&mut v, "referred", Var::Bool(spec.referred_by.is_some()));
 

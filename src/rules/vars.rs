@@ -35,7 +35,7 @@ pub const OPERATOR: &[(&str, &str)] = &[
     ("period_days", "days in the period"),
     ("active_ratio", "active_days / period_days"),
     ("terminated", "true if the operator's end date falls in this period"),
-    ("mentees", "operators mentored"),
+    ("mentees", "mentees on the roster active in the period"),
     ("period_month", "calendar month of the period, 1–12"),
     ("referred", "true if a partner referred this operator"),
 ];

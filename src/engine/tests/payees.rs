@@ -92,3 +92,21 @@ promotions:
     assert_eq!(pb.checks[0].passed, Some(false));
     assert!(!pb.eligible);
 }
+
+#[test]
+fn mentorship_counts_only_mentees_active_in_the_period() {
+    // Regression: `mentees` was the length of the roster list, so a mentor
+    // was paid for a mentee who had left (or not yet started).
+    let r = programme(
+        "      - {id: mentorship, name: Mentorship, kind: per_unit, amount: 150, quantity: mentees}",
+        "    mentees: [carol, dave, erin, frank]
+  - {id: carol, name: Carol, tier: t1, start: 2026-01-01, end: 2026-09-20, nodes: []}
+  - {id: dave, name: Dave, tier: t1, start: 2026-11-05, nodes: []}
+  - {id: erin, name: Erin, tier: t1, start: 2026-02-01, nodes: []}
+  - {id: frank, name: Frank, tier: t1, start: 2026-03-01, end: 2026-10-20, nodes: []}",
+    );
+    let (p, f) = october_three_nodes();
+    let e = run(&r, &f, &p);
+    // erin all month, frank until the 20th; carol left and dave starts after October.
+    assert_eq!(line(&e, "alice", "mentorship").amount, dec("300"), "{:?}", line(&e, "alice", "mentorship"));
+}
