@@ -693,3 +693,23 @@ fn the_exporter_down_inhibits_its_other_self_alerts_only() {
         ("alertname=FleetIncidentP2 severity=P2 incident=i2 region=ap operator=carol", false),
     ]);
 }
+
+#[test]
+fn node_offline_fires_after_the_rules_failure_after() {
+    // FleetNodeOffline's threshold is written in rules.yml; the rules say when
+    // a node counts as failed (`source.failure_after`). The two must agree,
+    // or on-call is paged for a node the statement does not count as failed.
+    let rule = alert_rules().into_iter().find(|r| r.alert == "FleetNodeOffline").expect("FleetNodeOffline");
+    let expr = parser::parse(&rule.expr).unwrap_or_else(|e| panic!("{}: {e}", rule.expr));
+    let Expr::Binary(b) = &expr else { panic!("FleetNodeOffline: `offline time > threshold` expected: {}", rule.expr) };
+    let Expr::NumberLiteral(threshold) = b.rhs.as_ref() else {
+        panic!("FleetNodeOffline: a number of seconds on the right: {}", rule.expr)
+    };
+    let rules = fleet_incentives::rules::load_dir(&root().join("rules")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        threshold.val,
+        rules.source.failure_after.seconds() as f64,
+        "alertmanager/rules.yml FleetNodeOffline and rules/ source.failure_after ({}) disagree",
+        rules.source.failure_after
+    );
+}
