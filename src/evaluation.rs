@@ -151,9 +151,11 @@ pub struct PayLine {
     pub status: LineStatus,
     /// Rounded with the programme's rule; 0 unless `Paid`.
     pub amount: Decimal,
-    /// The formula with its numbers, e.g. `500 × 3 nodes`.
+    /// The formula with its numbers, e.g. `500 × 2 nodes = 1000.00 (not
+    /// counted: n3, no samples in the period)`.
     pub formula: String,
-    /// Why: condition and outcome, or what data was missing.
+    /// Why: condition and outcome, or what data was missing (and, for a
+    /// per_node line, which roster nodes it did not count).
     pub reason: String,
     /// Inputs read, as text (decimal values, booleans).
     pub inputs: BTreeMap<String, String>,

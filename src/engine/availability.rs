@@ -25,6 +25,14 @@ pub(crate) struct NodeInfo {
     pub maintenance: u64,
 }
 
+impl NodeInfo {
+    /// Seen in the window: at least one sample, up or down, outside
+    /// maintenance (the facts count no samples inside maintenance windows).
+    pub fn seen(&self) -> bool {
+        self.up + self.down > 0
+    }
+}
+
 /// Seconds of `[start, end)` inside the (sorted, merged) maintenance intervals.
 pub(crate) fn overlap_seconds(
     start: DateTime<Utc>,

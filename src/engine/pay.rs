@@ -6,7 +6,7 @@ use crate::evaluation::{LineStatus, PayLine};
 use crate::money::{from_f64, round};
 use crate::rules::Rules;
 use crate::rules::expr::{EvalError, Expr, Var, Vars};
-use crate::rules::spec::{BaseSpec, LineKind, LineSpec, MissingDataPolicy};
+use crate::rules::spec::{BaseSpec, LineKind, LineSpec, MissingDataPolicy, NodeCount};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +17,9 @@ pub(crate) struct Payee<'a> {
     pub notes: &'a super::Notes,
     /// Coverage over the payee's nodes (the missing-data policy's measure).
     pub coverage: Decimal,
+    /// The payee's roster nodes not seen in the window (sorted): `per_node`
+    /// lines counting seen nodes leave them out and name them.
+    pub unseen: &'a [String],
     pub active_days: u32,
     pub period_days: u32,
 }
@@ -96,6 +99,9 @@ pub(crate) fn eval_line(line: &LineSpec, rules: &Rules, p: &Payee, done: &BTreeM
     let mut shown = read.clone();
     if line.kind == LineKind::PerNode {
         shown.insert("nodes".into());
+        if line.nodes.unwrap_or_default() == NodeCount::Seen {
+            shown.insert("seen_nodes".into());
+        }
     }
     if line.prorate {
         shown.insert("active_days".into());
@@ -161,6 +167,8 @@ fn compute(
 
     let kind = line.kind;
     let amount = || need(line.amount.map(|d| d.0), "amount", kind);
+    // Roster nodes a per_node line leaves out (named after the formula).
+    let mut uncounted: &[String] = &[];
     let (raw, mut formula) = match kind {
         LineKind::Fixed => {
             let a = amount()?;
@@ -168,7 +176,14 @@ fn compute(
         }
         LineKind::PerNode => {
             let a = amount()?;
-            let n = match p.vars.get("nodes") {
+            let count = match line.nodes.unwrap_or_default() {
+                NodeCount::Seen => {
+                    uncounted = p.unseen;
+                    "seen_nodes"
+                }
+                NodeCount::Roster => "nodes",
+            };
+            let n = match p.vars.get(count) {
                 Some(Var::Num(n)) => from_f64(*n).unwrap_or_default(),
                 _ => return Err(Stop::Error("no node count for a per_node line".into())),
             };
@@ -271,7 +286,19 @@ fn compute(
     } else {
         formula.push_str(&format!(" = {amt}"));
     }
-    Ok((amt, formula, reason))
+    if uncounted.is_empty() {
+        return Ok((amt, formula, reason));
+    }
+    let note = format!("not counted: {}, no samples in the period", and_list(uncounted));
+    Ok((amt, format!("{formula} ({note})"), format!("{reason}; {note}")))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => items.join(""),
+    }
 }
 
 /// The base of a percent/multiplier/band line: earlier lines' rounded amounts

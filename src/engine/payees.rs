@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 pub(crate) struct OpCtx<'a> {
     pub spec: &'a OperatorSpec,
     pub nodes: Vec<String>,
+    /// Of `nodes`, those not seen in the window (see [`NodeInfo::seen`]).
+    pub unseen: Vec<String>,
     pub region: Option<String>,
     pub availability: Availability,
     /// OPERATOR variables, inputs not included (they depend on who asks).
@@ -85,6 +87,9 @@ pub(crate) fn operators<'a>(
 
             let mut v = Vars::new();
             set(&mut v, "nodes", num(mine.len() as f64));
+            let mut unseen: Vec<String> = mine.iter().filter(|n| !n.seen()).map(|n| n.node.clone()).collect();
+            unseen.sort();
+            set(&mut v, "seen_nodes", num((mine.len() - unseen.len()) as f64));
             set(&mut v, "uptime", opt_dec(avail.uptime));
             set(&mut v, "coverage", num(to_f64(avail.coverage)));
             set(&mut v, "downtime_seconds", num(avail.down_seconds as f64));
@@ -154,7 +159,17 @@ pub(crate) fn operators<'a>(
 
             let mut node_ids: Vec<String> = mine.iter().map(|n| n.node.clone()).collect();
             node_ids.sort();
-            OpCtx { spec, nodes: node_ids, region, availability: avail, vars: v, notes, active_days: days, active }
+            OpCtx {
+                spec,
+                nodes: node_ids,
+                unseen,
+                region,
+                availability: avail,
+                vars: v,
+                notes,
+                active_days: days,
+                active,
+            }
         })
         .collect()
 }
@@ -235,6 +250,7 @@ pub(crate) fn operator_statement(
         vars: &vars,
         notes: &notes,
         coverage: op.availability.coverage,
+        unseen: &op.unseen,
         active_days: op.active_days,
         period_days: period.days(),
     };
@@ -300,8 +316,14 @@ pub(crate) fn partner_statement(
     let keys = Keys { partner: Some(pid), ..Keys::default() };
     add_inputs(rules, facts, &keys, &mut vars, &mut notes);
     let days = active_days(partner.start, None, period);
-    let payee =
-        Payee { vars: &vars, notes: &notes, coverage: avail.coverage, active_days: days, period_days: period.days() };
+    let payee = Payee {
+        vars: &vars,
+        notes: &notes,
+        coverage: avail.coverage,
+        unseen: &[],
+        active_days: days,
+        period_days: period.days(),
+    };
 
     let lines_spec =
         tier_or_warn(rules.partner_tier(&partner.tier.value), &format!("partner {pid}"), &partner.tier.value, warnings);
@@ -323,6 +345,7 @@ pub(crate) fn partner_statement(
                         vars: &v,
                         notes: &n,
                         coverage: o.availability.coverage,
+                        unseen: &o.unseen,
                         active_days: o.active_days,
                         period_days: period.days(),
                     };

@@ -301,6 +301,8 @@ pub struct LineSpec {
     pub when: Option<Expr>,
     /// fixed, per_node, per_unit, steps: the amount (negative for deductions).
     pub amount: Option<Dec>,
+    /// per_node: which of the payee's roster nodes count; default `seen`.
+    pub nodes: Option<NodeCount>,
     /// per_unit: how many units.
     pub quantity: Option<Expr>,
     /// steps: the variable measured.
@@ -344,7 +346,7 @@ pub struct LineSpec {
 pub enum LineKind {
     /// `amount`.
     Fixed,
-    /// `amount` × nodes.
+    /// `amount` × nodes: those seen in the period, or every roster node (`nodes`).
     PerNode,
     /// `amount` × `quantity`.
     PerUnit,
@@ -356,6 +358,20 @@ pub enum LineKind {
     Multiplier,
     /// The first band whose range holds `by`: its `amount`, or its `percent` of `of`.
     Band,
+}
+
+/// Which roster nodes a `per_node` line counts.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeCount {
+    /// Nodes seen in the period: at least one sample, up or down, outside
+    /// maintenance windows in the evaluated window. A node that only
+    /// reported down is seen; one heard only inside maintenance windows
+    /// (which count no samples) or not at all is not, and the line names it.
+    #[default]
+    Seen,
+    /// Every node on the payee's roster, with samples or without.
+    Roster,
 }
 
 /// The base of a percentage: other lines of the same tier, or a money input.

@@ -16,7 +16,8 @@ pub const INCIDENT: &[(&str, &str)] = &[
 
 /// Operator variables, for tier lines, promotion checks and `per_referral` lines.
 pub const OPERATOR: &[(&str, &str)] = &[
-    ("nodes", "nodes the operator runs"),
+    ("nodes", "nodes the operator runs (on the roster, seen or not)"),
+    ("seen_nodes", "of which seen in the period: at least one sample, up or down, outside maintenance"),
     ("uptime", "up / (up + down) over the operator's nodes, 0–1 (unknown without data)"),
     ("coverage", "(up + down) / expected samples over the operator's nodes, 0–1"),
     ("downtime_seconds", "down time outside maintenance"),

@@ -219,3 +219,50 @@ fn the_same_input_gives_identical_json_bytes() {
     let c = serde_json::to_vec(&run(&r, &f, &p)).unwrap();
     assert_eq!(a, c);
 }
+
+/// [`programme`]'s October with n1 up all month, n2 down all month (only
+/// down samples: seen) and n3 without a single sample.
+fn october_n3_never_seen() -> (Period, Facts) {
+    let (p, mut f) = october_with(&[("n1", "eu", &[]), ("n2", "eu", &[])]);
+    let n2 = &mut f.nodes[1];
+    (n2.up_samples, n2.down_samples) = (0, n2.expected_samples);
+    (p, f)
+}
+
+#[test]
+fn a_per_node_line_counts_only_the_nodes_seen_in_the_period() {
+    // Regression (issue 14 d): the stipend paid for every roster node, even
+    // one without a single sample in the period (1500 instead of 1000).
+    let r = programme("", "");
+    let (p, mut f) = october_n3_never_seen();
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "stipend");
+    let note = "not counted: n3, no samples in the period";
+    assert_eq!(l.amount, dec("1000"), "{l:?}");
+    assert_eq!(l.formula, format!("500 × 2 nodes × 31/31 days = 1000.00 ({note})"));
+    assert_eq!(l.reason, format!("no condition; {note}"));
+    assert_eq!((l.inputs["nodes"].as_str(), l.inputs["seen_nodes"].as_str()), ("3", "2"));
+    // Still on the roster and on the statement, with zero coverage.
+    assert_eq!(statement(&e, "alice").nodes, vec!["n1", "n2", "n3"]);
+    // A node whose series is there but without a sample outside maintenance
+    // (it reported only in a maintenance window, say) is not seen either.
+    let mut n3 = node(&f, "n3", "eu", &[]);
+    (n3.up_samples, n3.maintenance_samples) = (0, 120);
+    f.nodes.push(n3);
+    assert_eq!(line(&run(&r, &f, &p), "alice", "stipend").amount, dec("1000"));
+}
+
+#[test]
+fn a_per_node_line_with_nodes_roster_counts_every_roster_node() {
+    let r =
+        programme("      - {id: roster_stipend, name: Roster stipend, kind: per_node, amount: 500, nodes: roster}", "");
+    let (p, f) = october_n3_never_seen();
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "roster_stipend");
+    assert_eq!(
+        (l.amount, l.formula.as_str(), l.reason.as_str()),
+        (dec("1500"), "500 × 3 nodes = 1500.00", "no condition")
+    );
+    assert!(!l.inputs.contains_key("seen_nodes"), "{:?}", l.inputs);
+    assert_eq!(line(&e, "alice", "stipend").amount, dec("1000"));
+}

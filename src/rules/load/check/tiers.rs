@@ -10,9 +10,10 @@ use crate::rules::spec::{BaseSpec, LineKind, LineSpec, TierSpec};
 use rust_decimal::Decimal;
 
 /// The fields of a line that only some kinds use, and whether each is set.
-fn kind_fields(l: &LineSpec) -> [(&'static str, bool); 12] {
+fn kind_fields(l: &LineSpec) -> [(&'static str, bool); 13] {
     [
         ("amount", l.amount.is_some()),
+        ("nodes", l.nodes.is_some()),
         ("quantity", l.quantity.is_some()),
         ("over", l.over.is_some()),
         ("above", l.above.is_some()),
@@ -30,7 +31,8 @@ fn kind_fields(l: &LineSpec) -> [(&'static str, bool); 12] {
 /// (required, optional) kind-specific fields of each kind.
 fn kind_rule(kind: LineKind) -> (&'static [&'static str], &'static [&'static str]) {
     match kind {
-        LineKind::Fixed | LineKind::PerNode => (&["amount"], &[]),
+        LineKind::Fixed => (&["amount"], &[]),
+        LineKind::PerNode => (&["amount"], &["nodes"]),
         LineKind::PerUnit => (&["amount", "quantity"], &[]),
         LineKind::Steps => (&["amount", "over", "above", "step"], &["max_steps"]),
         LineKind::Percent => (&["percent", "of"], &["ratio"]),
@@ -199,6 +201,19 @@ mod tests {
         assert_eq!(errs.len(), 2, "{errs:#?}");
         assert_error(&errs[0], "pay.yaml", at, &["line `uptime_bonus` (kind per_unit) needs `quantity`"]);
         assert_error(&errs[1], "pay.yaml", at, &["line `uptime_bonus`: `percent` does not apply to kind per_unit"]);
+    }
+
+    #[test]
+    fn a_per_node_line_counts_seen_or_roster_nodes_and_nothing_else() {
+        let files = edited("pay.yaml", "kind: per_node, amount: 500", "kind: per_node, amount: 500, nodes: rooster");
+        let errs = errors(&files);
+        let at = pos(&files, "pay.yaml", "rooster");
+        assert_one(&errs, "pay.yaml", at, &["unknown variant `rooster`, expected one of seen, roster"]);
+        // `nodes` is for per_node lines only.
+        let files = edited("pay.yaml", "kind: fixed, amount: 200", "kind: fixed, amount: 200, nodes: roster");
+        let errs = errors(&files);
+        let at = pos(&files, "pay.yaml", "uptime_bonus");
+        assert_one(&errs, "pay.yaml", at, &["line `uptime_bonus`: `nodes` does not apply to kind fixed"]);
     }
 
     #[test]
