@@ -64,9 +64,9 @@ missing_data:
     .unwrap();
     let path = dir.path().join("severities.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("after: 10m") && text.contains("after: 1h"), "the shipped ladder changed:\n{text}");
+    assert!(text.contains("after: 15m") && text.contains("after: 1h"), "the shipped ladder changed:\n{text}");
     let text = text
-        .replace("after: 10m", &format!("after: {SENIOR_AFTER}s"))
+        .replace("after: 15m", &format!("after: {SENIOR_AFTER}s"))
         .replace("after: 1h", &format!("after: {CORE_AFTER}s"));
     std::fs::write(path, text).unwrap();
     dir

@@ -6,12 +6,12 @@ use crate::facts::{Acknowledgement, Interval, Outage};
 use chrono::Duration;
 
 /// The shipped ladder (rules/severities.yaml): operator at once, senior
-/// after 10 minutes, core team an hour later, executive at once after that
+/// after the operator's 15 minutes, core team an hour later, executive at once after that
 /// for P0 only; P3 stays with the operator.
 const LADDER: &str = r#"
 escalation:
   - { id: operator, name: Operator, after: 0s }
-  - { id: senior, name: Senior, after: 10m, severities: [P0, P1, P2] }
+  - { id: senior, name: Senior, after: 15m, severities: [P0, P1, P2] }
   - { id: core, name: Core team, after: 1h, severities: [P0, P1, P2] }
   - { id: executive, name: Executive, after: 0s, severities: [P0] }
 "#;
@@ -49,16 +49,16 @@ fn an_unacknowledged_incident_climbs_the_ladder_as_its_severity_allows() {
     let p = period("2026-10");
     let s = t(2026, 10, 8, 12, 0);
     let at = |m: i64| s + Duration::minutes(m);
-    // P2, one of three nodes: operator, senior at 10 m, core team at 70 m, never the executive.
-    for (minutes, want) in [(9, 1), (10, 2), (69, 2), (70, 3), (300, 3)] {
+    // P2, one of three nodes: operator, senior at 15 m, core team at 75 m, never the executive.
+    for (minutes, want) in [(12, 1), (14, 1), (15, 2), (16, 2), (74, 2), (75, 3), (300, 3)] {
         let f = open_outage(&p, at(minutes), &["a1"], &["a2", "a3"], s);
         let (level, _) = level_at(&r, &f, &p);
         assert_eq!(level, want, "P2 after {minutes} minutes");
     }
     // P0, every node down: the executive is paged with the core team.
-    let f = open_outage(&p, at(70), &["a1", "a2"], &[], s);
+    let f = open_outage(&p, at(75), &["a1", "a2"], &[], s);
     assert_eq!(level_at(&r, &f, &p), (4, Some("executive".into())));
-    let f = open_outage(&p, at(69), &["a1", "a2"], &[], s);
+    let f = open_outage(&p, at(74), &["a1", "a2"], &[], s);
     assert_eq!(level_at(&r, &f, &p), (2, Some("senior".into())));
     // P3 (degraded) stays with the operator.
     let mut f = open_outage(&p, at(300), &[], &["a1", "a2"], s);
@@ -77,10 +77,12 @@ fn an_acknowledgement_stops_the_escalation_where_it_was() {
     let at = |m: i64| s + Duration::minutes(m);
     let ack = |m: i64| Some(vec![Acknowledgement { node: "a1".into(), at: at(m) }]);
     let mut f = open_outage(&p, at(300), &["a1"], &["a2", "a3"], s);
-    f.acknowledgements = ack(12);
+    f.acknowledgements = ack(16);
     assert_eq!(level_at(&r, &f, &p), (2, Some("senior".into())), "acknowledged after the senior was paged");
-    f.acknowledgements = ack(10);
+    f.acknowledgements = ack(15);
     assert_eq!(level_at(&r, &f, &p).0, 1, "an acknowledgement as the senior falls due wins");
+    f.acknowledgements = ack(12);
+    assert_eq!(level_at(&r, &f, &p), (1, Some("operator".into())), "acknowledged in the operator's 15 minutes");
     // An acknowledgement after the window end is not known yet.
     let mut f = open_outage(&p, at(30), &["a1"], &["a2", "a3"], s);
     f.acknowledgements = ack(31);
