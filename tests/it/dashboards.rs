@@ -425,14 +425,14 @@ fn exporter_like_series() -> Vec<Series> {
                 Box::new(move |t| (ts(t) > s + after).then_some(s + after)),
             );
         }
-        // The ladder (operator, senior after 10 min, core team an hour
-        // later; P3 stays with the operator), frozen when acknowledged.
+        // The shipped ladder (operator, senior after 15 min, core team an
+        // hour later; P3 stays with the operator), frozen when acknowledged.
         let escalation = move |t: DateTime<Utc>| {
             let unacked = ack.map_or(ts(t) - s, |a| a.min(ts(t) - s));
             match (severity, unacked) {
                 ("P3", _) => 1.0,
-                (_, u) if u >= 4200.0 => 3.0,
-                (_, u) if u >= 600.0 => 2.0,
+                (_, u) if u >= 4500.0 => 3.0,
+                (_, u) if u >= 900.0 => 2.0,
                 _ => 1.0,
             }
         };
