@@ -62,6 +62,34 @@ fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_sou
     assert!(l.reason.contains("no acknowledged incident"), "{}", l.reason);
 }
 
+/// Regression (issue 14 b): in a month without incidents there is no
+/// average response, and `incidents < 1 || avg_response_seconds < 900`
+/// was withheld for it; `||` is now decided by its known side.
+#[test]
+fn an_operator_without_incidents_gets_the_response_bonus() {
+    let extra = r#"      - id: response
+        name: Response bonus
+        kind: fixed
+        amount: 100
+        when: "incidents == 0 || avg_response_seconds < 900"
+      - id: response_known
+        name: Response bonus, with known()
+        kind: fixed
+        amount: 100
+        when: "if(known(avg_response_seconds), avg_response_seconds < 900, incidents < 1)"
+"#;
+    let r = programme(extra, "");
+    let (p, mut f) = october_three_nodes();
+    f.acknowledgements = Some(vec![]);
+    let e = run(&r, &f, &p);
+    for id in ["response", "response_known"] {
+        let l = line(&e, "alice", id);
+        assert_eq!((l.status, l.amount), (LineStatus::Paid, dec("100.00")), "{id}: {}", l.reason);
+    }
+    assert!(line(&e, "alice", "response").reason.contains("holds"), "{}", line(&e, "alice", "response").reason);
+    assert_eq!(statement(&e, "alice").total, dec("1900.00")); // 1500 + 200 + 100 + 100
+}
+
 #[test]
 fn an_operator_who_joined_mid_month_gets_a_prorated_stipend() {
     let r = {
