@@ -69,7 +69,14 @@ fn stop(e: EvalError, what: &str, notes: &super::Notes) -> Stop {
 
 /// Every variable a line reads (its expressions and a money input base).
 pub(crate) fn read_vars(line: &LineSpec) -> BTreeSet<String> {
-    let exprs = [&line.when, &line.quantity, &line.over, &line.ratio, &line.factor, &line.by];
+    let mut read = computed_from(line);
+    read.extend(line.when.iter().flat_map(|e| e.variables()));
+    read
+}
+
+/// The variables a line's amount is computed from: all it reads but its condition.
+fn computed_from(line: &LineSpec) -> BTreeSet<String> {
+    let exprs = [&line.quantity, &line.over, &line.ratio, &line.factor, &line.by];
     let mut read: BTreeSet<String> = exprs.iter().filter_map(|e| e.as_ref()).flat_map(|e| e.variables()).collect();
     if let Some(i) = line.of.as_ref().and_then(|o| o.input.as_ref()) {
         read.insert(i.value.clone());
@@ -147,23 +154,52 @@ fn compute(
     read: &BTreeSet<String>,
 ) -> Result<(Decimal, String, String), Stop> {
     let policy = line.missing_data.unwrap_or(rules.missing_data.policy);
-    if policy == MissingDataPolicy::Withhold
-        && read.iter().any(|v| is_availability_var(v))
-        && let Some(why) = coverage_short(rules, p.coverage)
-    {
-        return Err(Stop::Withheld(why));
-    }
-
+    let short = (policy == MissingDataPolicy::Withhold && read.iter().any(|v| is_availability_var(v)))
+        .then(|| coverage_short(rules, p.coverage))
+        .flatten();
+    // Under the minimum coverage the availability variables count as
+    // unknown: a condition decided without them (`incidents == 0 || …`
+    // with a known right side that holds) still decides the line.
+    let masked: Vars;
+    let condition_vars = match short {
+        Some(_) => {
+            masked = p
+                .vars
+                .iter()
+                .map(|(n, v)| (n.clone(), if is_availability_var(n) { Var::Unknown } else { *v }))
+                .collect();
+            &masked
+        }
+        None => p.vars,
+    };
     let reason = match &line.when {
         None => "no condition".to_string(),
-        Some(w) => match w.eval_bool(p.vars) {
+        Some(w) => match w.eval_bool(condition_vars) {
             Ok(true) => format!("`{}` holds{}", w.source, values(w, p.vars)),
             Ok(false) => {
                 return Err(Stop::NotMet(format!("`{}` does not hold{}", w.source, values(w, p.vars))));
             }
+            Err(EvalError::Unknown(v)) => {
+                return Err(match &short {
+                    // Undecided with all the data too, for want of other values: say which.
+                    Some(why) => match w.eval_bool(p.vars) {
+                        Err(EvalError::Unknown(all)) if !all.iter().any(|n| is_availability_var(n)) => {
+                            stop(EvalError::Unknown(all), "condition", p.notes)
+                        }
+                        _ => Stop::Withheld(why.clone()),
+                    },
+                    None => stop(EvalError::Unknown(v), "condition", p.notes),
+                });
+            }
             Err(e) => return Err(stop(e, "condition", p.notes)),
         },
     };
+    // Nor may the amount be computed from them.
+    if let Some(why) = short
+        && computed_from(line).iter().any(|v| is_availability_var(v))
+    {
+        return Err(Stop::Withheld(why));
+    }
 
     let kind = line.kind;
     let amount = || need(line.amount.map(|d| d.0), "amount", kind);

@@ -3,11 +3,14 @@
 //! Expressions decide conditions and quantities in `f64`; they never produce
 //! a currency amount.
 
-use evalexpr::{ContextWithMutableVariables, HashMapContext, Node, Value};
+use evalexpr::{ContextWithMutableFunctions, ContextWithMutableVariables, HashMapContext, Node, Operator, Value};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
-use std::collections::BTreeMap;
 use std::fmt;
+
+mod eval;
+pub use eval::{EvalError, KNOWN, Var, Vars};
+use eval::{check_known, reduce};
 
 /// A position in a rule file (1-based line and column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
@@ -131,9 +134,9 @@ impl<'de> Deserialize<'de> for ScalarText {
 /// evalexpr `0.0 == 0` is false and `16 / 32` is integer division: with
 /// floats only, `major_incidents == 0` and `mentees / 2` mean what they say.
 fn floats_only(node: &mut Node) {
-    if let evalexpr::Operator::Const { value: Value::Int(i) } = node.operator() {
+    if let Operator::Const { value: Value::Int(i) } = node.operator() {
         let f = *i as f64;
-        *node.operator_mut() = evalexpr::Operator::Const { value: Value::Float(f) };
+        *node.operator_mut() = Operator::Const { value: Value::Float(f) };
     }
     for child in node.children_mut() {
         floats_only(child);
@@ -191,6 +194,7 @@ fn dry_run(node: &Node) -> Result<(), String> {
     for name in node.iter_read_variable_identifiers() {
         let _ = ctx.set_value(name.to_string(), Value::Float(1.0));
     }
+    let _ = ctx.set_function(KNOWN.to_string(), evalexpr::Function::new(|_| Ok(Value::Boolean(true))));
     match node.eval_with_context(&ctx) {
         Err(
             e @ (E::WrongOperatorArgumentAmount { .. }
@@ -198,37 +202,6 @@ fn dry_run(node: &Node) -> Result<(), String> {
             | E::FunctionIdentifierNotFound(_)),
         ) => Err(e.to_string()),
         _ => Ok(()),
-    }
-}
-
-/// The value of a variable when an expression runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Var {
-    Num(f64),
-    Bool(bool),
-    /// Known to exist but without a value this period (no data, no
-    /// acknowledgement source …): an expression that reads it cannot decide.
-    Unknown,
-}
-
-/// Variables for one evaluation of expressions, sorted for determinism.
-pub type Vars = BTreeMap<String, Var>;
-
-/// Why an expression could not give a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EvalError {
-    /// It reads variables that have no value this period.
-    Unknown(Vec<String>),
-    /// It ran but failed or gave the wrong type.
-    Failed(String),
-}
-
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EvalError::Unknown(v) => write!(f, "no value for {}", v.join(", ")),
-            EvalError::Failed(m) => f.write_str(m),
-        }
     }
 }
 
@@ -254,17 +227,20 @@ impl Expr {
             .and_then(|node| {
                 let writes: Vec<&str> = node.iter_write_variable_identifiers().collect();
                 let mut others: Vec<&str> =
-                    node.iter_function_identifiers().filter(|f| !FUNCTIONS.contains(f)).collect();
+                    node.iter_function_identifiers().filter(|f| !FUNCTIONS.contains(f) && *f != KNOWN).collect();
                 others.sort();
                 others.dedup();
                 if !others.is_empty() {
                     Err(format!(
                         "invalid expression `{source}`: unknown function `{}`; expressions may call min, max, if, \
-                         floor, round, ceil and math::… (abs, sqrt, pow, ln, log, …)",
+                         floor, round, ceil, known and math::… (abs, sqrt, pow, ln, log, …)",
                         others.join("`, `")
                     ))
                 } else if writes.is_empty() {
-                    dry_run(&node).map(|()| node).map_err(|e| format!("invalid expression `{source}`: {e}"))
+                    check_known(&node)
+                        .and_then(|()| dry_run(&node))
+                        .map(|()| node)
+                        .map_err(|e| format!("invalid expression `{source}`: {e}"))
                 } else {
                     Err(format!(
                         "invalid expression `{source}`: assigns to `{}`; expressions may only read variables",
@@ -309,23 +285,14 @@ impl Expr {
 
     fn run(&self, vars: &Vars) -> Result<Value, EvalError> {
         let node = self.compiled.as_ref().map_err(|e| EvalError::Failed(e.clone()))?;
-        let mut ctx = HashMapContext::new();
-        let mut missing = vec![];
-        for name in self.variables() {
-            match vars.get(&name) {
-                Some(Var::Num(n)) => ctx.set_value(name, Value::Float(*n)),
-                Some(Var::Bool(b)) => ctx.set_value(name, Value::Boolean(*b)),
-                Some(Var::Unknown) | None => {
-                    missing.push(name);
-                    Ok(())
-                }
+        reduce(&mut node.clone(), vars, &HashMapContext::new()).map_err(|e| match e {
+            EvalError::Unknown(mut names) => {
+                names.sort();
+                names.dedup();
+                EvalError::Unknown(names)
             }
-            .map_err(|e| EvalError::Failed(e.to_string()))?;
-        }
-        if !missing.is_empty() {
-            return Err(EvalError::Unknown(missing));
-        }
-        node.eval_with_context(&ctx).map_err(|e| EvalError::Failed(format!("`{}`: {e}", self.source)))
+            EvalError::Failed(m) => EvalError::Failed(format!("`{}`: {m}", self.source)),
+        })
     }
 
     /// Evaluate as a condition.
@@ -357,6 +324,11 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
+    /// The result of an expression undecided for want of `avg_response_seconds`.
+    fn unknown<T>() -> Result<T, EvalError> {
+        Err(EvalError::Unknown(vec!["avg_response_seconds".into()]))
+    }
+
     #[test]
     fn a_condition_reads_its_variables() {
         let e = Expr::compile("uptime > 0.995 && nodes >= 1", Pos::default());
@@ -373,6 +345,111 @@ mod tests {
         let e = Expr::compile("avg_response_seconds < 900", Pos::default());
         let v = vars(&[("avg_response_seconds", Var::Unknown)]);
         assert_eq!(e.eval_bool(&v), Err(EvalError::Unknown(vec!["avg_response_seconds".into()])));
+    }
+
+    /// `known(x)` tests whether a variable has a value this period.
+    #[test]
+    fn known_tells_whether_a_variable_has_a_value() {
+        let e = Expr::compile("known(avg_response_seconds)", Pos::default());
+        assert_eq!(e.error(), None);
+        assert_eq!(e.variables(), vec!["avg_response_seconds"]);
+        assert_eq!(e.eval_bool(&vars(&[("avg_response_seconds", Var::Unknown)])), Ok(false));
+        assert_eq!(e.eval_bool(&vars(&[("avg_response_seconds", Var::Num(0.0))])), Ok(true));
+        assert_eq!(e.eval_bool(&vars(&[("avg_response_seconds", Var::Bool(false))])), Ok(true));
+        let e = Expr::compile("!known(avg_response_seconds) || avg_response_seconds < 900", Pos::default());
+        assert_eq!(e.eval_bool(&vars(&[("avg_response_seconds", Var::Unknown)])), Ok(true));
+        assert_eq!(e.eval_bool(&vars(&[("avg_response_seconds", Var::Num(1000.0))])), Ok(false));
+    }
+
+    #[test]
+    fn known_takes_a_bare_variable_name() {
+        for bad in ["known(1 + x)", "known(1)", "known()", "known(x, y)", "known(min(x, 1))", "1 + known(true)"] {
+            let e = Expr::compile(bad, Pos::default());
+            let message = e.error().unwrap_or_else(|| panic!("{bad} compiled"));
+            assert!(message.contains("`known` takes one variable name"), "{bad}: {message}");
+        }
+    }
+
+    /// Like SQL's three-valued logic: a side that decides `&&` or `||` on
+    /// its own decides it, whatever the unknown side would have been.
+    #[test]
+    fn and_and_or_are_decided_by_a_known_side_that_decides_them() {
+        let none = vars(&[("incidents", Var::Num(0.0)), ("avg_response_seconds", Var::Unknown)]);
+        let some = vars(&[("incidents", Var::Num(2.0)), ("avg_response_seconds", Var::Unknown)]);
+        let or = Expr::compile("incidents == 0 || avg_response_seconds < 900", Pos::default());
+        assert_eq!(or.eval_bool(&none), Ok(true));
+        assert_eq!(or.eval_bool(&some), unknown());
+        let or = Expr::compile("avg_response_seconds < 900 || incidents < 1", Pos::default());
+        assert_eq!(or.eval_bool(&none), Ok(true));
+        assert_eq!(or.eval_bool(&some), unknown());
+        let and = Expr::compile("incidents > 0 && avg_response_seconds < 900", Pos::default());
+        assert_eq!(and.eval_bool(&none), Ok(false));
+        assert_eq!(and.eval_bool(&some), unknown());
+        let and = Expr::compile("avg_response_seconds < 900 && incidents > 0", Pos::default());
+        assert_eq!(and.eval_bool(&none), Ok(false));
+        assert_eq!(and.eval_bool(&some), unknown());
+        // `!` of an unknown is unknown; nested, the outer operator decides.
+        assert_eq!(Expr::compile("!(avg_response_seconds < 900)", Pos::default()).eval_bool(&none), unknown());
+        let nested = Expr::compile("(incidents < 1 || avg_response_seconds < 900) && incidents < 5", Pos::default());
+        assert_eq!(nested.eval_bool(&none), Ok(true));
+        // Both sides unknown: unknown, naming both.
+        let both = vars(&[("uptime", Var::Unknown), ("avg_response_seconds", Var::Unknown)]);
+        let e = Expr::compile("uptime > 0.9 || avg_response_seconds < 900", Pos::default());
+        assert_eq!(e.eval_bool(&both), Err(EvalError::Unknown(vec!["avg_response_seconds".into(), "uptime".into()])));
+        // A side that does not decide leaves the result unknown, never false.
+        let e = Expr::compile("incidents < 1 && avg_response_seconds < 900", Pos::default());
+        assert_eq!(e.eval_bool(&none), unknown());
+    }
+
+    #[test]
+    fn if_needs_only_the_branch_it_takes() {
+        let none = vars(&[("incidents", Var::Num(0.0)), ("avg_response_seconds", Var::Unknown)]);
+        let some = vars(&[("incidents", Var::Num(2.0)), ("avg_response_seconds", Var::Unknown)]);
+        let e = Expr::compile("if(incidents < 1, true, avg_response_seconds < 900)", Pos::default());
+        assert_eq!(e.eval_bool(&none), Ok(true));
+        assert_eq!(e.eval_bool(&some), unknown());
+        let e = Expr::compile("if(incidents < 1, 0, avg_response_seconds / 60)", Pos::default());
+        assert_eq!(e.eval_number(&none), Ok(0.0));
+        assert_eq!(e.eval_number(&some), unknown());
+        // An unknown condition leaves it unknown, even if both branches agree.
+        let e = Expr::compile("if(avg_response_seconds < 900, 1, 1)", Pos::default());
+        assert_eq!(e.eval_number(&none), unknown());
+        // Inside another function, the value of the branch taken is used.
+        let e = Expr::compile("max(if(incidents < 1, 0, avg_response_seconds), 5)", Pos::default());
+        assert_eq!(e.eval_number(&none), Ok(5.0));
+    }
+
+    /// Anything but `&&`, `||` and `if` that touches an unknown is unknown:
+    /// never 0, never false.
+    #[test]
+    fn arithmetic_and_comparisons_of_an_unknown_stay_unknown() {
+        let v = vars(&[("incidents", Var::Num(0.0)), ("avg_response_seconds", Var::Unknown)]);
+        assert_eq!(Expr::compile("avg_response_seconds < 900", Pos::default()).eval_bool(&v), unknown());
+        assert_eq!(Expr::compile("avg_response_seconds * 0 == 0", Pos::default()).eval_bool(&v), unknown());
+        assert_eq!(Expr::compile("min(avg_response_seconds, 0)", Pos::default()).eval_number(&v), unknown());
+        assert_eq!(
+            Expr::compile("avg_response_seconds == avg_response_seconds", Pos::default()).eval_bool(&v),
+            unknown()
+        );
+        // A variable the caller did not set at all counts as unknown too.
+        let e = Expr::compile("incidents < 1 && nodes > 0", Pos::default());
+        assert_eq!(e.eval_bool(&v), Err(EvalError::Unknown(vec!["nodes".into()])));
+    }
+
+    /// Errors of known values are still errors, in the branch not taken too.
+    #[test]
+    fn type_errors_are_reported_as_before() {
+        let v = vars(&[("incidents", Var::Num(0.0)), ("terminated", Var::Bool(true))]);
+        for source in [
+            "incidents && true",
+            "false && incidents",
+            "true || incidents",
+            "if(incidents, 1, 2)",
+            "if(true, 1, terminated + 1)",
+        ] {
+            let e = Expr::compile(source, Pos::default());
+            assert!(matches!(e.eval_number(&v), Err(EvalError::Failed(_))), "{source}: {:?}", e.eval_number(&v));
+        }
     }
 
     #[test]
@@ -407,6 +484,8 @@ mod tests {
             "min(".repeat((n - 1) / 5) + "1" + &")".repeat((n - 1) / 5),
             "(".repeat((n - 1) / 2) + "1" + &")".repeat((n - 1) / 2),
             "1".to_string() + &"+1".repeat((n - 1) / 2),
+            "true".to_string() + &"&&true".repeat((n - 4) / 6),
+            "if(true,1,".repeat((n - 1) / 11) + "1" + &")".repeat((n - 1) / 11),
         ];
         std::thread::Builder::new()
             .stack_size(2 << 20)

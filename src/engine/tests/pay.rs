@@ -28,6 +28,62 @@ fn a_line_reading_uptime_is_withheld_when_coverage_is_below_the_minimum() {
     assert_eq!(line(&e, "alice", "stipend").status, LineStatus::Paid);
 }
 
+/// Under the minimum coverage the availability variables count as unknown:
+/// a condition decided without them still decides the line; one that
+/// needs them is withheld, as before.
+#[test]
+fn under_the_minimum_coverage_a_condition_decided_without_availability_data_decides_the_line() {
+    let extra = r#"      - id: response
+        name: Response bonus
+        kind: fixed
+        amount: 100
+        when: "incidents == 0 || avg_response_seconds < 900"
+      - id: veteran
+        name: Needs no availability data to fail
+        kind: fixed
+        amount: 1
+        when: "tenure_months > 100 && uptime > 0.995"
+      - id: newcomer
+        name: Needs no availability data to pass
+        kind: fixed
+        amount: 1
+        when: "tenure_months < 100 || uptime > 0.995"
+      - id: quantity
+        name: Computed from availability data
+        kind: per_unit
+        amount: 1
+        when: "tenure_months < 100 || uptime > 0.995"
+        quantity: "downtime_seconds"
+"#;
+    let r = programme(extra, "");
+    let (p, mut f) = eighty_percent_covered(); // no downtime, so no incident
+    f.acknowledgements = Some(vec![]);
+    let e = run(&r, &f, &p);
+    let status = |id: &str| {
+        let l = line(&e, "alice", id);
+        (l.status, l.reason.clone())
+    };
+    assert_eq!(status("response"), (LineStatus::Withheld, "coverage 80.00% below 90%".to_string()));
+    assert_eq!(status("veteran").0, LineStatus::NotMet);
+    assert_eq!(status("newcomer").0, LineStatus::Paid);
+    assert_eq!(status("quantity"), (LineStatus::Withheld, "coverage 80.00% below 90%".to_string()));
+    assert_eq!(status("uptime_bonus"), (LineStatus::Withheld, "coverage 80.00% below 90%".to_string()));
+    // With an incident the response bonus needs the average: without an
+    // acknowledgement source the reason says so, not the coverage.
+    let s = t(2026, 10, 6, 10, 0);
+    let (p, mut f) = october_with(&[("n1", "eu", &[(s, 30)]), ("n2", "eu", &[]), ("n3", "eu", &[])]);
+    f.nodes.iter_mut().for_each(|n| n.up_samples = n.expected_samples * 8 / 10 - n.down_samples);
+    let e = run(&r, &f, &p);
+    let l = line(&e, "alice", "response");
+    assert_eq!(l.status, LineStatus::Withheld);
+    assert!(
+        l.reason.starts_with("condition: no value for avg_response_seconds (acknowledgements unknown"),
+        "{}",
+        l.reason
+    );
+    assert_eq!(l.inputs.get("incidents").map(String::as_str), Some("1"));
+}
+
 #[test]
 fn the_evaluate_policy_pays_a_line_on_the_known_data_alone() {
     let r = programme("        missing_data: evaluate\n", "");
@@ -60,6 +116,34 @@ fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_sou
     let l = line(&e, "alice", "response");
     assert_eq!(l.status, LineStatus::Withheld);
     assert!(l.reason.contains("no acknowledged incident"), "{}", l.reason);
+}
+
+/// Regression (issue 14 b): in a month without incidents there is no
+/// average response, and `incidents < 1 || avg_response_seconds < 900`
+/// was withheld for it; `||` is now decided by its known side.
+#[test]
+fn an_operator_without_incidents_gets_the_response_bonus() {
+    let extra = r#"      - id: response
+        name: Response bonus
+        kind: fixed
+        amount: 100
+        when: "incidents == 0 || avg_response_seconds < 900"
+      - id: response_known
+        name: Response bonus, with known()
+        kind: fixed
+        amount: 100
+        when: "if(known(avg_response_seconds), avg_response_seconds < 900, incidents < 1)"
+"#;
+    let r = programme(extra, "");
+    let (p, mut f) = october_three_nodes();
+    f.acknowledgements = Some(vec![]);
+    let e = run(&r, &f, &p);
+    for id in ["response", "response_known"] {
+        let l = line(&e, "alice", id);
+        assert_eq!((l.status, l.amount), (LineStatus::Paid, dec("100.00")), "{id}: {}", l.reason);
+    }
+    assert!(line(&e, "alice", "response").reason.contains("holds"), "{}", line(&e, "alice", "response").reason);
+    assert_eq!(statement(&e, "alice").total, dec("1900.00")); // 1500 + 200 + 100 + 100
 }
 
 #[test]

@@ -153,6 +153,24 @@ mod tests {
     }
 
     #[test]
+    fn known_of_anything_but_a_variable_is_reported_at_the_expression() {
+        let files = edited("pay.yaml", "uptime > 0.995", "known(1 + uptime)");
+        let errs = errors(&files);
+        assert_one(
+            &errs,
+            "pay.yaml",
+            pos(&files, "pay.yaml", "\"known(1"),
+            &[
+                "invalid expression `known(1 + uptime)`: `known` takes one variable name, as in `known(avg_response_seconds)`",
+            ],
+        );
+        let files = edited("pay.yaml", "uptime > 0.995", "known(nosuchvar) || uptime > 0.995");
+        let errs = errors(&files);
+        let at = pos(&files, "pay.yaml", "nosuchvar");
+        assert_one(&errs, "pay.yaml", at, &["unknown variable `nosuchvar` in `known(nosuchvar) || uptime > 0.995`"]);
+    }
+
+    #[test]
     fn a_dangling_tier_reference_is_reported_with_the_nearest_tier() {
         let files = edited("roster.yaml", "tier: tier1", "tier: tier2");
         let errs = errors(&files);
