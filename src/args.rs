@@ -1,10 +1,13 @@
 //! Argument groups that several commands share, each declared once and
 //! `#[command(flatten)]`ed into the commands (`evaluate`, `explain`,
 //! `close`, `mail`, `serve`), with what each group turns into: client
-//! settings for Prometheus and Alertmanager, mail options.
+//! settings for Prometheus and Alertmanager, the history of closed
+//! months, mail options.
 
 use crate::close::mail;
-use crate::period::Dur;
+use crate::history::{self, History};
+use crate::period::{Dur, Period};
+use crate::rules::Rules;
 use crate::source::ClientConfig;
 use crate::source::alertmanager::AlertmanagerConfig;
 use std::path::PathBuf;
@@ -62,6 +65,33 @@ impl AlertmanagerArgs {
             max_attempts: attempts,
             ..AlertmanagerConfig::new(url)
         })
+    }
+}
+
+/// Where the programme's history comes from: the closed months.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// Directory of closed months (as written by `close --out`): the
+    /// history that aggregates, year-to-date figures and "eligible since"
+    /// read. Without it, what needs earlier months is withheld.
+    #[arg(long = "history.dir")]
+    pub history_dir: Option<PathBuf>,
+}
+
+impl HistoryArgs {
+    /// The closed months `period` may read under `rules` (none without a directory).
+    pub fn read(&self, rules: &Rules, period: &Period) -> Result<History, Error> {
+        match &self.history_dir {
+            Some(dir) => Ok(history::dir::read(dir, period, rules.history_months())?),
+            None => {
+                if !rules.aggregates.is_empty() {
+                    tracing::warn!(
+                        "no --history.dir: aggregates over earlier months and year-to-date figures are unknown"
+                    );
+                }
+                Ok(History::default())
+            }
+        }
     }
 }
 

@@ -5,8 +5,9 @@
 //! 2 usage or configuration errors (bad flags, unreadable rules, Prometheus
 //! unreachable).
 
-use crate::args::{AlertmanagerArgs, MailArgs, PrometheusArgs};
+use crate::args::{AlertmanagerArgs, HistoryArgs, MailArgs, PrometheusArgs};
 use crate::close::{self, Written, mail};
+use crate::history::History;
 use crate::period::{Dur, Period};
 use crate::pipeline::{self, Silences};
 use crate::report::{self, Format};
@@ -164,6 +165,9 @@ pub struct ExplainArgs {
     /// Evaluation time (RFC 3339) when reading Prometheus; default now.
     #[arg(long)]
     pub at: Option<DateTime<Utc>>,
+    /// Without --evidence: the closed months (with it, the evidence's history is used).
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -207,6 +211,8 @@ pub struct EvaluateArgs {
     pub prometheus: PrometheusArgs,
     #[command(flatten)]
     pub alertmanager: AlertmanagerArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 /// Entry point of the binary.
@@ -357,7 +363,8 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, Error> {
             let period = Period::month(label, loaded.rules.time_zone)?;
             let at = args.at.unwrap_or_else(Utc::now).min(period.end);
             let acks = args.prometheus.alertmanager(&args.alertmanager);
-            let reading = close::read_live(args.prometheus.config(), acks, &loaded, &period, at, false)?;
+            let history = args.history.read(&loaded.rules, &period)?;
+            let reading = close::read_live(args.prometheus.config(), acks, &loaded, &history, &period, at, false)?;
             (reading.evaluation, loaded.rules)
         }
     };
@@ -429,7 +436,8 @@ fn evaluate(args: EvaluateArgs) -> Result<ExitCode, Error> {
     let period = Period::month(&args.period, rules.time_zone)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let acks = args.prometheus.alertmanager(&args.alertmanager);
-    let evaluation = evaluate_period(args.prometheus.config(), acks, &rules, &period, now)?;
+    let history = args.history.read(&rules, &period)?;
+    let evaluation = evaluate_period(args.prometheus.config(), acks, &rules, &history, &period, now)?;
     print!("{}", report::render(&evaluation, args.format));
     Ok(ExitCode::SUCCESS)
 }
@@ -440,12 +448,13 @@ fn evaluate_period(
     config: ClientConfig,
     acks: Option<AlertmanagerConfig>,
     rules: &Rules,
+    history: &History,
     period: &Period,
     now: DateTime<Utc>,
 ) -> Result<crate::evaluation::Evaluation, Error> {
     let window = pipeline::to_date(period, now)?;
-    let read =
-        pipeline::Read { client: Client::new(config)?, rules, period, window, at: now, silences: Silences::Ask(acks) };
+    let client = Client::new(config)?;
+    let read = pipeline::Read { client, rules, history, period, window, at: now, silences: Silences::Ask(acks) };
     Ok(pipeline::read_and_evaluate(read, Some(&mut LogReading))?.evaluation)
 }
 
@@ -474,7 +483,8 @@ fn demo(args: DemoArgs) -> Result<ExitCode, Error> {
     local::backfill(&series, span, &dir.join("openmetrics"), &data, args.keep)?;
     let prometheus = local::LocalPrometheus::start(&data, "global:\n  scrape_interval: 1m\n", &[])?;
     eprintln!("Prometheus ready at {}", prometheus.url);
-    let result = evaluate_period(ClientConfig::new(&prometheus.url), None, &rules, &period, period.end);
+    let result =
+        evaluate_period(ClientConfig::new(&prometheus.url), None, &rules, &History::default(), &period, period.end);
     drop(prometheus);
     if args.keep {
         eprintln!("kept {}", dir.display());

@@ -165,6 +165,13 @@ pub struct PayLine {
 pub struct Promotion {
     pub to: String,
     pub eligible: bool,
+    /// First month of the unbroken run of eligible months that ends with
+    /// this one (`YYYY-MM`), from the closed months; `None` when not eligible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_since: Option<String>,
+    /// Why the run may have started earlier (a month before it is not closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_since_note: Option<String>,
     pub checks: Vec<Check>,
 }
 
@@ -177,7 +184,7 @@ pub struct Check {
 }
 
 /// One payee's month: an operator or a partner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     pub id: String,
     pub name: String,
@@ -191,4 +198,34 @@ pub struct Statement {
     /// Sum of `lines[].amount`.
     pub total: Decimal,
     pub promotion: Option<Promotion>,
+    /// This calendar year's pay to date, this month included.
+    #[serde(default)]
+    pub year_to_date: YearToDate,
+    /// Every variable the rules could read for this payee (inputs and
+    /// aggregates included), so that later months can aggregate them;
+    /// `None`: no value this month.
+    #[serde(default)]
+    pub variables: BTreeMap<String, Option<Recorded>>,
+}
+
+/// A variable's value as a statement records it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Recorded {
+    Bool(bool),
+    Num(f64),
+}
+
+/// A payee's pay this calendar year, from the closed months and this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct YearToDate {
+    /// The months counted (`YYYY-MM`), this one included.
+    pub months: Vec<String>,
+    /// Months of the year the payee was in the programme that are not
+    /// closed: with any, the figures are unknown (never guessed).
+    pub missing: Vec<String>,
+    /// Per pay line id (lines of earlier tiers included); empty while months are missing.
+    pub lines: BTreeMap<String, Decimal>,
+    /// `None` while months are missing.
+    pub total: Option<Decimal>,
 }

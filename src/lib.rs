@@ -17,6 +17,7 @@ pub mod engine;
 pub mod evaluation;
 pub mod export;
 pub mod facts;
+pub mod history;
 pub mod local_prometheus;
 pub mod money;
 pub mod period;

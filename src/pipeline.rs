@@ -11,6 +11,7 @@
 use crate::engine;
 use crate::evaluation::Evaluation;
 use crate::facts::Facts;
+use crate::history::History;
 use crate::period::Period;
 use crate::rules::Rules;
 use crate::source::alertmanager::{self, AlertmanagerConfig, Silence};
@@ -43,6 +44,8 @@ pub trait Progress {
 pub struct Read<'a> {
     pub client: Client,
     pub rules: &'a Rules,
+    /// The closed months before the period.
+    pub history: &'a History,
     pub period: &'a Period,
     pub window: Window,
     /// The evaluation time.
@@ -94,19 +97,22 @@ async fn read_and_evaluate_async(read: Read<'_>, mut progress: Option<&mut dyn P
         p.read(reading.as_ref().ok());
     }
     let mut reading = reading?;
-    let evaluation = evaluate(&mut reading.facts, silences.as_deref(), read.rules, read.period, read.at);
+    let evaluation =
+        evaluate(&mut reading.facts, silences.as_deref(), read.history, read.rules, read.period, read.at);
     Ok(Outcome { evaluation, reading, silences })
 }
 
 /// The last step: attach the acknowledgements the silences give (`None`:
-/// none known, so response lines are withheld) and evaluate at `at`.
+/// none known, so response lines are withheld) and evaluate at `at` with
+/// the history of the closed months before the period.
 pub fn evaluate(
     facts: &mut Facts,
     silences: Option<&[Silence]>,
+    history: &History,
     rules: &Rules,
     period: &Period,
     at: DateTime<Utc>,
 ) -> Evaluation {
     alertmanager::attach(facts, silences);
-    engine::evaluate(facts, rules, period, at)
+    engine::evaluate(facts, history, rules, period, at)
 }

@@ -372,7 +372,7 @@ fn run_case(case: &file::TestCase, rules: &Rules, result: &mut CaseResult) {
         }
     };
     let ev = catch_unwind(AssertUnwindSafe(|| {
-        crate::engine::evaluate(&prepared.facts, rules, &prepared.period, prepared.now)
+        crate::engine::evaluate(&prepared.facts, &prepared.history, rules, &prepared.period, prepared.now)
     }));
     match ev {
         Ok(ev) => result.failures = compare::compare(&case.expect, &ev),

@@ -23,6 +23,7 @@ pub mod partner_report;
 pub mod statement;
 
 use crate::evaluation::Evaluation;
+use crate::history::{self, History};
 use crate::period::{Dur, Period};
 use crate::pipeline::{self, Silences};
 use crate::rules::{self, Rules};
@@ -110,6 +111,7 @@ pub fn read_live(
     config: ClientConfig,
     acks: Option<AlertmanagerConfig>,
     loaded: &LoadedRules,
+    history: &History,
     period: &Period,
     at: DateTime<Utc>,
     progress: bool,
@@ -120,7 +122,7 @@ pub fn read_live(
     let client = Client::new(config)?.recording(recorder.clone());
     let mut ticker =
         progress.then(|| Ticker::new(&period.label, recorder.clone(), planned_queries(rules, window.0, window.1)));
-    let read = pipeline::Read { client, rules, period, window, at, silences: Silences::Ask(acks) };
+    let read = pipeline::Read { client, rules, history, period, window, at, silences: Silences::Ask(acks) };
     let outcome = pipeline::read_and_evaluate(read, ticker.as_mut().map(|t| t as &mut dyn pipeline::Progress))?;
     let header = EvidenceHeader {
         period: period.label.clone(),
@@ -130,6 +132,7 @@ pub fn read_live(
         evaluated_at: at,
         rules_sha256: rules.sha256.clone(),
         silences: outcome.silences.as_deref().map(alertmanager::acknowledging),
+        history: history.clone(),
         rules: loaded
             .files
             .iter()
@@ -141,7 +144,8 @@ pub fn read_live(
 }
 
 /// Run the query plan against the recorded answers (no Prometheus) and
-/// evaluate at the recorded evaluation time.
+/// evaluate at the recorded evaluation time, with the history the close
+/// used (kept in the evidence).
 pub fn replay(evidence: &Evidence, rules: &Rules) -> Result<Evaluation, Error> {
     if rules.sha256 != evidence.rules_sha256 {
         tracing::debug!(
@@ -162,6 +166,7 @@ pub fn replay(evidence: &Evidence, rules: &Rules) -> Result<Evaluation, Error> {
     let read = pipeline::Read {
         client: Client::replay(Replay::new(evidence.exchanges())),
         rules,
+        history: &evidence.history,
         period: &period,
         window: (evidence.window_start, evidence.window_end),
         at: evidence.evaluated_at,
@@ -414,7 +419,8 @@ pub struct CloseOptions {
     pub progress: bool,
 }
 
-/// Close a month: refuse one not over, read and evaluate it, write or
+/// Close a month: refuse one not over, read the closed months before it
+/// from the same directory (its history), read and evaluate it, write or
 /// compare its files. Returns the outcome and the closed month's directory.
 /// The month's lock is taken once the month is known to be over and held
 /// by the returned [`MonthLock`] (keep it while mailing).
@@ -423,7 +429,9 @@ pub fn close(o: &CloseOptions) -> Result<(Written, MonthLock), Error> {
     let period = Period::month(&o.period, loaded.rules.time_zone)?;
     check_month_over(&period, o.delay, o.now)?;
     let lock = MonthLock::acquire(&o.out, &period.label)?;
-    let reading = read_live(o.client.clone(), o.alertmanager.clone(), &loaded, &period, period.end, o.progress)?;
+    let history = history::dir::read(&o.out, &period, loaded.rules.history_months())?;
+    let reading =
+        read_live(o.client.clone(), o.alertmanager.clone(), &loaded, &history, &period, period.end, o.progress)?;
     let files = render_files(&reading, &loaded.rules);
     Ok((write_closed(&o.out.join(&period.label), &files)?, lock))
 }

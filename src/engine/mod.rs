@@ -1,10 +1,12 @@
-//! The engine: a pure function of (facts, rules, period, evaluation time).
+//! The engine: a pure function of (facts, history, rules, period, evaluation time).
 //!
 //! - [`availability`]: roster → node/operator/region, availability sums.
 //! - [`incidents`]: failures → incidents, severities, SLA verdicts, summaries.
 //! - [`payees`]: operator and partner variables and statements.
 //! - [`pay`]: one pay line (condition, missing-data policy, formula, rounding).
 //! - [`promotion`]: promotion checks.
+//! - [`months`]: figures over several months from the history of closed
+//!   months: aggregates, year to date, eligible since.
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
@@ -12,6 +14,7 @@
 
 mod availability;
 mod incidents;
+mod months;
 mod pay;
 mod payees;
 mod promotion;
@@ -22,6 +25,7 @@ pub(crate) mod testutil;
 
 use crate::evaluation::{Evaluation, NodeResult, RegionResult};
 use crate::facts::{Facts, InputFacts};
+use crate::history::History;
 use crate::money::from_f64;
 use crate::period::Period;
 use crate::rules::Rules;
@@ -61,8 +65,9 @@ pub(crate) fn fmt_var(v: Option<&Var>) -> String {
     }
 }
 
-/// Evaluate one period. No I/O, no clock.
-pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc>) -> Evaluation {
+/// Evaluate one period, with the history of the closed months before it.
+/// No I/O, no clock.
+pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period, now: DateTime<Utc>) -> Evaluation {
     let mut warnings = vec![];
     let step = facts.step_seconds;
     let maint = rules.maintenance_intervals(facts.start, facts.end);
@@ -110,17 +115,17 @@ pub fn evaluate(facts: &Facts, rules: &Rules, period: &Period, now: DateTime<Utc
         })
         .collect();
 
-    let ops = payees::operators(rules, facts, period, &nodes, &incidents, &fleet, &region_avail);
+    let ops = payees::operators(rules, facts, history, period, &nodes, &incidents, &fleet, &region_avail);
     let operators: Vec<_> = ops
         .iter()
         .filter(|o| o.active)
-        .map(|o| payees::operator_statement(rules, facts, period, o, &mut warnings))
+        .map(|o| payees::operator_statement(rules, facts, history, period, o, &mut warnings))
         .collect();
     let partners: Vec<_> = rules
         .partners
         .iter()
         .filter(|p| p.start <= period.last_day())
-        .map(|p| payees::partner_statement(rules, facts, period, p, &ops, &nodes, &mut warnings))
+        .map(|p| payees::partner_statement(rules, facts, history, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
     let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);

@@ -26,7 +26,7 @@ pub(crate) struct Payee<'a> {
 
 /// Variables that come from monitoring data: a line reading any of them is
 /// subject to the missing-data policy.
-pub(crate) fn is_availability_var(name: &str) -> bool {
+fn is_availability_var(name: &str) -> bool {
     matches!(
         name,
         "uptime"
@@ -39,6 +39,12 @@ pub(crate) fn is_availability_var(name: &str) -> bool {
             | "major_incidents"
     ) || name.starts_with("incidents")
         || name.ends_with("_breaches")
+}
+
+/// An availability variable, or an aggregate of one (this month's data is
+/// part of it).
+pub(crate) fn reads_availability(rules: &Rules, name: &str) -> bool {
+    is_availability_var(name) || rules.aggregate(name).is_some_and(|a| is_availability_var(&a.of))
 }
 
 pub(crate) fn kind_name(k: LineKind) -> &'static str {
@@ -154,7 +160,7 @@ fn compute(
     read: &BTreeSet<String>,
 ) -> Result<(Decimal, String, String), Stop> {
     let policy = line.missing_data.unwrap_or(rules.missing_data.policy);
-    let short = (policy == MissingDataPolicy::Withhold && read.iter().any(|v| is_availability_var(v)))
+    let short = (policy == MissingDataPolicy::Withhold && read.iter().any(|v| reads_availability(rules, v)))
         .then(|| coverage_short(rules, p.coverage))
         .flatten();
     // Under the minimum coverage the availability variables count as
@@ -166,7 +172,7 @@ fn compute(
             masked = p
                 .vars
                 .iter()
-                .map(|(n, v)| (n.clone(), if is_availability_var(n) { Var::Unknown } else { *v }))
+                .map(|(n, v)| (n.clone(), if reads_availability(rules, n) { Var::Unknown } else { *v }))
                 .collect();
             &masked
         }
@@ -183,7 +189,7 @@ fn compute(
                 return Err(match &short {
                     // Undecided with all the data too, for want of other values: say which.
                     Some(why) => match w.eval_bool(p.vars) {
-                        Err(EvalError::Unknown(all)) if !all.iter().any(|n| is_availability_var(n)) => {
+                        Err(EvalError::Unknown(all)) if !all.iter().any(|n| reads_availability(rules, n)) => {
                             stop(EvalError::Unknown(all), "condition", p.notes)
                         }
                         _ => Stop::Withheld(why.clone()),
@@ -196,7 +202,7 @@ fn compute(
     };
     // Nor may the amount be computed from them.
     if let Some(why) = short
-        && computed_from(line).iter().any(|v| is_availability_var(v))
+        && computed_from(line).iter().any(|v| reads_availability(rules, v))
     {
         return Err(Stop::Withheld(why));
     }

@@ -3,9 +3,11 @@
 
 use super::availability::{NodeInfo, availability, operator_region};
 use super::pay::{Payee, eval_line};
+use super::months::{self, Active};
 use super::{Notes, incidents, promotion};
 use crate::evaluation::{Availability, Incident, LineStatus, PayLine, Statement, Verdict};
 use crate::facts::{Facts, InputFacts};
+use crate::history::History;
 use crate::money::to_f64;
 use crate::period::Period;
 use crate::rules::Rules;
@@ -62,9 +64,11 @@ pub(crate) fn active_days(start: NaiveDate, end: Option<NaiveDate>, period: &Per
 }
 
 /// Build the context of every operator on the roster, in roster order.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn operators<'a>(
     rules: &'a Rules,
     facts: &Facts,
+    history: &History,
     period: &Period,
     nodes: &BTreeMap<String, NodeInfo>,
     incidents_all: &[Incident],
@@ -156,6 +160,8 @@ pub(crate) fn operators<'a>(
             note("respond_breaches", no_acks.clone());
             note("avg_response_seconds", if acks { "no acknowledged incident this period".into() } else { no_acks });
             note("mttr_seconds", "no resolved incident this period".into());
+            let active_months = Active::new(spec.start, spec.end);
+            months::set_aggregates(rules, history, period, id, active_months, &avail, &mut v, &mut notes);
 
             let mut node_ids: Vec<String> = mine.iter().map(|n| n.node.clone()).collect();
             node_ids.sort();
@@ -233,6 +239,7 @@ fn tier_or_warn<'a>(
 pub(crate) fn operator_statement(
     rules: &Rules,
     facts: &Facts,
+    history: &History,
     period: &Period,
     op: &OpCtx,
     warnings: &mut Vec<String>,
@@ -263,6 +270,12 @@ pub(crate) fn operator_statement(
         done.insert(pl.id.clone(), pl.clone());
         lines.push(pl);
     }
+    let active = Active::new(spec.start, spec.end);
+    let mut promotion = promotion::promotion(rules, &spec.tier.value, &vars, &notes, op.availability.coverage);
+    if let Some(p) = promotion.as_mut().filter(|p| p.eligible) {
+        let (since, note) = months::eligible_since(history, period, &spec.id.value, &spec.tier.value, active);
+        (p.eligible_since, p.eligible_since_note) = (Some(since), note);
+    }
     Statement {
         id: spec.id.value.clone(),
         name: spec.name.clone(),
@@ -272,15 +285,19 @@ pub(crate) fn operator_statement(
         nodes: op.nodes.clone(),
         availability: op.availability.clone(),
         total: total(rules, &lines),
+        year_to_date: months::year_to_date(history, period, months::operators, &spec.id.value, active, &lines),
         lines,
-        promotion: promotion::promotion(rules, &spec.tier.value, &vars, &notes, op.availability.coverage),
+        promotion,
+        variables: months::recorded(&vars),
     }
 }
 
 /// A partner's statement (only for partners that started by the period's end).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn partner_statement(
     rules: &Rules,
     facts: &Facts,
+    history: &History,
     period: &Period,
     partner: &PartnerSpec,
     ops: &[OpCtx],
@@ -368,8 +385,17 @@ pub(crate) fn partner_statement(
         nodes: node_ids,
         availability: avail,
         total: total(rules, &lines),
+        year_to_date: months::year_to_date(
+            history,
+            period,
+            months::partners,
+            pid,
+            Active::new(partner.start, None),
+            &lines,
+        ),
         lines,
         promotion: None,
+        variables: months::recorded(&vars),
     }
 }
 

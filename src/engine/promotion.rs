@@ -1,7 +1,7 @@
 //! Promotion eligibility: the checks of the `promotions` entry whose `from`
 //! is the operator's tier, evaluated with the operator's variables.
 
-use super::pay::{coverage_short, is_availability_var};
+use super::pay::{coverage_short, reads_availability};
 use super::{Notes, fmt_var, no_value};
 use crate::evaluation::{Check, Promotion};
 use crate::rules::Rules;
@@ -22,7 +22,7 @@ pub(crate) fn promotion(rules: &Rules, tier: &str, vars: &Vars, notes: &Notes, c
                 c.when.variables().iter().map(|n| format!("{n} = {}", fmt_var(vars.get(n)))).collect();
             let values = if values.is_empty() { String::new() } else { format!(" ({})", values.join(", ")) };
             let low = (rules.missing_data.policy == MissingDataPolicy::Withhold
-                && c.when.variables().iter().any(|v| is_availability_var(v)))
+                && c.when.variables().iter().any(|v| reads_availability(rules, v)))
             .then(|| coverage_short(rules, coverage))
             .flatten();
             if let Some(why) = low {
@@ -37,5 +37,11 @@ pub(crate) fn promotion(rules: &Rules, tier: &str, vars: &Vars, notes: &Notes, c
             Check { name: c.name.clone(), passed, detail }
         })
         .collect();
-    Some(Promotion { to: spec.to.value.clone(), eligible: checks.iter().all(|c| c.passed == Some(true)), checks })
+    Some(Promotion {
+        to: spec.to.value.clone(),
+        eligible: checks.iter().all(|c| c.passed == Some(true)),
+        eligible_since: None,
+        eligible_since_note: None,
+        checks,
+    })
 }

@@ -36,7 +36,22 @@ pub struct Rules {
     pub tiers: Vec<TierSpec>,
     pub partner_tiers: Vec<TierSpec>,
     pub promotions: Vec<PromotionSpec>,
+    /// Operator variables over several months (see [`Aggregate`]).
+    pub aggregates: Vec<Aggregate>,
 }
+
+/// An operator variable over several months, validated: `how` resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub name: String,
+    pub of: String,
+    pub over: Over,
+    pub how: How,
+}
+
+/// Months before a period that year-to-date figures need at most (January
+/// to the month before December).
+pub const YEAR_TO_DATE_MONTHS: u32 = 11;
 
 impl Rules {
     pub fn tier(&self, id: &str) -> Option<&TierSpec> {
@@ -45,6 +60,23 @@ impl Rules {
 
     pub fn partner_tier(&self, id: &str) -> Option<&TierSpec> {
         self.partner_tiers.iter().find(|t| t.id.value == id)
+    }
+
+    pub fn aggregate(&self, name: &str) -> Option<&Aggregate> {
+        self.aggregates.iter().find(|a| a.name == name)
+    }
+
+    /// How many months before a period its history must reach: enough for
+    /// year-to-date figures and for every aggregate.
+    pub fn history_months(&self) -> u32 {
+        self.aggregates
+            .iter()
+            .map(|a| match a.over {
+                Over::Months(n) => n - 1,
+                Over::Quarter => 2,
+                Over::Year => YEAR_TO_DATE_MONTHS,
+            })
+            .fold(YEAR_TO_DATE_MONTHS, u32::max)
     }
 
     pub fn severity_ids(&self) -> Vec<String> {

@@ -47,6 +47,10 @@ pub struct TestCase {
     /// Acknowledgements; absent = no acknowledgement source (response
     /// verdicts unknown), `[]` = a source that saw none.
     pub acknowledgements: Option<Vec<AckSpec>>,
+    /// Earlier months as if closed (see `crate::history::figures`): what
+    /// aggregates, year to date and "eligible since" read.
+    #[serde(default)]
+    pub history: Vec<crate::history::figures::MonthFigures>,
     #[serde(default)]
     pub expect: Expect,
 }

@@ -5,6 +5,7 @@
 use super::file::TestCase;
 use super::series::{Selector, parse_series, parse_values};
 use crate::facts::{Acknowledgement, Facts, InputFacts, Interval};
+use crate::history::History;
 use crate::period::Period;
 use crate::rules::Rules;
 use crate::source::samples::{self, Sample};
@@ -19,6 +20,7 @@ pub struct Prepared {
     pub period: Period,
     pub now: DateTime<Utc>,
     pub facts: Facts,
+    pub history: History,
 }
 
 /// Build the facts of a test case; every problem is reported at once.
@@ -147,5 +149,6 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
         inputs,
         acknowledgements,
     };
-    Ok(Prepared { period, now, facts })
+    let history = crate::history::figures::history(case.history.clone(), "rule test").map_err(|e| vec![e])?;
+    Ok(Prepared { period, now, facts, history })
 }

@@ -14,9 +14,12 @@
 //! - A new month starts new totals (month rollover).
 //! - A reload that changes how data is read (source, maintenance, time
 //!   zone) starts the totals again from the month start.
+//! - The history of closed months (`--history.dir`) is read again when the
+//!   month, the months the rules need, or a closed month's statement changes.
 
 use crate::evaluation::Evaluation;
 use crate::facts::InputFacts;
+use crate::history::{self, History};
 use crate::period::Period;
 use crate::pipeline;
 use crate::rules::{self, LoadError, Rules};
@@ -66,6 +69,11 @@ pub struct Evaluator {
     /// Inputs of the current month and the window end they were read at.
     inputs: Option<(DateTime<Utc>, BTreeMap<String, InputFacts>)>,
     acknowledgements: Option<Acknowledgements>,
+    /// Directory of closed months (`--history.dir`), and the history read
+    /// from it with what it was read for (period, months, files seen).
+    history_dir: Option<PathBuf>,
+    history: History,
+    history_read: Option<(String, u32, Vec<history::dir::Seen>)>,
 }
 
 impl Evaluator {
@@ -79,6 +87,37 @@ impl Evaluator {
             running: None,
             inputs: None,
             acknowledgements: None,
+            history_dir: None,
+            history: History::default(),
+            history_read: None,
+        }
+    }
+
+    /// Read the history of closed months from this directory: at the
+    /// first cycle, at a new month, after a reload and whenever a closed
+    /// month's statement appears or changes.
+    pub fn with_history(mut self, dir: Option<PathBuf>) -> Self {
+        self.history_dir = dir;
+        self
+    }
+
+    /// Read the history again if what it is for, or the files, changed. A
+    /// failed read keeps the history read before (and says why).
+    fn refresh_history(&mut self, rules: &Rules, period: &Period) {
+        let Some(dir) = &self.history_dir else { return };
+        let months = rules.history_months();
+        let seen = history::dir::seen(dir, period, months);
+        let key = (period.label.clone(), months, seen);
+        if self.history_read.as_ref() == Some(&key) {
+            return;
+        }
+        match history::dir::read(dir, period, months) {
+            Ok(h) => {
+                tracing::info!(period = %period.label, closed_months = h.months.len(), "read the history of closed months");
+                self.history = h;
+                self.history_read = Some(key);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the history of closed months: keeping the one read before"),
         }
     }
 
@@ -147,8 +186,9 @@ impl Evaluator {
         let running = self.running.as_ref().expect("set above");
         let inputs = self.inputs.as_ref().map(|(_, i)| i.clone()).unwrap_or_default();
         let mut facts = running.facts(&rules, inputs);
+        self.refresh_history(&rules, &period);
         let silences = self.acknowledgements.as_ref().and_then(|a| a.last.as_deref());
-        let evaluation = pipeline::evaluate(&mut facts, silences, &rules, &period, to);
+        let evaluation = pipeline::evaluate(&mut facts, silences, &self.history, &rules, &period, to);
         Ok(Some(Outcome { evaluation, queries, inputs: refreshed, acknowledgements }))
     }
 

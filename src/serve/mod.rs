@@ -21,7 +21,7 @@ pub mod http;
 pub mod state;
 pub mod web;
 
-use crate::args::{AlertmanagerArgs, PrometheusArgs, std_duration};
+use crate::args::{AlertmanagerArgs, HistoryArgs, PrometheusArgs, std_duration};
 use crate::export::SelfMetrics;
 use crate::period::Dur;
 use crate::rules;
@@ -71,6 +71,8 @@ pub struct ServeArgs {
     pub prometheus: PrometheusArgs,
     #[command(flatten)]
     pub alertmanager: AlertmanagerArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
     /// Run the clock from this instant instead of now (RFC 3339): replays a
     /// past month live, for demos and tests.
     #[arg(long = "clock.start", hide = true)]
@@ -116,7 +118,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
         chrono::Duration::seconds(args.evaluation_delay.seconds()),
         chrono::Duration::seconds(args.inputs_refresh_interval.seconds()),
     )
-    .with_acknowledgements(acks);
+    .with_acknowledgements(acks)
+    .with_history(args.history.history_dir.clone());
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(addr, args, evaluator))?;
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,7 @@
 //! labels), queries are in plan order, and no wall-clock time is written.
 
 use super::alertmanager::Silence;
+use crate::history::History;
 use super::answer::{QueryAnswer, QueryData, SourceError};
 use super::record::{QueryRecord, Reading};
 use chrono::{DateTime, Utc};
@@ -163,6 +164,10 @@ pub struct Evidence {
     /// absent when no acknowledgement source was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silences: Option<Vec<Silence>>,
+    /// The closed months the statement read (each with its statement's
+    /// SHA-256), as recorded: a replay needs no directory of closed months.
+    #[serde(default)]
+    pub history: History,
     /// Every query sent, in plan order.
     #[serde(default)]
     pub queries: Vec<EvidenceQuery>,
@@ -179,6 +184,7 @@ pub struct EvidenceHeader {
     pub rules_sha256: String,
     pub rules: Vec<RuleFileText>,
     pub silences: Option<Vec<Silence>>,
+    pub history: History,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +227,7 @@ impl Evidence {
             rules_sha256: header.rules_sha256,
             rules: header.rules,
             silences: header.silences,
+            history: header.history,
             queries,
         })
     }

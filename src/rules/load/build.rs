@@ -9,8 +9,8 @@ use super::maintenance::{maintenance, time_zone};
 use super::merge::{At, Merged, items};
 use super::parse::key_pos;
 use crate::money::Dec;
-use crate::rules::model::{Maintenance, Rules};
-use crate::rules::spec::{MissingDataPolicy, MissingDataSpec};
+use crate::rules::model::{Aggregate, Maintenance, Rules};
+use crate::rules::spec::{AggregateSpec, How, MissingDataPolicy, MissingDataSpec};
 use rust_decimal::Decimal;
 
 /// The rule set of `m`; None after reporting what is missing or malformed.
@@ -41,7 +41,17 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         tiers: items(m.tiers),
         partner_tiers: items(m.partner_tiers),
         promotions: items(m.promotions),
+        aggregates: items(m.aggregates).into_iter().map(aggregate).collect(),
     })
+}
+
+/// An aggregate with its `how` resolved: pooled for the time shares
+/// (`uptime`, `coverage`); the checks require one for any other variable
+/// (sum where they did not run).
+fn aggregate(a: AggregateSpec) -> Aggregate {
+    let pooled = super::check::POOLED.contains(&a.of.value.as_str());
+    let how = a.how.unwrap_or(if pooled { How::Pooled } else { How::Sum });
+    Aggregate { name: a.name.value, of: a.of.value, over: a.over, how }
 }
 
 /// The missing-data section or its default; None after reporting an error.

@@ -36,6 +36,7 @@ pub(super) struct Merged {
     pub(super) tiers: Vec<At<TierSpec>>,
     pub(super) partner_tiers: Vec<At<TierSpec>>,
     pub(super) promotions: Vec<At<PromotionSpec>>,
+    pub(super) aggregates: Vec<At<AggregateSpec>>,
 }
 
 pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged {
@@ -64,6 +65,7 @@ pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged
         m.tiers.extend(tag(i, f.tiers));
         m.partner_tiers.extend(tag(i, f.partner_tiers));
         m.promotions.extend(tag(i, f.promotions));
+        m.aggregates.extend(tag(i, f.aggregates));
     }
     m
 }

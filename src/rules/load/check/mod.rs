@@ -3,6 +3,8 @@
 //! [`names`]), line kinds ([`tiers`]), PromQL ([`promql`]) and the
 //! programme's settings. Reports into the collector; builds nothing.
 
+mod aggregates;
+pub(super) use aggregates::POOLED;
 mod names;
 mod promql;
 mod tiers;
@@ -37,6 +39,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
         check_tier(t.file, &t.item, true, &names, errs);
     }
     check_promotions(m, &names, errs);
+    aggregates::check_aggregates(m, &names, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }
@@ -84,6 +87,7 @@ fn check_ids(m: &Merged, errs: &mut Errors) {
     check_unique("tier id", m.tiers.iter().map(|s| (s.file, &s.item.id)), errs);
     check_unique("partner tier id", m.partner_tiers.iter().map(|s| (s.file, &s.item.id)), errs);
     check_unique("input name", m.inputs.iter().map(|s| (s.file, &s.item.name)), errs);
+    check_unique("aggregate name", m.aggregates.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("maintenance name", m.maintenance.iter().map(|s| (s.file, &s.item.name)), errs);
     for t in m.tiers.iter().chain(&m.partner_tiers) {
         let kind = format!("line id in tier `{}`", t.item.id);
@@ -143,7 +147,7 @@ fn check_programme(file: usize, p: &ProgrammeSpec, errs: &mut Errors) {
 }
 
 /// Names that become parts of expression variables must be identifiers.
-fn check_word(file: usize, name: &Text, what: &str, leading_digit: bool, errs: &mut Errors) {
+pub(super) fn check_word(file: usize, name: &Text, what: &str, leading_digit: bool, errs: &mut Errors) {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let ok_first = name.chars().next().is_some_and(|c| leading_digit || !c.is_ascii_digit());
     if !ok_first || !name.chars().all(ok_char) {

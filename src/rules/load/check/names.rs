@@ -17,6 +17,9 @@ pub(super) struct Names {
     pub(super) partners: Vec<String>,
     pub(super) inputs: Vec<String>,
     pub(super) money_inputs: Vec<String>,
+    pub(super) aggregates: Vec<String>,
+    /// Operator variables the engine sets itself (not inputs, not aggregates).
+    pub(super) builtin_operator_vars: Vec<String>,
     pub(super) incident_vars: Vec<String>,
     pub(super) operator_vars: Vec<String>,
     pub(super) partner_vars: Vec<String>,
@@ -38,11 +41,11 @@ impl Names {
             m.inputs.iter().filter(|i| i.item.unit == InputUnit::Money).map(|i| i.item.name.value.clone()).collect();
         // `incidents_P0` in the table stands for one variable per severity id.
         let per_severity = m.severities.iter().map(|s| format!("incidents_{}", s.item.id));
-        let operator_vars: Vec<String> = var_names(vars::OPERATOR)
-            .filter(|n| n != "incidents_P0")
-            .chain(per_severity)
-            .chain(inputs.iter().cloned())
-            .collect();
+        let builtin_operator_vars: Vec<String> =
+            var_names(vars::OPERATOR).filter(|n| n != "incidents_P0").chain(per_severity).collect();
+        let aggregates = ids(&m.aggregates, |a| &a.name);
+        let operator_vars: Vec<String> =
+            builtin_operator_vars.iter().chain(&inputs).chain(&aggregates).cloned().collect();
         let partner_vars: Vec<String> = var_names(vars::PARTNER).chain(inputs.iter().cloned()).collect();
         let mut referral_vars: Vec<String> = partner_vars.iter().chain(&operator_vars).cloned().collect();
         referral_vars.sort();
@@ -55,6 +58,8 @@ impl Names {
             partners: ids(&m.partners, |p| &p.id),
             inputs,
             money_inputs,
+            aggregates,
+            builtin_operator_vars,
             incident_vars: var_names(vars::INCIDENT).collect(),
             operator_vars,
             partner_vars,

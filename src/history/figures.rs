@@ -1,0 +1,118 @@
+//! Figures of months written by hand rather than closed: a rule test's
+//! `history:` and opening figures for months before the data. The same
+//! record a close keeps ([`PayeeMonth`]), in a YAML shape:
+//!
+//! ```yaml
+//! - period: 2026-07
+//!   operators:
+//!     alice:
+//!       tier: tier1
+//!       up_seconds: 2678400
+//!       down_seconds: 0
+//!       variables: {major_incidents: 0}
+//!       lines: {base_stipend: 1000}
+//!       eligible: true
+//! ```
+
+use super::{ClosedMonth, History, PayeeMonth};
+use crate::evaluation::{Availability, Recorded};
+use crate::money::Dec;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// One month's figures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthFigures {
+    /// `YYYY-MM`.
+    pub period: String,
+    #[serde(default)]
+    pub operators: BTreeMap<String, PayeeFigures>,
+    #[serde(default)]
+    pub partners: BTreeMap<String, PayeeFigures>,
+}
+
+/// One payee's figures in one month; what is not given is not known
+/// (variables), or zero (seconds, line amounts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayeeFigures {
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub up_seconds: i64,
+    #[serde(default)]
+    pub down_seconds: i64,
+    #[serde(default)]
+    pub unknown_seconds: i64,
+    #[serde(default)]
+    pub maintenance_seconds: i64,
+    /// Variables as a statement records them (`null`: no value that month).
+    #[serde(default)]
+    pub variables: BTreeMap<String, Option<Recorded>>,
+    /// Amount paid per pay line.
+    #[serde(default)]
+    pub lines: BTreeMap<String, Dec>,
+    pub eligible: Option<bool>,
+}
+
+impl PayeeFigures {
+    fn month(self) -> Result<PayeeMonth, String> {
+        let (up, down, unknown) = (self.up_seconds, self.down_seconds, self.unknown_seconds);
+        if [up, down, unknown, self.maintenance_seconds].iter().any(|s| *s < 0) {
+            return Err("seconds cannot be negative".into());
+        }
+        let availability = Availability {
+            nodes: 0,
+            up_seconds: up,
+            down_seconds: down,
+            unknown_seconds: unknown,
+            maintenance_seconds: self.maintenance_seconds,
+            uptime: (up + down > 0).then(|| Decimal::from(up) / Decimal::from(up + down)),
+            coverage: if up + down + unknown > 0 {
+                Decimal::from(up + down) / Decimal::from(up + down + unknown)
+            } else {
+                Decimal::ZERO
+            },
+        };
+        let lines: BTreeMap<String, Decimal> = self.lines.into_iter().map(|(k, v)| (k, v.0)).collect();
+        Ok(PayeeMonth {
+            tier: self.tier,
+            availability,
+            variables: self.variables,
+            total: lines.values().copied().sum(),
+            lines,
+            eligible: self.eligible,
+        })
+    }
+}
+
+/// The history the figures give; `source` stands where a closed month has
+/// its statement's SHA-256 (e.g. `opening figures sha256:…`).
+pub fn history(months: Vec<MonthFigures>, source: &str) -> Result<History, String> {
+    let mut h = History::default();
+    for m in months {
+        let ok = m.period.len() == 7
+            && m.period.as_bytes()[4] == b'-'
+            && m.period[..4].parse::<u32>().is_ok()
+            && m.period[5..].parse::<u32>().is_ok_and(|mo| (1..=12).contains(&mo));
+        if !ok {
+            return Err(format!("history period `{}`: expected YYYY-MM", m.period));
+        }
+        let payees = |list: BTreeMap<String, PayeeFigures>| -> Result<BTreeMap<String, PayeeMonth>, String> {
+            list.into_iter()
+                .map(|(id, f)| f.month().map(|pm| (id.clone(), pm)).map_err(|e| format!("history {}, {id}: {e}", m.period)))
+                .collect()
+        };
+        let month = ClosedMonth {
+            statement_sha256: source.to_string(),
+            operators: payees(m.operators)?,
+            partners: payees(m.partners)?,
+        };
+        if h.months.insert(m.period.clone(), month).is_some() {
+            return Err(format!("history period {} is given twice", m.period));
+        }
+    }
+    Ok(h)
+}
