@@ -7,6 +7,7 @@ use crate::engine::evaluate;
 use crate::engine::testutil::*;
 use crate::evaluation::Evaluation;
 use crate::facts::{Acknowledgement, InputFacts, Outage};
+use crate::history::History;
 use crate::money::to_f64;
 use crate::source::{QueryKind, QueryRecord};
 use chrono::Duration as Span;
@@ -78,7 +79,7 @@ fn realistic(extra_operators: &str) -> Evaluation {
     ];
     f.inputs.insert("revenue".into(), InputFacts::Values([("alice".into(), 1000.0), ("bob".into(), 333.33)].into()));
     f.acknowledgements = Some(vec![Acknowledgement { node: "b1".into(), at: open_start + Span::minutes(10) }]);
-    evaluate(&f, &r, &p, now)
+    evaluate(&f, &History::default(), &r, &p, now)
 }
 
 /// The contract: every metric's sample name and its label names.
@@ -537,7 +538,7 @@ promotions:
     f.nodes.sort_by(|a, b| a.node.cmp(&b.node));
     f.acknowledgements = Some(vec![Acknowledgement { node: "n0000-7".into(), at: now - Span::minutes(20) }]);
     let started = std::time::Instant::now();
-    let e = evaluate(&f, &r, &p, now);
+    let e = evaluate(&f, &History::default(), &r, &p, now);
     let evaluated = started.elapsed();
     let runs = 10;
     let started = std::time::Instant::now();

@@ -368,6 +368,7 @@ mod tests {
         };
         let header = EvidenceHeader {
             silences: None,
+            history: History::default(),
             period: "2026-10".into(),
             time_zone: "UTC".into(),
             window_start: t(0),

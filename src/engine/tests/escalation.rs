@@ -38,7 +38,7 @@ fn open_outage(p: &Period, now: DateTime<Utc>, down: &[&str], up: &[&str], since
 }
 
 fn level_at(r: &Rules, f: &Facts, p: &Period) -> (u32, Option<String>) {
-    let e = evaluate(f, r, p, f.end);
+    let e = evaluate(f, &History::default(), r, p, f.end);
     assert_eq!(e.incidents.len(), 1, "{:?}", e.incidents);
     (e.incidents[0].escalation_level, e.incidents[0].escalation.clone())
 }
@@ -89,7 +89,7 @@ fn an_acknowledgement_stops_the_escalation_where_it_was() {
     assert_eq!(level_at(&r, &f, &p).0, 2);
     // A resolved incident keeps the level it reached before it ended.
     let (p, f) = october_with(&[("a1", "eu", &[(s, 30)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
-    let e = evaluate(&f, &r, &p, p.end);
+    let e = evaluate(&f, &History::default(), &r, &p, p.end);
     assert_eq!((e.incidents[0].escalation_level, e.incidents[0].end), (2, Some(at(30))));
 }
 
@@ -99,12 +99,12 @@ fn an_incident_keeps_its_id_when_nodes_join_it_later() {
     let p = period("2026-10");
     let s = t(2026, 10, 8, 12, 0);
     let mut f = open_outage(&p, s + Duration::minutes(20), &["b1"], &["a1", "c1", "c2"], s);
-    let before = evaluate(&f, &r, &p, f.end).incidents[0].id.clone();
+    let before = evaluate(&f, &History::default(), &r, &p, f.end).incidents[0].id.clone();
     assert_eq!(before, "P2-20261008T1200Z-b1");
     // a1 (first by name) fails 8 minutes later: the same incident, same name.
     let a1 = f.nodes.iter_mut().find(|n| n.node == "a1").unwrap();
     a1.outages = vec![Outage { start: s + Duration::minutes(8), end: f.end, ongoing: true }];
-    let e = evaluate(&f, &r, &p, f.end);
+    let e = evaluate(&f, &History::default(), &r, &p, f.end);
     assert_eq!((e.incidents.len(), e.incidents[0].id.as_str()), (1, before.as_str()));
     assert_eq!(e.incidents[0].nodes, vec!["a1", "b1"]);
 }

@@ -6,6 +6,7 @@
 mod availability;
 mod escalation;
 mod incidents;
+mod months;
 mod pay;
 mod payees;
 mod promotion;
@@ -14,6 +15,7 @@ use super::evaluate;
 use super::testutil::*;
 use crate::evaluation::{Evaluation, PayLine, Statement};
 use crate::facts::Facts;
+use crate::history::History;
 use crate::period::Period;
 use crate::rules::Rules;
 use chrono::{DateTime, Utc};
@@ -25,7 +27,7 @@ fn dec(s: &str) -> Decimal {
 }
 
 fn run(rules: &Rules, facts: &Facts, p: &Period) -> Evaluation {
-    evaluate(facts, rules, p, p.end)
+    evaluate(facts, &History::default(), rules, p, p.end)
 }
 
 fn statement<'a>(e: &'a Evaluation, id: &str) -> &'a Statement {

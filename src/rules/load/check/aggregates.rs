@@ -68,14 +68,16 @@ mod tests {
     #[test]
     fn an_aggregate_without_a_way_to_combine_is_reported_at_its_variable() {
         let text = "version: 1\naggregates:\n  - {name: major_6m, of: major_incidents, over: 6 months}\n";
-        let errs = errors(&with_file(fixture(), "zz.yaml", text));
-        assert_one(&errs, "zz.yaml", (3, 33), &["aggregate `major_6m` of `major_incidents` needs `how:`"]);
+        let files = with_file(fixture(), "zz.yaml", text);
+        let at = pos(&files, "zz.yaml", "major_incidents");
+        assert_one(&errors(&files), "zz.yaml", at, &["aggregate `major_6m` of `major_incidents` needs `how:`"]);
     }
 
     #[test]
     fn pooled_is_only_for_time_shares() {
         let text = "version: 1\naggregates:\n  - {name: m, of: mentees, over: year, how: pooled}\n";
-        assert_one(&errors(&with_file(fixture(), "zz.yaml", text)), "zz.yaml", (3, 26), &["`how: pooled` pools time"]);
+        let files = with_file(fixture(), "zz.yaml", text);
+        assert_one(&errors(&files), "zz.yaml", pos(&files, "zz.yaml", "mentees"), &["`how: pooled` pools time"]);
     }
 
     #[test]
