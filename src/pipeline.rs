@@ -97,8 +97,7 @@ async fn read_and_evaluate_async(read: Read<'_>, mut progress: Option<&mut dyn P
         p.read(reading.as_ref().ok());
     }
     let mut reading = reading?;
-    let evaluation =
-        evaluate(&mut reading.facts, silences.as_deref(), read.history, read.rules, read.period, read.at);
+    let evaluation = evaluate(&mut reading.facts, silences.as_deref(), read.history, read.rules, read.period, read.at);
     Ok(Outcome { evaluation, reading, silences })
 }
 

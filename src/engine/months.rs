@@ -234,7 +234,10 @@ pub(crate) fn eligible_since(
             return (label(first), None);
         }
         let Some(closed) = history.months.get(&label(before)) else {
-            return (label(first), Some(format!("{}: eligible earlier is not known", history::not_closed(&[label(before)]))));
+            return (
+                label(first),
+                Some(format!("{}: eligible earlier is not known", history::not_closed(&[label(before)]))),
+            );
         };
         match closed.operators.get(id) {
             Some(p) if p.tier == tier && p.eligible == Some(true) => first = before,

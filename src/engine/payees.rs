@@ -2,8 +2,8 @@
 //! statements (tier lines in order) and promotion checks.
 
 use super::availability::{NodeInfo, availability, operator_region};
-use super::pay::{Payee, eval_line};
 use super::months::{self, Active};
+use super::pay::{Payee, eval_line};
 use super::{Notes, incidents, promotion};
 use crate::evaluation::{Availability, Incident, LineStatus, PayLine, Statement, Verdict};
 use crate::facts::{Facts, InputFacts};

@@ -102,7 +102,9 @@ pub fn history(months: Vec<MonthFigures>, source: &str) -> Result<History, Strin
         }
         let payees = |list: BTreeMap<String, PayeeFigures>| -> Result<BTreeMap<String, PayeeMonth>, String> {
             list.into_iter()
-                .map(|(id, f)| f.month().map(|pm| (id.clone(), pm)).map_err(|e| format!("history {}, {id}: {e}", m.period)))
+                .map(|(id, f)| {
+                    f.month().map(|pm| (id.clone(), pm)).map_err(|e| format!("history {}, {id}: {e}", m.period))
+                })
                 .collect()
         };
         let month = ClosedMonth {

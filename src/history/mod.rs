@@ -74,7 +74,14 @@ impl History {
     /// Only the months `period` may read: the `months` before it.
     pub fn before(&self, period: &Period, months: u32) -> History {
         let wanted = months_before(period.year, period.month, months);
-        History { months: self.months.iter().filter(|(l, _)| wanted.contains(l)).map(|(l, m)| (l.clone(), m.clone())).collect() }
+        History {
+            months: self
+                .months
+                .iter()
+                .filter(|(l, _)| wanted.contains(l))
+                .map(|(l, m)| (l.clone(), m.clone()))
+                .collect(),
+        }
     }
 }
 

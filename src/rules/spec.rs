@@ -463,7 +463,8 @@ impl std::str::FromStr for Over {
     type Err = String;
     fn from_str(s: &str) -> Result<Over, String> {
         let t = s.trim();
-        let expected = || format!("`over: {t}`: expected `N months` (1 to {MAX_AGGREGATE_MONTHS}), `quarter` or `year`");
+        let expected =
+            || format!("`over: {t}`: expected `N months` (1 to {MAX_AGGREGATE_MONTHS}), `quarter` or `year`");
         match t {
             "quarter" => return Ok(Over::Quarter),
             "year" => return Ok(Over::Year),

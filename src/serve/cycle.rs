@@ -117,7 +117,9 @@ impl Evaluator {
                 self.history = h;
                 self.history_read = Some(key);
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read the history of closed months: keeping the one read before"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the history of closed months: keeping the one read before")
+            }
         }
     }
 

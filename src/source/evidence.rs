@@ -15,9 +15,9 @@
 //! labels), queries are in plan order, and no wall-clock time is written.
 
 use super::alertmanager::Silence;
-use crate::history::History;
 use super::answer::{QueryAnswer, QueryData, SourceError};
 use super::record::{QueryRecord, Reading};
+use crate::history::History;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

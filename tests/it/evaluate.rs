@@ -59,7 +59,7 @@ fn fixture() -> &'static Fixture {
         let period = Period::month("2026-11", rules.time_zone).unwrap();
         let reading =
             common::block_on(source::read_facts(&prometheus.client(), &rules, period.start, period.end)).unwrap();
-        let evaluation = engine::evaluate(&reading.facts, &rules, &period, period.end);
+        let evaluation = engine::evaluate(&reading.facts, &Default::default(), &rules, &period, period.end);
         Fixture { plan: (*plan).clone(), rules, evaluation }
     })
 }

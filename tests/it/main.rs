@@ -16,6 +16,7 @@ mod close;
 mod dashboards;
 mod deploy;
 mod evaluate;
+mod history;
 mod hostile;
 mod paging;
 mod perf_record;

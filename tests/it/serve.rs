@@ -73,7 +73,7 @@ fn client(url: &str) -> Client {
 fn evaluate_at(prometheus_url: &str, rules: &Rules, to: DateTime<Utc>) -> String {
     let period = Period::containing(to, rules.time_zone);
     let reading = common::block_on(source::read_facts(&client(prometheus_url), rules, period.start, to)).unwrap();
-    export::encode_evaluation(&engine::evaluate(&reading.facts, rules, &period, to))
+    export::encode_evaluation(&engine::evaluate(&reading.facts, &Default::default(), rules, &period, to))
 }
 
 #[test]

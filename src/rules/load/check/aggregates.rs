@@ -23,7 +23,10 @@ pub(super) fn check_aggregates(m: &Merged, n: &Names, errs: &mut Errors) {
             errs.at(
                 *file,
                 a.of.pos,
-                format!("aggregate `{}`: `of: {}` is {what}; aggregates read the operator's built-in variables", a.name, a.of),
+                format!(
+                    "aggregate `{}`: `of: {}` is {what}; aggregates read the operator's built-in variables",
+                    a.name, a.of
+                ),
             );
             continue;
         }
@@ -59,7 +62,8 @@ mod tests {
     #[test]
     fn aggregates_load_and_expressions_may_read_them() {
         let files = edited("pay.yaml", "uptime > 0.995", "uptime_6m > 0.995 && major_q < 1");
-        let rules = crate::rules::load::load_files(std::path::Path::new("rules"), &with_file(files, "zz.yaml", OK)).unwrap();
+        let rules =
+            crate::rules::load::load_files(std::path::Path::new("rules"), &with_file(files, "zz.yaml", OK)).unwrap();
         assert_eq!(rules.aggregates.len(), 2);
         assert_eq!(rules.aggregates[0].how, crate::rules::spec::How::Pooled, "pooled is the default for uptime");
         assert_eq!(rules.aggregates[1].over, crate::rules::spec::Over::Quarter);
@@ -93,7 +97,13 @@ mod tests {
     fn an_aggregate_must_read_a_built_in_variable_and_not_shadow_one() {
         let text = "version: 1\naggregates:\n  - {name: uptime, of: uptme, over: year}\n";
         let errs = errors(&with_file(fixture(), "zz.yaml", text));
-        assert!(errs.iter().any(|e| e.message.contains("aggregate `uptime` has the name of a built-in variable")), "{errs:#?}");
-        assert!(errs.iter().any(|e| e.message.contains("unknown operator variable `uptme`; did you mean `uptime`?")), "{errs:#?}");
+        assert!(
+            errs.iter().any(|e| e.message.contains("aggregate `uptime` has the name of a built-in variable")),
+            "{errs:#?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.message.contains("unknown operator variable `uptme`; did you mean `uptime`?")),
+            "{errs:#?}"
+        );
     }
 }
