@@ -42,6 +42,7 @@ const CSV_HEADER: &[&str] = &[
     "currency",
     "formula",
     "reason",
+    "year_to_date",
 ];
 
 /// One row per payee and pay line, RFC 4180 quoting.
@@ -52,6 +53,7 @@ pub fn csv(e: &Evaluation) -> String {
         for s in list {
             for l in &s.lines {
                 let amount = l.amount.to_string();
+                let ytd = s.year_to_date.lines.get(&l.id).map(|d| d.to_string()).unwrap_or_default();
                 push_row(
                     &mut out,
                     [
@@ -68,6 +70,7 @@ pub fn csv(e: &Evaluation) -> String {
                         &e.currency,
                         &l.formula,
                         &l.reason,
+                        &ytd,
                     ],
                 );
             }
@@ -183,14 +186,31 @@ fn statement(o: &mut String, s: &Statement, currency: &str) {
         let _ = writeln!(o, "    {:<34} {:>9} {:>12}  {}", l.name, status(l.status), l.amount.to_string(), l.reason);
     }
     let _ = writeln!(o, "    {:<34} {:>9} {:>12} {currency}", "total", "", s.total.to_string());
+    let ytd = &s.year_to_date;
+    match (ytd.total, ytd.months.first()) {
+        (Some(t), Some(first)) => {
+            let _ = writeln!(
+                o,
+                "    {:<34} {:>9} {:>12} {currency}",
+                format!("year to date (since {first})"),
+                "",
+                t.to_string()
+            );
+        }
+        _ if !ytd.missing.is_empty() => {
+            let _ = writeln!(o, "    year to date unknown: {}", crate::history::not_closed(&ytd.missing));
+        }
+        _ => {}
+    }
     if let Some(p) = &s.promotion {
         let failed: Vec<&str> = p.checks.iter().filter(|c| c.passed != Some(true)).map(|c| c.name.as_str()).collect();
-        let _ = writeln!(
-            o,
-            "    promotion to {}: {}",
-            p.to,
-            if p.eligible { "eligible".to_string() } else { format!("not yet ({})", failed.join("; ")) }
-        );
+        let state = match (&p.eligible_since, &p.eligible_since_note) {
+            _ if !p.eligible => format!("not yet ({})", failed.join("; ")),
+            (Some(since), None) => format!("eligible since {since}"),
+            (Some(since), Some(note)) => format!("eligible since {since} at least ({note})"),
+            (None, _) => "eligible".to_string(),
+        };
+        let _ = writeln!(o, "    promotion to {}: {state}", p.to);
     }
 }
 

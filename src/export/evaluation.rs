@@ -438,6 +438,19 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
             .collect(),
     );
     b.gauge(
+        "payee_year_to_date_amount",
+        "Sum of the payee's pay this calendar year, this period included (absent while a month of the year is not closed)",
+        None,
+        payees
+            .iter()
+            .filter_map(|(payee_kind, s)| {
+                let labels =
+                    PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() };
+                Some((labels, to_f64(s.year_to_date.total?)))
+            })
+            .collect(),
+    );
+    b.gauge(
         "programme_total_amount",
         "Sum of all payees' totals this period",
         None,
@@ -453,6 +466,21 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
                 let p = s.promotion.as_ref()?;
                 let labels = PromotionLabels { operator: s.id.clone(), to: p.to.clone() };
                 Some((labels, if p.eligible { 1.0 } else { 0.0 }))
+            })
+            .collect(),
+    );
+    b.gauge(
+        "promotion_eligible_since_timestamp_seconds",
+        "Start of the first month of the operator's unbroken run of eligible months (absent when not eligible)",
+        None,
+        eval.operators
+            .iter()
+            .filter_map(|s| {
+                let p = s.promotion.as_ref()?;
+                let tz: chrono_tz::Tz = eval.time_zone.parse().ok()?;
+                let start = crate::period::Period::month(p.eligible_since.as_ref()?, tz).ok()?.start;
+                let labels = PromotionLabels { operator: s.id.clone(), to: p.to.clone() };
+                Some((labels, start.timestamp() as f64))
             })
             .collect(),
     );

@@ -79,7 +79,13 @@ fn realistic(extra_operators: &str) -> Evaluation {
     ];
     f.inputs.insert("revenue".into(), InputFacts::Values([("alice".into(), 1000.0), ("bob".into(), 333.33)].into()));
     f.acknowledgements = Some(vec![Acknowledgement { node: "b1".into(), at: open_start + Span::minutes(10) }]);
-    evaluate(&f, &History::default(), &r, &p, now)
+    evaluate(&f, &september(), &r, &p, now)
+}
+
+/// September closed for bob (who joined on the 10th): his year to date is known.
+fn september() -> History {
+    let yaml = "- period: 2026-09\n  operators:\n    bob: {tier: t1, lines: {stipend: 700.5}}\n";
+    crate::history::figures::history(serde_saphyr::from_str(yaml).unwrap(), "test").unwrap()
 }
 
 /// The contract: every metric's sample name and its label names.
@@ -116,8 +122,10 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_pay_line_amount", &["payee_kind", "payee", "line", "kind", "category", "currency"]),
     ("fleet_incentives_pay_line_status", &["payee_kind", "payee", "line", "status"]),
     ("fleet_incentives_payee_total_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_year_to_date_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_programme_total_amount", &["currency"]),
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
+    ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),
 ];
 
@@ -336,6 +344,19 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), to_f64(e.total));
     let alice = e.operators.iter().find(|o| o.id == "alice").unwrap();
     assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), to_f64(alice.total));
+    let bob = e.operators.iter().find(|s| s.id == "bob").unwrap();
+    let bob_ytd = rust_decimal::Decimal::new(7005, 1) + bob.total;
+    assert_eq!(one("fleet_incentives_payee_year_to_date_amount", &label("payee", "bob")), to_f64(bob_ytd));
+    assert!(
+        !samples_named(&s, "fleet_incentives_payee_year_to_date_amount").iter().any(|x| x.labels["payee"] == "alice"),
+        "alice's year is not closed: no figure rather than a partial one"
+    );
+    // Alice is eligible; October is as far back as the history shows.
+    let oct_start = t(2026, 10, 1, 0, 0).timestamp() as f64;
+    assert_eq!(
+        one("fleet_incentives_promotion_eligible_since_timestamp_seconds", &label("operator", "alice")),
+        oct_start
+    );
     assert_eq!(one("fleet_incentives_fleet_nodes", &|_| true), e.fleet.nodes as f64);
     assert_eq!(one("fleet_incentives_data_window_end_timestamp_seconds", &|_| true), unix(t(2026, 10, 15, 12, 0)));
     assert_eq!(one("fleet_incentives_period_start_timestamp_seconds", &|_| true), unix(t(2026, 10, 1, 0, 0)));
