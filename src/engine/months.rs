@@ -94,15 +94,15 @@ pub(crate) fn partners(m: &ClosedMonth) -> &BTreeMap<String, PayeeMonth> {
     &m.partners
 }
 
-/// Set every aggregate of the rules for operator `id` (its built-in
+/// Set every aggregate of the rules for operator `id`, active over
+/// `active` (its built-in
 /// variables for this period already in `vars`), with a note for each one
 /// that has no value.
 pub(crate) fn set_aggregates(
     rules: &Rules,
     history: &History,
     period: &Period,
-    id: &str,
-    active: Active,
+    (id, active): (&str, Active),
     availability: &Availability,
     vars: &mut Vars,
     notes: &mut Notes,

@@ -161,7 +161,7 @@ pub(crate) fn operators<'a>(
             note("avg_response_seconds", if acks { "no acknowledged incident this period".into() } else { no_acks });
             note("mttr_seconds", "no resolved incident this period".into());
             let active_months = Active::new(spec.start, spec.end);
-            months::set_aggregates(rules, history, period, id, active_months, &avail, &mut v, &mut notes);
+            months::set_aggregates(rules, history, period, (id, active_months), &avail, &mut v, &mut notes);
 
             let mut node_ids: Vec<String> = mine.iter().map(|n| n.node.clone()).collect();
             node_ids.sort();
