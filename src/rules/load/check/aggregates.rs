@@ -1,8 +1,7 @@
 //! `aggregates`: each names a new operator variable, aggregates a built-in
 //! one, and says how the months combine where there is no default.
 
-use super::check_word;
-use super::names::{Names, resolve};
+use super::names::{Names, check_word, resolve};
 use crate::rules::load::errors::Errors;
 use crate::rules::load::merge::At;
 use crate::rules::load::merge::Merged;

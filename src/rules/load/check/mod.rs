@@ -14,7 +14,7 @@ use crate::rules::load::errors::Errors;
 use crate::rules::load::merge::{At, Merged};
 use crate::rules::load::parse::key_pos;
 use crate::rules::spec::ProgrammeSpec;
-use names::{Names, check_expr, resolve};
+use names::{Names, check_expr, check_word, resolve};
 use promql::{check_source, parse_promql};
 use std::collections::HashMap;
 use tiers::check_tier;
@@ -143,15 +143,6 @@ fn check_programme(file: usize, p: &ProgrammeSpec, errs: &mut Errors) {
     }
     if p.rounding.decimals > 10 {
         errs.at(file, pos, format!("`programme.rounding.decimals` is {}; at most 10", p.rounding.decimals));
-    }
-}
-
-/// Names that become parts of expression variables must be identifiers.
-pub(super) fn check_word(file: usize, name: &Text, what: &str, leading_digit: bool, errs: &mut Errors) {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let ok_first = name.chars().next().is_some_and(|c| leading_digit || !c.is_ascii_digit());
-    if !ok_first || !name.chars().all(ok_char) {
-        errs.at(file, name.pos, format!("{what} `{name}` must be letters, digits and `_` (it names a variable)"));
     }
 }
 

@@ -133,6 +133,15 @@ pub(super) fn check_expr(file: usize, e: &Expr, valid: &[String], errs: &mut Err
     }
 }
 
+/// Names that become parts of expression variables must be identifiers.
+pub(super) fn check_word(file: usize, name: &Text, what: &str, leading_digit: bool, errs: &mut Errors) {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let ok_first = name.chars().next().is_some_and(|c| leading_digit || !c.is_ascii_digit());
+    if !ok_first || !name.chars().all(ok_char) {
+        errs.at(file, name.pos, format!("{what} `{name}` must be letters, digits and `_` (it names a variable)"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::rules::load::test_support::*;
