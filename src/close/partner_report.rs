@@ -456,3 +456,21 @@ fn roster(rules: &Rules, period: &Period) -> Vec<RosterEntry> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::evaluate;
+    use crate::engine::testutil::{facts, period, rules};
+
+    #[test]
+    fn the_roster_shows_the_tier_governing_the_month() {
+        let r = rules(
+            "version: 1\noperators:\n  - {id: alice, name: Alice, start: 2026-01-15, tiers: [{tier: t1, since: 2026-01-15}, {tier: t2, since: 2026-09-15}]}\ntiers:\n  - {id: t1, name: Certified, lines: [{id: b, name: B, kind: fixed, amount: 1}]}\n  - {id: t2, name: Senior, lines: [{id: b, name: B, kind: fixed, amount: 2}]}\n",
+        );
+        for (label, tier) in [("2026-09", "Certified"), ("2026-10", "Senior")] {
+            let p = period(label);
+            let report = super::render(&evaluate(&facts(&p), &r, &p, p.end), &r);
+            assert!(report.contains(&format!("| Alice (alice) | {tier} |")), "{label}:\n{report}");
+        }
+    }
+}

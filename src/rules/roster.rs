@@ -155,7 +155,9 @@ mod tests {
 
     #[test]
     fn a_promotion_counts_as_completed_from_the_month_it_governs() {
-        let o = operator("start: 2026-03-01, end: 2026-06-10, tiers: [{tier: t1, since: 2026-03-01}, {tier: t2, since: 2026-04-15}]");
+        let o = operator(
+            "start: 2026-03-01, end: 2026-06-10, tiers: [{tier: t1, since: 2026-03-01}, {tier: t2, since: 2026-04-15}]",
+        );
         assert!(!o.completed_first_months(&month("2026-04")));
         assert!(o.completed_first_months(&month("2026-05")));
     }

@@ -421,7 +421,7 @@ impl Schedule {
 
     /// Whether the line is evaluated in calendar month `month` (1–12).
     pub fn is_due(self, month: u32) -> bool {
-        month % self.every() == 0
+        month.is_multiple_of(self.every())
     }
 
     /// The first month from `month` (1–12) on in which the line is

@@ -9,6 +9,8 @@ mod incidents;
 mod pay;
 mod payees;
 mod promotion;
+mod schedule;
+mod tiers;
 
 use super::evaluate;
 use super::testutil::*;

@@ -54,7 +54,8 @@ pub(super) fn check_operator_tiers(file: usize, o: &OperatorSpec, n: &Names, err
                 errs.at(file, written.since_pos, message);
             }
             if written.tier.value == prev.tier.value {
-                let message = format!("{who} follows `{}` since {}; list a tier when it changes", prev.tier, prev.since);
+                let message =
+                    format!("{who} follows `{}` since {}; list a tier when it changes", prev.tier, prev.since);
                 errs.at(file, written.tier.pos, message);
             }
         }
@@ -120,7 +121,12 @@ mod tests {
         let errs = errors(&files);
         assert_eq!(errs.len(), 2, "{errs:#?}");
         let first = pos(&files, "roster.yaml", "2026-02-01");
-        assert_error(&errs[0], "roster.yaml", first, &["the first of `tiers` is since 2026-02-01, not the operator's `start` (2026-01-15)"]);
+        assert_error(
+            &errs[0],
+            "roster.yaml",
+            first,
+            &["the first of `tiers` is since 2026-02-01, not the operator's `start` (2026-01-15)"],
+        );
         assert_error(&errs[1], "roster.yaml", pos(&files, "roster.yaml", "tier9"), &["unknown tier `tier9`"]);
     }
 
@@ -132,7 +138,14 @@ mod tests {
         let at = pos(&files, "roster.yaml", "tier1, since: 2026-01-10");
         assert_error(&errs[0], "roster.yaml", at, &["follows `tier1` since 2026-01-15; list a tier when it changes"]);
         let second = pos(&files, "roster.yaml", "2026-01-10");
-        assert_error(&errs[1], "roster.yaml", second, &["tier `tier1` since 2026-01-10 is not after the tier before it (`tier1` since 2026-01-15); list the tiers in the order they started"]);
+        assert_error(
+            &errs[1],
+            "roster.yaml",
+            second,
+            &[
+                "tier `tier1` since 2026-01-10 is not after the tier before it (`tier1` since 2026-01-15); list the tiers in the order they started",
+            ],
+        );
     }
 
     #[test]
@@ -142,11 +155,25 @@ mod tests {
             "{tier: tier1, since: 2026-01-15}, {tier: tier2, since: 2026-03-10}, {tier: tier1, since: 2026-03-20}",
         ));
         let at = pos(&files, "roster.yaml", "2026-03-20");
-        assert_one(&errors(&files), "roster.yaml", at, &["tier `tier1` since 2026-03-20 would first govern 2026-04, as `tier2` since 2026-03-10 would"]);
+        assert_one(
+            &errors(&files),
+            "roster.yaml",
+            at,
+            &["tier `tier1` since 2026-03-20 would first govern 2026-04, as `tier2` since 2026-03-10 would"],
+        );
         // A change after the operator left, or in its last month after the 1st.
-        let files = edited("roster.yaml", ALICE, "start: 2026-01-15, end: 2026-03-31, tiers: [{tier: tier1, since: 2026-01-15}, {tier: tier1x, since: 2026-03-02}],");
+        let files = edited(
+            "roster.yaml",
+            ALICE,
+            "start: 2026-01-15, end: 2026-03-31, tiers: [{tier: tier1, since: 2026-01-15}, {tier: tier1x, since: 2026-03-02}],",
+        );
         let errs = errors(&files);
         let at = pos(&files, "roster.yaml", "2026-03-02");
-        assert!(errs.iter().any(|e| e.message.contains("would first govern 2026-04, after the operator leaves (2026-03-31)") && (e.line, e.column) == at), "{errs:#?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("would first govern 2026-04, after the operator leaves (2026-03-31)")
+                    && (e.line, e.column) == at),
+            "{errs:#?}"
+        );
     }
 }
