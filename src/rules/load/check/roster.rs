@@ -5,7 +5,8 @@
 
 use super::names::{Names, resolve};
 use crate::rules::load::errors::Errors;
-use crate::rules::spec::OperatorSpec;
+use crate::rules::spec::{OperatorSpec, TierSince};
+use chrono::NaiveDate;
 
 pub(super) fn check_operator_tiers(file: usize, o: &OperatorSpec, n: &Names, errs: &mut Errors) {
     match (&o.tier, o.tiers.first()) {
@@ -32,13 +33,12 @@ pub(super) fn check_operator_tiers(file: usize, o: &OperatorSpec, n: &Names, err
         }
         (None, Some(_)) => {}
     }
-    let mut before = None;
+    let mut before: Option<(&TierSince, NaiveDate)> = None;
     for (written, at) in o.tiers.iter().zip(o.tier_history()) {
         resolve(file, &written.tier, "tier", &n.tiers, errs);
         let who = format!("operator `{}`: tier `{}` since {}", o.id, at.tier, at.since);
         let governs = at.from.format("%Y-%m");
         if let Some((prev, prev_from)) = before {
-            let prev: &crate::rules::spec::TierSince = prev;
             if written.since <= prev.since {
                 let message = format!(
                     "{who} is not after the tier before it (`{}` since {}); list the tiers in the order they started",
