@@ -3,7 +3,7 @@
 //! Amounts are `Decimal` and serialize as decimal strings; collections are
 //! sorted so that the same input gives the same bytes.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -189,7 +189,13 @@ pub struct Statement {
     pub id: String,
     pub name: String,
     pub email: Option<String>,
+    /// The tier governing the period (for an operator with a tier history:
+    /// the one in force on its first day in the programme this period).
     pub tier: String,
+    /// Operators: the day the roster says `tier` started (`start` for a
+    /// single tier); absent for partners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_since: Option<NaiveDate>,
     pub region: Option<String>,
     /// Nodes (operators) or nodes run by referred operators (partners).
     pub nodes: Vec<String>,

@@ -81,6 +81,17 @@ impl Period {
     pub fn days(&self) -> u32 {
         self.last_day().day()
     }
+
+    /// Month number of this period counted from `since`'s month as month 1
+    /// (0 or less for periods before it).
+    pub fn month_number(&self, since: NaiveDate) -> i64 {
+        month_number(since, self.first_day())
+    }
+}
+
+/// Month number of `day`'s month counted from `since`'s month as month 1.
+pub fn month_number(since: NaiveDate, day: NaiveDate) -> i64 {
+    (day.year() as i64 * 12 + day.month() as i64) - (since.year() as i64 * 12 + since.month() as i64) + 1
 }
 
 fn local_midnight(tz: Tz, y: i32, m: u32, label: &str) -> Result<DateTime<Utc>, PeriodError> {

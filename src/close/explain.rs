@@ -6,7 +6,7 @@
 use crate::evaluation::{Evaluation, Statement};
 use crate::report::{percent, status};
 use crate::rules::Rules;
-use crate::rules::spec::{LineKind, LineSpec};
+use crate::rules::spec::{LineKind, LineSpec, Schedule};
 use std::fmt::Write;
 
 /// The payee `id` (operator first, then partner) and its kind.
@@ -85,6 +85,9 @@ pub fn explain(e: &Evaluation, rules: &Rules, id: &str) -> Result<String, String
 /// The rule's numbers and conditions as written in the YAML.
 fn thresholds(l: &LineSpec) -> Vec<String> {
     let mut out = vec![];
+    if l.schedule != Schedule::Monthly {
+        out.push(format!("paid {} (evaluated in {})", l.schedule.name(), l.schedule.months()));
+    }
     if let Some(w) = &l.when {
         out.push(format!("paid when {}", w.source));
     }

@@ -11,6 +11,7 @@
 
 use crate::evaluation::{Evaluation, LineStatus, Statement};
 use crate::money;
+use crate::period::Period;
 use crate::report::percent;
 use crate::rules::Rules;
 use chrono::{Datelike, NaiveDate};
@@ -48,9 +49,7 @@ pub fn render(e: &Evaluation, rules: &Rules) -> String {
     );
 
     // ---------------------------------------------------------------- summary
-    let local_day = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&rules.time_zone).date_naive();
-    let period_days = (local_day(e.period_start), local_day(e.period_end));
-    let roster = roster(rules, period_days.0, period_days.1);
+    let roster = roster(rules, &Period::containing(e.period_start, rules.time_zone));
     let departed: Vec<&RosterEntry> = roster.iter().filter(|r| r.left_this_month).collect();
     let referred = roster.iter().filter(|r| r.referred).count();
     let revenue_share = category_total(e, "revenue_share");
@@ -419,9 +418,9 @@ struct RosterEntry {
     referred: bool,
 }
 
-/// Operators in the programme at some day of `[first, end)`.
-fn roster(rules: &Rules, first: NaiveDate, end: NaiveDate) -> Vec<RosterEntry> {
-    let last = end.pred_opt().unwrap_or(end);
+/// Operators in the programme at some day of `period`, with the tier governing it.
+fn roster(rules: &Rules, period: &Period) -> Vec<RosterEntry> {
+    let (first, last) = (period.first_day(), period.last_day());
     rules
         .operators
         .iter()
@@ -444,7 +443,9 @@ fn roster(rules: &Rules, first: NaiveDate, end: NaiveDate) -> Vec<RosterEntry> {
             RosterEntry {
                 id: op.id.value.clone(),
                 name: op.name.clone(),
-                tier: rules.tier(&op.tier.value).map_or(op.tier.value.clone(), |t| t.name.clone()),
+                tier: op.tier_in(period).map_or(String::new(), |t| {
+                    rules.tier(&t.tier.value).map_or(t.tier.value.clone(), |x| x.name.clone())
+                }),
                 nodes,
                 status,
                 status_date: date,
@@ -454,4 +455,22 @@ fn roster(rules: &Rules, first: NaiveDate, end: NaiveDate) -> Vec<RosterEntry> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::evaluate;
+    use crate::engine::testutil::{facts, period, rules};
+
+    #[test]
+    fn the_roster_shows_the_tier_governing_the_month() {
+        let r = rules(
+            "version: 1\noperators:\n  - {id: alice, name: Alice, start: 2026-01-15, tiers: [{tier: t1, since: 2026-01-15}, {tier: t2, since: 2026-09-15}]}\ntiers:\n  - {id: t1, name: Certified, lines: [{id: b, name: B, kind: fixed, amount: 1}]}\n  - {id: t2, name: Senior, lines: [{id: b, name: B, kind: fixed, amount: 2}]}\n",
+        );
+        for (label, tier) in [("2026-09", "Certified"), ("2026-10", "Senior")] {
+            let p = period(label);
+            let report = super::render(&evaluate(&facts(&p), &Default::default(), &r, &p, p.end), &r);
+            assert!(report.contains(&format!("| Alice (alice) | {tier} |")), "{label}:\n{report}");
+        }
+    }
 }

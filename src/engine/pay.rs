@@ -4,9 +4,10 @@
 use super::fmt_var;
 use crate::evaluation::{LineStatus, PayLine};
 use crate::money::{from_f64, round};
+use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::{EvalError, Expr, Var, Vars};
-use crate::rules::spec::{BaseSpec, LineKind, LineSpec, MissingDataPolicy, NodeCount};
+use crate::rules::spec::{BaseSpec, LineKind, LineSpec, MissingDataPolicy, NodeCount, Schedule};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +23,8 @@ pub(crate) struct Payee<'a> {
     pub unseen: &'a [String],
     pub active_days: u32,
     pub period_days: u32,
+    /// The period evaluated (a line's `schedule`).
+    pub period: &'a Period,
 }
 
 /// Variables that come from monitoring data: a line reading any of them is
@@ -159,6 +162,9 @@ fn compute(
     done: &BTreeMap<String, PayLine>,
     read: &BTreeSet<String>,
 ) -> Result<(Decimal, String, String), Stop> {
+    if !line.schedule.is_due(p.period.month) {
+        return Err(Stop::NotMet(not_due(line.schedule, p.period)));
+    }
     let policy = line.missing_data.unwrap_or(rules.missing_data.policy);
     let short = (policy == MissingDataPolicy::Withhold && read.iter().any(|v| reads_availability(rules, v)))
         .then(|| coverage_short(rules, p.coverage))
@@ -333,6 +339,11 @@ fn compute(
     }
     let note = format!("not counted: {}, no samples in the period", and_list(uncounted));
     Ok((amt, format!("{formula} ({note})"), format!("{reason}; {note}")))
+}
+
+/// Why a line is not evaluated this period: `paid quarterly: next in 2026-12`.
+fn not_due(schedule: Schedule, period: &Period) -> String {
+    format!("paid {}: next in {:04}-{:02}", schedule.name(), period.year, schedule.next_due(period.month))
 }
 
 /// `a`, `a and b`, `a, b and c`.

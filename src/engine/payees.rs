@@ -13,7 +13,7 @@ use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::{Var, Vars};
 use crate::rules::spec::{InputKey, OperatorSpec, PartnerSpec, TierSpec};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -48,7 +48,7 @@ fn opt_dec(d: Option<Decimal>) -> Var {
 
 /// Month of the programme this period is, counting the start month as 1.
 pub(crate) fn tenure_months(start: NaiveDate, period: &Period) -> i64 {
-    (period.year as i64 * 12 + period.month as i64) - (start.year() as i64 * 12 + start.month() as i64) + 1
+    period.month_number(start)
 }
 
 /// Days of the period within `[start, end]` (inclusive, local dates).
@@ -61,6 +61,11 @@ pub(crate) fn active_days(start: NaiveDate, end: Option<NaiveDate>, period: &Per
     let from = start.max(period.first_day());
     let to = end.unwrap_or(period.last_day()).min(period.last_day());
     if to < from { 0 } else { ((to - from).num_days() + 1) as u32 }
+}
+
+/// Mentees on `spec`'s list for which `counts` holds.
+fn count_mentees(rules: &Rules, spec: &OperatorSpec, counts: impl Fn(&OperatorSpec) -> bool) -> usize {
+    spec.mentees.iter().filter(|m| rules.operators.iter().any(|o| o.id.value == m.value && counts(o))).count()
 }
 
 /// Build the context of every operator on the roster, in roster order.
@@ -125,6 +130,7 @@ pub(crate) fn operators<'a>(
             };
             set(&mut v, "avg_response_seconds", opt_dec(avg));
             set(&mut v, "tenure_months", num(tenure_months(spec.start, period) as f64));
+            set(&mut v, "tier_months", spec.tier_months(period).map_or(Var::Unknown, |n| num(n as f64)));
             set(&mut v, "active_days", num(days));
             set(&mut v, "period_days", num(period_days));
             set(&mut v, "active_ratio", num(days as f64 / period_days as f64));
@@ -132,12 +138,12 @@ pub(crate) fn operators<'a>(
             set(&mut v, "terminated", Var::Bool(terminated));
             // Mentees on the roster and active in the period (a mentee who
             // left before it or starts after it is not mentored this month).
-            let mentees = spec
-                .mentees
-                .iter()
-                .filter(|m| rules.operators.iter().any(|o| o.id.value == m.value && active_in(o, period)))
-                .count();
+            let mentees = count_mentees(rules, spec, |o| active_in(o, period));
             set(&mut v, "mentees", num(mentees as f64));
+            // Mentees ever on the list who completed their first six months
+            // by the period's end or were promoted (see `rules::vars`).
+            let successful = count_mentees(rules, spec, |o| o.completed_first_months(period));
+            set(&mut v, "mentees_successful", num(successful as f64));
             set(&mut v, "period_month", num(period.month));
             set(&mut v, "referred", Var::Bool(spec.referred_by.is_some()));
 
@@ -260,9 +266,12 @@ pub(crate) fn operator_statement(
         unseen: &op.unseen,
         active_days: op.active_days,
         period_days: period.days(),
+        period,
     };
-    let lines_spec =
-        tier_or_warn(rules.tier(&spec.tier.value), &format!("operator {}", spec.id.value), &spec.tier.value, warnings);
+    // The tier governing the period (mid-month changes: see `rules::roster`).
+    let tier = spec.tier_in(period);
+    let tier_id = tier.map_or("", |t| t.tier.value.as_str());
+    let lines_spec = tier_or_warn(rules.tier(tier_id), &format!("operator {}", spec.id.value), tier_id, warnings);
     let mut done: BTreeMap<String, PayLine> = BTreeMap::new();
     let mut lines = vec![];
     for l in lines_spec {
@@ -271,16 +280,17 @@ pub(crate) fn operator_statement(
         lines.push(pl);
     }
     let active = Active::new(spec.start, spec.end);
-    let mut promotion = promotion::promotion(rules, &spec.tier.value, &vars, &notes, op.availability.coverage);
+    let mut promotion = promotion::promotion(rules, tier_id, &vars, &notes, op.availability.coverage);
     if let Some(p) = promotion.as_mut().filter(|p| p.eligible) {
-        let (since, note) = months::eligible_since(history, period, &spec.id.value, &spec.tier.value, active);
+        let (since, note) = months::eligible_since(history, period, &spec.id.value, tier_id, active);
         (p.eligible_since, p.eligible_since_note) = (Some(since), note);
     }
     Statement {
         id: spec.id.value.clone(),
         name: spec.name.clone(),
         email: spec.email.clone(),
-        tier: spec.tier.value.clone(),
+        tier: tier_id.to_string(),
+        tier_since: tier.map(|t| t.since),
         region: op.region.clone(),
         nodes: op.nodes.clone(),
         availability: op.availability.clone(),
@@ -340,6 +350,7 @@ pub(crate) fn partner_statement(
         unseen: &[],
         active_days: days,
         period_days: period.days(),
+        period,
     };
 
     let lines_spec =
@@ -365,6 +376,7 @@ pub(crate) fn partner_statement(
                         unseen: &o.unseen,
                         active_days: o.active_days,
                         period_days: period.days(),
+                        period,
                     };
                     (o.spec.id.value.clone(), eval_line(l, rules, &payee, &done))
                 })
@@ -381,6 +393,7 @@ pub(crate) fn partner_statement(
         name: partner.name.clone(),
         email: partner.email.clone(),
         tier: partner.tier.value.clone(),
+        tier_since: None,
         region: None,
         nodes: node_ids,
         availability: avail,

@@ -1,13 +1,15 @@
 //! Rules: the YAML model of the programme (spec structs in [`spec`]),
 //! expressions ([`expr`]), the variables they may read ([`vars`]), the
-//! validated rule set ([`model`]: [`Rules`]), and the loader that reads a
-//! directory, validates everything and reports every error with
-//! file:line:column, or names the directory it cannot read ([`load`]).
+//! validated rule set ([`model`]: [`Rules`]), the roster over time
+//! ([`roster`]: tier history, the tier governing a period), and the loader
+//! that reads a directory, validates everything and reports every error
+//! with file:line:column, or names the directory it cannot read ([`load`]).
 //! This file only declares and re-exports.
 
 pub mod expr;
 pub mod load;
 pub mod model;
+pub mod roster;
 pub mod spec;
 pub mod vars;
 

@@ -7,11 +7,12 @@
 //! `version: 1` and any of the sections below. The loader merges them and
 //! rejects a section or id defined twice.
 
-use super::expr::{Expr, Text};
+use super::expr::{Expr, Pos, Text};
 use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 use chrono::NaiveDate;
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 /// One rule file.
 #[derive(Debug, Clone, Deserialize)]
@@ -248,8 +249,13 @@ pub struct OperatorSpec {
     pub id: Text,
     pub name: String,
     pub email: Option<String>,
-    /// Id of a tier in `tiers`.
-    pub tier: Text,
+    /// Id of a tier in `tiers`: the operator's tier since `start`. Or:
+    pub tier: Option<Text>,
+    /// The tier history, oldest first, the first since `start` (see
+    /// [`crate::rules::roster`] for which tier governs a period). Read it
+    /// (and `tier`) through [`OperatorSpec::tier_in`].
+    #[serde(default)]
+    pub tiers: Vec<TierSince>,
     /// First day in the programme.
     pub start: NaiveDate,
     /// Last day in the programme (early termination), if any.
@@ -266,6 +272,30 @@ pub struct OperatorSpec {
     pub mentees: Vec<Text>,
     /// Partner id that referred this operator.
     pub referred_by: Option<Text>,
+}
+
+/// One entry of an operator's tier history: `{tier: tier2, since: 2026-07-01}`.
+#[derive(Debug, Clone)]
+pub struct TierSince {
+    /// Id of a tier in `tiers`.
+    pub tier: Text,
+    /// The day the operator started in this tier.
+    pub since: NaiveDate,
+    /// Where `since` is written.
+    pub since_pos: Pos,
+}
+
+impl<'de> Deserialize<'de> for TierSince {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Written {
+            tier: Text,
+            since: Spanned<NaiveDate>,
+        }
+        let w = Written::deserialize(d)?;
+        Ok(TierSince { tier: w.tier, since_pos: Pos::of(&w.since), since: w.since.value })
+    }
 }
 
 /// A partner on the roster.
@@ -336,6 +366,9 @@ pub struct LineSpec {
     /// Prorate by the share of the period the payee was active (joined or left mid-month).
     #[serde(default)]
     pub prorate: bool,
+    /// The months the line is evaluated in; default every month.
+    #[serde(default)]
+    pub schedule: Schedule,
     /// Override of the missing-data policy for this line.
     pub missing_data: Option<MissingDataPolicy>,
     /// partner tiers: evaluate once per referred operator and add up.
@@ -361,6 +394,61 @@ pub enum LineKind {
     Multiplier,
     /// The first band whose range holds `by`: its `amount`, or its `percent` of `of`.
     Band,
+}
+
+/// The months a line is evaluated in. In the other months it is not paid
+/// (`not_met`, "paid quarterly: next in 2026-12"): no condition is
+/// evaluated and nothing is withheld. The programme year is the calendar
+/// year.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Every month.
+    #[default]
+    Monthly,
+    /// The last month of each calendar quarter: March, June, September, December.
+    Quarterly,
+    /// December, the last month of the calendar year.
+    Annually,
+}
+
+impl Schedule {
+    /// Months between two months the line is evaluated in.
+    fn every(self) -> u32 {
+        match self {
+            Schedule::Monthly => 1,
+            Schedule::Quarterly => 3,
+            Schedule::Annually => 12,
+        }
+    }
+
+    /// Whether the line is evaluated in calendar month `month` (1–12).
+    pub fn is_due(self, month: u32) -> bool {
+        month.is_multiple_of(self.every())
+    }
+
+    /// The first month from `month` (1–12) on in which the line is
+    /// evaluated; always in the same year (December is due in every schedule).
+    pub fn next_due(self, month: u32) -> u32 {
+        month.div_ceil(self.every()) * self.every()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Monthly => "monthly",
+            Schedule::Quarterly => "quarterly",
+            Schedule::Annually => "annually",
+        }
+    }
+
+    /// The months it is evaluated in, in words.
+    pub fn months(self) -> &'static str {
+        match self {
+            Schedule::Monthly => "every month",
+            Schedule::Quarterly => "March, June, September and December",
+            Schedule::Annually => "December",
+        }
+    }
 }
 
 /// Which roster nodes a `per_node` line counts.

@@ -32,11 +32,24 @@ pub const OPERATOR: &[(&str, &str)] = &[
     ("mttr_seconds", "mean time to resolve the operator's incidents (unknown without incidents)"),
     ("avg_response_seconds", "mean time to acknowledge (unknown without acknowledgements or incidents)"),
     ("tenure_months", "month of the programme this period is for the operator: 1 in the start month"),
+    (
+        "tier_months",
+        "month of its current tier this period is for the operator: 1 in the month the tier took effect (a tier \
+         started after the 1st takes effect the next month; a single `tier:` counts from the start month, as \
+         tenure_months)",
+    ),
     ("active_days", "days of the period the operator was in the programme"),
     ("period_days", "days in the period"),
     ("active_ratio", "active_days / period_days"),
     ("terminated", "true if the operator's end date falls in this period"),
     ("mentees", "mentees on the roster active in the period"),
+    (
+        "mentees_successful",
+        "mentees ever on the operator's list (active this period or not) who mentored successfully: by the \
+         period's end they completed their sixth programme month (tenure_months 6, the start month being 1) without \
+         leaving within those six months (the churn-rebate window), or their tier history moved them on from their \
+         first tier (a promotion) in this period or earlier",
+    ),
     ("period_month", "calendar month of the period, 1–12"),
     ("referred", "true if a partner referred this operator"),
 ];

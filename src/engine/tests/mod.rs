@@ -10,6 +10,8 @@ mod months;
 mod pay;
 mod payees;
 mod promotion;
+mod schedule;
+mod tiers;
 
 use super::evaluate;
 use super::testutil::*;

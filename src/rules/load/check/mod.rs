@@ -1,12 +1,14 @@
 //! Validation of a merged rule set: required sections, unique ids, every
 //! reference and expression variable resolved (with "did you mean", in
-//! [`names`]), line kinds ([`tiers`]), PromQL ([`promql`]) and the
-//! programme's settings. Reports into the collector; builds nothing.
+//! [`names`]), operators' tier histories ([`roster`]), line kinds
+//! ([`tiers`]), PromQL ([`promql`]) and the programme's settings. Reports
+//! into the collector; builds nothing.
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
 mod names;
 mod promql;
+mod roster;
 mod tiers;
 
 use crate::rules::expr::{Pos, Text};
@@ -16,6 +18,7 @@ use crate::rules::load::parse::key_pos;
 use crate::rules::spec::ProgrammeSpec;
 use names::{Names, check_expr, check_word, resolve};
 use promql::{check_source, parse_promql};
+use roster::check_operator_tiers;
 use std::collections::HashMap;
 use tiers::check_tier;
 
@@ -116,7 +119,7 @@ fn check_nodes(m: &Merged, errs: &mut Errors) {
 
 fn check_references(m: &Merged, n: &Names, errs: &mut Errors) {
     for At { file, item: o } in &m.operators {
-        resolve(*file, &o.tier, "tier", &n.tiers, errs);
+        check_operator_tiers(*file, o, n, errs);
         for mentee in &o.mentees {
             resolve(*file, mentee, "operator (mentee)", &n.operators, errs);
             if mentee.value == o.id.value {

@@ -217,6 +217,18 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_is_monthly_quarterly_or_annually() {
+        let files = edited("pay.yaml", "prorate: true", "schedule: weekly");
+        let errs = errors(&files);
+        let at = pos(&files, "pay.yaml", "weekly");
+        assert_one(&errs, "pay.yaml", at, &["unknown variant `weekly`, expected one of monthly, quarterly, annually"]);
+        let files = edited("pay.yaml", "prorate: true", "schedule: quarterly");
+        let rules = crate::rules::load::load_files(std::path::Path::new("rules"), &files).unwrap();
+        assert_eq!(rules.tiers[0].lines[0].schedule, crate::rules::spec::Schedule::Quarterly);
+        assert_eq!(rules.tiers[0].lines[1].schedule, crate::rules::spec::Schedule::Monthly, "the default");
+    }
+
+    #[test]
     fn per_referral_is_only_for_partner_tiers() {
         let files = edited("pay.yaml", "prorate: true", "per_referral: true");
         let errs = errors(&files);
