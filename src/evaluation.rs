@@ -90,7 +90,15 @@ pub struct Incident {
     /// Stable id: `<severity>-<start as YYYYMMDDTHHMMZ>-<first node>`.
     pub id: String,
     pub severity: String,
+    /// First down sample of its first node (degraded: the interval's
+    /// start); downtime, duration and the resolve target count from it.
     pub start: DateTime<Utc>,
+    /// When the incident paged (the failure was detected): a node down
+    /// `source.failure_after` outside maintenance, i.e. the first down
+    /// sample + `failure_after`; a degraded incident pages at its start.
+    /// The response clock, the respond target and the escalation ladder
+    /// count from it.
+    pub paged_at: DateTime<Utc>,
     /// `None` while open.
     pub end: Option<DateTime<Utc>>,
     /// Duration outside maintenance windows, up to `end` or the window end.
@@ -102,12 +110,21 @@ pub struct Incident {
     pub max_nodes_down: u64,
     pub respond_target_seconds: i64,
     pub resolve_target_seconds: i64,
+    /// First acknowledgement of one of its nodes from its start on (before
+    /// the next incident of those nodes).
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Seconds from `paged_at` to `acknowledged_at` (0 when acknowledged
+    /// before the page); `None` when not acknowledged.
     pub response_seconds: Option<i64>,
+    /// Met: acknowledged within the respond target (from the page);
+    /// breached: acknowledged later, or not acknowledged once the target
+    /// has passed (resolved or not); open: not acknowledged, target not
+    /// passed yet; unknown: no acknowledgement source.
     pub respond_verdict: Verdict,
     pub resolve_verdict: Verdict,
-    /// Escalation level reached (1-based, see the rules' `escalation`)
-    /// before the incident was acknowledged, resolved or the window ended;
+    /// Escalation level reached (1-based, see the rules' `escalation`,
+    /// climbing from `paged_at`) before the incident was acknowledged,
+    /// resolved or the window ended;
     /// 0 without a ladder (or before its first level is due).
     pub escalation_level: u32,
     /// Id of that level; `None` at level 0.
@@ -124,7 +141,9 @@ pub struct SeveritySummary {
     pub mttr_seconds: Option<Decimal>,
     pub resolve_breaches: u64,
     pub respond_breaches: u64,
-    /// Mean response time of the acknowledged incidents; `None` without any.
+    /// Mean `response_seconds` (page to acknowledgement) of the
+    /// acknowledged incidents; `None` without any. (The operators'
+    /// `avg_response_seconds` counts the unacknowledged ones too.)
     pub mean_response_seconds: Option<Decimal>,
 }
 

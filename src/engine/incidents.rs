@@ -2,6 +2,16 @@
 //! that overlap in time, across nodes, form one incident; its severity is the
 //! first `severities[]` whose `when` holds. Degraded-performance intervals
 //! form their own incidents. SLA verdicts and per-severity summaries.
+//!
+//! The response clock starts at the page: when the failure is detected,
+//! i.e. once a node of the incident has been down `failure_after` outside
+//! maintenance (first down sample + `failure_after`), the moment the
+//! incident exists for `serve` and its alert fires; a degraded-performance
+//! incident pages at its start. The incident's `start` stays the first down
+//! sample (downtime, duration and the resolve target count from it). The
+//! respond verdict, the escalation ladder and `avg_response_seconds` all
+//! count from the page. An outage is an incident only once its page fired,
+//! so every incident needs a response.
 
 use super::Maint;
 use super::availability::{NodeInfo, overlap_seconds};
@@ -14,13 +24,14 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One node down (or degraded) over `[start, end)`.
+/// One node down (or degraded) over `[start, end)`, detected (paged) at `paged`.
 #[derive(Debug, Clone)]
 struct Span {
     node: String,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     ongoing: bool,
+    paged: DateTime<Utc>,
 }
 
 /// All incidents of the window, sorted by (start, id).
@@ -37,7 +48,8 @@ pub(crate) fn build(
         for o in &nf.outages {
             let countable = (o.end - o.start).num_seconds() - overlap_seconds(o.start, o.end, maint);
             if countable > failure_after {
-                failures.push(Span { node: nf.node.clone(), start: o.start, end: o.end, ongoing: o.ongoing });
+                let paged = page_time(o.start, failure_after, maint);
+                failures.push(Span { node: nf.node.clone(), start: o.start, end: o.end, ongoing: o.ongoing, paged });
             }
         }
     }
@@ -45,7 +57,7 @@ pub(crate) fn build(
         .degraded
         .iter()
         .filter(|d| d.start < d.end)
-        .map(|d| Span { node: d.node.clone(), start: d.start, end: d.end, ongoing: d.end >= facts.end })
+        .map(|d| Span { node: d.node.clone(), start: d.start, end: d.end, ongoing: d.end >= facts.end, paged: d.start })
         .collect();
 
     let mut groups: Vec<(Vec<Span>, bool)> = vec![];
@@ -72,6 +84,28 @@ pub(crate) fn build(
     }
     out.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
     out
+}
+
+/// When an outage from `start` is detected as a failure, i.e. paged: once it
+/// has been down `failure_after` seconds outside maintenance windows
+/// (`start + failure_after` when no window intervenes). Maintenance time
+/// does not count towards it, as it does not count towards the failure.
+fn page_time(start: DateTime<Utc>, failure_after: i64, maint: &Maint) -> DateTime<Utc> {
+    let mut windows: Vec<_> = maint.iter().filter(|(_, me)| *me > start).collect();
+    windows.sort();
+    let (mut at, mut need) = (start, failure_after);
+    for (ms, me) in windows {
+        if *me <= at {
+            continue;
+        }
+        let before = ((*ms).max(at) - at).num_seconds();
+        if before >= need {
+            break;
+        }
+        need -= before;
+        at = *me;
+    }
+    at + chrono::Duration::seconds(need)
 }
 
 /// Groups of spans whose `[start, end)` overlap, transitively.
@@ -119,6 +153,7 @@ fn make_incident(
     warnings: &mut Vec<String>,
 ) -> Option<Incident> {
     let start = group.iter().map(|s| s.start).min()?;
+    let paged_at = group.iter().map(|s| s.paged).min()?;
     let last = group.iter().map(|s| s.end).max()?;
     let open = group.iter().any(|s| s.ongoing);
     let until = if open { last.max(facts.end) } else { last };
@@ -196,6 +231,9 @@ fn make_incident(
     } else {
         Verdict::Met
     };
+    // The acknowledgement is the first of the incident's nodes from its
+    // first down sample on (a node silenced before the page answers it at
+    // once: response 0); the response clock runs from the page.
     let (acknowledged_at, response_seconds, respond_verdict) = match &facts.acknowledgements {
         None => (None, None, Verdict::Unknown),
         Some(acks) => {
@@ -206,11 +244,13 @@ fn make_incident(
                 .min();
             match ack {
                 Some(at) => {
-                    let secs = (at - start).num_seconds();
+                    let secs = (at - paged_at).num_seconds().max(0);
                     let v = if secs <= respond_target { Verdict::Met } else { Verdict::Breached };
                     (Some(at), Some(secs), v)
                 }
-                None if (facts.end - start).num_seconds() > respond_target => (None, None, Verdict::Breached),
+                // Never acknowledged: a breach once the respond target has
+                // passed (resolved or not), open until then.
+                None if (facts.end - paged_at).num_seconds() > respond_target => (None, None, Verdict::Breached),
                 None => (None, None, Verdict::Open),
             }
         }
@@ -219,13 +259,17 @@ fn make_incident(
     let stop = if open { facts.end } else { last.min(facts.end) };
     let acked = acknowledged_at.filter(|at| *at <= stop);
     let stopped = acked.is_some() || !open;
-    let escalation_level = escalation_level(rules, &sev.id.value, start, acked.unwrap_or(stop), stopped);
+    // Escalation climbs from the page; an acknowledgement before it leaves
+    // the first level (the operator's page) paged.
+    let until = acked.unwrap_or(stop).max(paged_at);
+    let escalation_level = escalation_level(rules, &sev.id.value, paged_at, until, stopped);
     let escalation = escalation_level.checked_sub(1).map(|k| rules.escalation[k as usize].id.value.clone());
 
     Some(Incident {
         id: format!("{}-{}-{}", sev.id.value, start.format("%Y%m%dT%H%MZ"), first),
         severity: sev.id.value.clone(),
         start,
+        paged_at,
         end: if open { None } else { Some(last) },
         duration_seconds: duration,
         nodes: node_set.iter().map(|s| s.to_string()).collect(),
@@ -243,11 +287,11 @@ fn make_incident(
     })
 }
 
-/// The escalation level an incident of `severity` opened at `start` has
+/// The escalation level an incident of `severity` paged at `start` has
 /// reached by `until` (its acknowledgement, resolution or the window end):
 /// levels are paged one `after` another while they apply to the severity.
 /// An acknowledgement or resolution (`stopped`) at the moment a level falls
-/// due stops it from being paged; the first level is paged at the start.
+/// due stops it from being paged; the first level is paged at the page.
 fn escalation_level(rules: &Rules, severity: &str, start: DateTime<Utc>, until: DateTime<Utc>, stopped: bool) -> u32 {
     let mut due = start;
     let mut level = 0;
@@ -263,6 +307,26 @@ fn escalation_level(rules: &Rules, severity: &str, start: DateTime<Utc>, until: 
         level += 1;
     }
     level
+}
+
+/// Seconds the response clock of `i` ran: from its page to its
+/// acknowledgement, or to its resolution (to `window_end` while open) when
+/// that came first or it was never acknowledged. Never acknowledging an
+/// incident thus counts at least what any acknowledgement would have; an
+/// acknowledgement after the resolution counts as the resolution.
+fn response_clock_seconds(i: &Incident, window_end: DateTime<Utc>) -> i64 {
+    let stopped = i.end.unwrap_or(window_end).min(window_end);
+    let stop = i.acknowledged_at.map_or(stopped, |at| at.min(stopped));
+    (stop - i.paged_at).num_seconds().max(0)
+}
+
+/// Mean response clock (see [`response_clock_seconds`]) over `incidents`,
+/// acknowledged or not; `None` without any.
+pub(crate) fn mean_response_clock<'a>(
+    incidents: impl IntoIterator<Item = &'a Incident>,
+    window_end: DateTime<Utc>,
+) -> Option<Decimal> {
+    mean(incidents.into_iter().map(|i| response_clock_seconds(i, window_end)))
 }
 
 /// Mean of resolved incidents' durations; `None` without any.

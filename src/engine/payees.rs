@@ -122,12 +122,8 @@ pub(crate) fn operators<'a>(
                 if acks { num(breached(|i| i.respond_verdict) as f64) } else { Var::Unknown },
             );
             set(&mut v, "mttr_seconds", opt_dec(incidents::mttr(incs.iter().copied())));
-            let responses: Vec<i64> = incs.iter().filter_map(|i| i.response_seconds).collect();
-            let avg = if acks && !responses.is_empty() {
-                Some(Decimal::from(responses.iter().sum::<i64>()) / Decimal::from(responses.len() as u64))
-            } else {
-                None
-            };
+            // Every incident counts, acknowledged or not (rules::vars).
+            let avg = if acks { incidents::mean_response_clock(incs.iter().copied(), facts.end) } else { None };
             set(&mut v, "avg_response_seconds", opt_dec(avg));
             set(&mut v, "tenure_months", num(tenure_months(spec.start, period) as f64));
             set(&mut v, "tier_months", spec.tier_months(period).map_or(Var::Unknown, |n| num(n as f64)));
@@ -164,7 +160,7 @@ pub(crate) fn operators<'a>(
             );
             let no_acks = "acknowledgements unknown: no acknowledgement source is configured (--alertmanager.url) or it was not read yet".to_string();
             note("respond_breaches", no_acks.clone());
-            note("avg_response_seconds", if acks { "no acknowledged incident this period".into() } else { no_acks });
+            note("avg_response_seconds", if acks { "no incident to respond to this period".into() } else { no_acks });
             note("mttr_seconds", "no resolved incident this period".into());
             let active_months = Active::new(spec.start, spec.end);
             months::set_aggregates(rules, history, period, (id, active_months), &avail, &mut v, &mut notes);

@@ -362,10 +362,10 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
     });
     b.per(
         "incident_respond_deadline_timestamp",
-        "When an open incident must be responded to: start plus the respond target",
+        "When an open incident must be responded to: its page plus the respond target",
         seconds(),
         &open,
-        |i| Some(unix(i.start) + i.respond_target_seconds as f64),
+        |i| Some(unix(i.paged_at) + i.respond_target_seconds as f64),
     );
     b.per(
         "incident_resolve_deadline_timestamp",

@@ -78,7 +78,8 @@ fn realistic(extra_operators: &str) -> Evaluation {
         node(&f, "x9", "ap", &[]),
     ];
     f.inputs.insert("revenue".into(), InputFacts::Values([("alice".into(), 1000.0), ("bob".into(), 333.33)].into()));
-    f.acknowledgements = Some(vec![Acknowledgement { node: "b1".into(), at: open_start + Span::minutes(10) }]);
+    // Paged 5 minutes in (failure_after), acknowledged 10 minutes after the page.
+    f.acknowledgements = Some(vec![Acknowledgement { node: "b1".into(), at: open_start + Span::minutes(15) }]);
     evaluate(&f, &september(), &r, &p, now)
 }
 
@@ -362,17 +363,18 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_period_start_timestamp_seconds", &|_| true), unix(t(2026, 10, 1, 0, 0)));
     assert_eq!(one("fleet_incentives_node_down_seconds", &label("node", "a1")), 20.0 * 60.0);
 
-    // The open incident: on b1 (bob, us), 90 minutes old, acknowledged after 10.
+    // The open incident: on b1 (bob, us), 90 minutes old, paged after 5
+    // (failure_after), acknowledged 10 after the page.
     let open = e.incidents.iter().find(|i| i.end.is_none()).unwrap();
     let start = unix(open.start);
     let inc = |s: &Sample| s.labels["incident"] == open.id;
     assert_eq!(one("fleet_incentives_incident_start_timestamp_seconds", &inc), start);
     assert_eq!(one("fleet_incentives_incident_age_seconds", &inc), 90.0 * 60.0);
-    assert_eq!(one("fleet_incentives_incident_respond_deadline_timestamp_seconds", &inc), start + 3600.0);
+    assert_eq!(one("fleet_incentives_incident_respond_deadline_timestamp_seconds", &inc), start + 300.0 + 3600.0);
     assert_eq!(one("fleet_incentives_incident_resolve_deadline_timestamp_seconds", &inc), start + 24.0 * 3600.0);
-    assert_eq!(one("fleet_incentives_incident_acknowledged_timestamp_seconds", &inc), start + 600.0);
+    assert_eq!(one("fleet_incentives_incident_acknowledged_timestamp_seconds", &inc), start + 900.0);
     assert_eq!(one("fleet_incentives_incident_nodes_down", &inc), 1.0);
-    // Acknowledged at 10 minutes, as the senior fell due: the operator's
+    // Acknowledged 10 minutes after the page, as the senior fell due: the operator's
     // acknowledgement wins and the incident stays at level 1.
     assert_eq!(one("fleet_incentives_incident_escalation_level", &inc), 1.0);
     let p2 = |s: &Sample| s.labels["severity"] == "P2";

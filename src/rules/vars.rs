@@ -28,9 +28,15 @@ pub const OPERATOR: &[(&str, &str)] = &[
     ("major_incidents", "of which severities marked major"),
     ("incidents_P0", "incidents of severity P0 (one variable per severity id)"),
     ("resolve_breaches", "incidents resolved later than their severity's target"),
-    ("respond_breaches", "incidents acknowledged later than their target (unknown without acknowledgements)"),
+    (
+        "respond_breaches",
+        "incidents acknowledged later than their respond target after the page, or never acknowledged once it passed (unknown without acknowledgements)",
+    ),
     ("mttr_seconds", "mean time to resolve the operator's incidents (unknown without incidents)"),
-    ("avg_response_seconds", "mean time to acknowledge (unknown without acknowledgements or incidents)"),
+    (
+        "avg_response_seconds",
+        "mean response time over all the operator's incidents, from the page (first down sample + failure_after) to the acknowledgement; one never acknowledged (or acknowledged only after it ended) counts its time from the page to its resolution, or to the window end while open (unknown without acknowledgements or incidents)",
+    ),
     ("tenure_months", "month of the programme this period is for the operator: 1 in the start month"),
     (
         "tier_months",

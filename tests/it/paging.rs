@@ -26,6 +26,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// The fast rules' `failure_after` (3s in [`fast_rules`]): an incident pages
+/// this long after its first down sample, and its response and escalation
+/// count from there.
+const FAILURE_AFTER: i64 = 3;
 const SENIOR_AFTER: i64 = 8;
 const CORE_AFTER: i64 = 30;
 
@@ -175,15 +179,16 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     let start_secs = incident_sample(&body, "fleet_incentives_incident_start_timestamp_seconds", &incident)
         .expect("the open incident on /metrics");
     let start: DateTime<Utc> = Utc.timestamp_opt(start_secs as i64, 0).unwrap();
+    let paged = start + chrono::Duration::seconds(FAILURE_AFTER);
 
-    // 2. Nobody acknowledges: after 8 s the senior operator is paged.
+    // 2. Nobody acknowledges: 8 s after the page the senior operator is paged.
     let senior = hook
         .wait_firing("senior-pager", wait, |a| a.labels.get("incident") == Some(&incident))
         .unwrap_or_else(|| panic!("no escalation to the senior; notifications:\n{}", hook.summary()));
     assert_eq!(senior.labels.get("escalation_level").map(String::as_str), Some("2"), "{:?}", senior.labels);
     assert!(hook.firing("core-team-pager").is_empty(), "the core team was paged too early:\n{}", hook.summary());
-    let elapsed = (Utc::now() - start).num_seconds();
-    assert!(elapsed < SENIOR_AFTER + CORE_AFTER - 5, "too slow to test the silence: {elapsed} s after the start");
+    let elapsed = (Utc::now() - paged).num_seconds();
+    assert!(elapsed < SENIOR_AFTER + CORE_AFTER - 5, "too slow to test the silence: {elapsed} s after the page");
 
     // 3. The operator acknowledges by silencing the incident.
     let before_ack = Utc::now();
@@ -197,7 +202,7 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
 
     // 4. Past the core team's turn, the incident stays with the senior: no
     //    level 3 on /metrics, in Prometheus' alerts or at the core team.
-    let core_due = start + chrono::Duration::seconds(SENIOR_AFTER + CORE_AFTER);
+    let core_due = paged + chrono::Duration::seconds(SENIOR_AFTER + CORE_AFTER);
     while Utc::now() < core_due + chrono::Duration::seconds(6) {
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -233,8 +238,9 @@ fn an_outage_pages_the_operator_escalates_until_silenced_and_the_response_time_i
     assert_eq!(paged.len(), 2, "one P2 page and one escalation, whatever the replicas: {paged:#?}");
     assert!(paged.iter().all(|l| !l.contains("instance")), "{paged:#?}");
 
-    // 5. The response time is in the evaluation: on /metrics and from `evaluate`.
-    let response = acked - start_secs;
+    // 5. The response time is in the evaluation: on /metrics and from
+    //    `evaluate`, counted from the page (first down sample + failure_after).
+    let response = acked - (start_secs + FAILURE_AFTER as f64);
     let mean = samples(&body, "fleet_incentives_incident_mean_response_seconds")
         .into_iter()
         .find(|l| label_value(l, "severity") == Some("P2"))

@@ -1,5 +1,6 @@
-//! Open incidents: climbing the escalation ladder as their severity allows,
-//! stopped by an acknowledgement, keeping their id as nodes join.
+//! Open incidents: climbing the escalation ladder from their page as their
+//! severity allows, stopped by an acknowledgement, keeping their id as nodes
+//! join.
 
 use super::*;
 use crate::facts::{Acknowledgement, Interval, Outage};
@@ -48,7 +49,8 @@ fn an_unacknowledged_incident_climbs_the_ladder_as_its_severity_allows() {
     let r = ladder_rules();
     let p = period("2026-10");
     let s = t(2026, 10, 8, 12, 0);
-    let at = |m: i64| s + Duration::minutes(m);
+    // Minutes after the page (5 minutes after the first down sample).
+    let at = |m: i64| paged(s) + Duration::minutes(m);
     // P2, one of three nodes: operator, senior at 15 m, core team at 75 m, never the executive.
     for (minutes, want) in [(12, 1), (14, 1), (15, 2), (16, 2), (74, 2), (75, 3), (300, 3)] {
         let f = open_outage(&p, at(minutes), &["a1"], &["a2", "a3"], s);
@@ -60,10 +62,12 @@ fn an_unacknowledged_incident_climbs_the_ladder_as_its_severity_allows() {
     assert_eq!(level_at(&r, &f, &p), (4, Some("executive".into())));
     let f = open_outage(&p, at(74), &["a1", "a2"], &[], s);
     assert_eq!(level_at(&r, &f, &p), (2, Some("senior".into())));
-    // P3 (degraded) stays with the operator.
+    // P3 (degraded) pages at its start and stays with the operator.
     let mut f = open_outage(&p, at(300), &[], &["a1", "a2"], s);
     f.degraded = vec![Interval { node: "a1".into(), start: s, end: at(300) }];
     assert_eq!(level_at(&r, &f, &p), (1, Some("operator".into())));
+    let e = evaluate(&f, &History::default(), &r, &p, f.end);
+    assert_eq!(e.incidents[0].paged_at, s);
     // Without a ladder there is no level.
     let f = open_outage(&p, at(300), &["a1"], &["a2", "a3"], s);
     assert_eq!(level_at(&fleet_rules(), &f, &p), (0, None));
@@ -74,7 +78,8 @@ fn an_acknowledgement_stops_the_escalation_where_it_was() {
     let r = ladder_rules();
     let p = period("2026-10");
     let s = t(2026, 10, 8, 12, 0);
-    let at = |m: i64| s + Duration::minutes(m);
+    // Minutes after the page (5 minutes after the first down sample).
+    let at = |m: i64| paged(s) + Duration::minutes(m);
     let ack = |m: i64| Some(vec![Acknowledgement { node: "a1".into(), at: at(m) }]);
     let mut f = open_outage(&p, at(300), &["a1"], &["a2", "a3"], s);
     f.acknowledgements = ack(16);
@@ -87,10 +92,20 @@ fn an_acknowledgement_stops_the_escalation_where_it_was() {
     let mut f = open_outage(&p, at(30), &["a1"], &["a2", "a3"], s);
     f.acknowledgements = ack(31);
     assert_eq!(level_at(&r, &f, &p).0, 2);
+    // An acknowledgement before the page (a node silence) stops the ladder
+    // at the operator's page, with a response of 0.
+    let mut f = open_outage(&p, at(300), &["a1"], &["a2", "a3"], s);
+    f.acknowledgements = ack(-2);
+    let e = evaluate(&f, &History::default(), &r, &p, f.end);
+    assert_eq!((e.incidents[0].escalation_level, e.incidents[0].response_seconds), (1, Some(0)));
     // A resolved incident keeps the level it reached before it ended.
     let (p, f) = october_with(&[("a1", "eu", &[(s, 30)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
     let e = evaluate(&f, &History::default(), &r, &p, p.end);
-    assert_eq!((e.incidents[0].escalation_level, e.incidents[0].end), (2, Some(at(30))));
+    assert_eq!((e.incidents[0].escalation_level, e.incidents[0].end), (2, Some(at(25))));
+    // Resolved 15 minutes after the first down sample, 10 after the page:
+    // the senior (due 15 minutes after the page) is not paged.
+    let (p, f) = october_with(&[("a1", "eu", &[(s, 15)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
+    assert_eq!(evaluate(&f, &History::default(), &r, &p, p.end).incidents[0].escalation_level, 1);
 }
 
 #[test]

@@ -158,8 +158,8 @@ fn an_acknowledgement_within_target_meets_the_response_sla_and_a_late_one_breach
     let s2 = t(2026, 10, 9, 12, 0);
     let (p, mut f) = october_with(&[("a1", "eu", &[(s1, 20)]), ("a2", "eu", &[(s2, 90)]), ("a3", "eu", &[])]);
     f.acknowledgements = Some(vec![
-        Acknowledgement { node: "a1".into(), at: s1 + Duration::minutes(10) },
-        Acknowledgement { node: "a2".into(), at: s2 + Duration::minutes(61) },
+        Acknowledgement { node: "a1".into(), at: paged(s1) + Duration::minutes(10) },
+        Acknowledgement { node: "a2".into(), at: paged(s2) + Duration::minutes(61) },
     ]);
     let e = run(&fleet_rules(), &f, &p);
     let (i1, i2) = (&e.incidents[0], &e.incidents[1]);
@@ -185,7 +185,7 @@ fn an_acknowledgement_of_a_later_incident_does_not_answer_an_earlier_one() {
     let s1 = t(2026, 10, 8, 12, 0);
     let s2 = t(2026, 10, 9, 12, 0);
     let (p, mut f) = october_with(&[("a1", "eu", &[(s1, 20), (s2, 20)]), ("a2", "eu", &[])]);
-    f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: s2 + Duration::minutes(5) }]);
+    f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: paged(s2) + Duration::minutes(5) }]);
     let e = run(&fleet_rules(), &f, &p);
     assert_eq!(e.incidents.len(), 2);
     assert_eq!(e.incidents[0].acknowledged_at, None);
@@ -199,11 +199,59 @@ fn mean_response_per_severity_averages_the_acknowledged_incidents_exactly() {
     let (s1, s2, s3) = (t(2026, 10, 8, 12, 0), t(2026, 10, 9, 12, 0), t(2026, 10, 10, 12, 0));
     let (p, mut f) = october_with(&[("a1", "eu", &[(s1, 20), (s2, 20), (s3, 20)]), ("a2", "eu", &[])]);
     f.acknowledgements = Some(vec![
-        Acknowledgement { node: "a1".into(), at: s1 + Duration::seconds(100) },
-        Acknowledgement { node: "a1".into(), at: s2 + Duration::seconds(201) },
+        Acknowledgement { node: "a1".into(), at: paged(s1) + Duration::seconds(100) },
+        Acknowledgement { node: "a1".into(), at: paged(s2) + Duration::seconds(201) },
     ]);
     let e = run(&fleet_rules(), &f, &p);
     let p2 = e.severities.iter().find(|s| s.severity == "P2").unwrap();
     assert_eq!(p2.mean_response_seconds, Some(Decimal::new(1505, 1)), "(100 + 201) / 2; the third is unacknowledged");
     assert_eq!(e.severities.iter().find(|s| s.severity == "P0").unwrap().mean_response_seconds, None);
+}
+
+/// Regression (issue 14 c): the response clock started at the first down
+/// sample; it starts at the page, when the failure is detected: the first
+/// down sample + `source.failure_after`, maintenance time not counted.
+#[test]
+fn the_response_is_measured_from_the_page_first_down_sample_plus_failure_after() {
+    let s = t(2026, 10, 8, 12, 0);
+    let (p, mut f) = october_with(&[("a1", "eu", &[(s, 90)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
+    f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: s + Duration::minutes(8) }]);
+    let i = &run(&fleet_rules(), &f, &p).incidents[0];
+    assert_eq!((i.start, i.paged_at), (s, s + Duration::minutes(5)));
+    assert_eq!((i.response_seconds, i.respond_verdict), (Some(180), Verdict::Met), "8 min − 5 min");
+    // P2 responds within 1 h of the page: 64 minutes after the first down
+    // sample is 59 after the page, met; 66 is 61 after, breached.
+    for (minutes, want) in [(64, Verdict::Met), (66, Verdict::Breached)] {
+        f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: s + Duration::minutes(minutes) }]);
+        assert_eq!(run(&fleet_rules(), &f, &p).incidents[0].respond_verdict, want, "acknowledged at {minutes} min");
+    }
+    // The rules' failure_after, not a constant: 10 minutes pages at 12:10,
+    // and an acknowledgement before the page is a response of 0.
+    let mut r = fleet_rules();
+    r.source.failure_after = crate::period::Dur(600);
+    f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: s + Duration::minutes(8) }]);
+    let i = &run(&r, &f, &p).incidents[0];
+    assert_eq!((i.paged_at, i.response_seconds), (s + Duration::minutes(10), Some(0)));
+    // Down from 03:58 on Sunday 4 October, in the 02:00–04:00 maintenance:
+    // only the time from 04:00 counts, so it pages at 04:05.
+    let m = t(2026, 10, 4, 3, 58);
+    let (p, mut f) = october_with(&[("a1", "eu", &[(m, 30)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
+    f.acknowledgements = Some(vec![Acknowledgement { node: "a1".into(), at: t(2026, 10, 4, 4, 15) }]);
+    let i = &run(&fleet_rules(), &f, &p).incidents[0];
+    assert_eq!((i.start, i.paged_at, i.response_seconds), (m, t(2026, 10, 4, 4, 5), Some(600)));
+}
+
+/// Never acknowledged: open while the respond target (from the page) has not
+/// passed at the window end, a breach once it has, resolved or not.
+#[test]
+fn an_unacknowledged_incident_breaches_its_respond_target_once_it_passes_after_the_page() {
+    let s = t(2026, 10, 8, 12, 0);
+    let (p, mut f) = october_with(&[("a1", "eu", &[(s, 20)]), ("a2", "eu", &[]), ("a3", "eu", &[])]);
+    f.acknowledgements = Some(vec![]);
+    for (minutes, want) in [(64, Verdict::Open), (66, Verdict::Breached)] {
+        f.end = s + Duration::minutes(minutes);
+        let e = evaluate(&f, &History::default(), &fleet_rules(), &p, f.end);
+        assert_eq!(e.incidents[0].respond_verdict, want, "window end {minutes} min after the first down sample");
+        assert_eq!(e.incidents[0].response_seconds, None);
+    }
 }

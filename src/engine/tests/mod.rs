@@ -91,6 +91,12 @@ fn fleet_rules() -> Rules {
     ))
 }
 
+/// When an outage starting at `start` pages: after the default
+/// `source.failure_after` (5 minutes), no maintenance in between.
+fn paged(start: DateTime<Utc>) -> DateTime<Utc> {
+    start + chrono::Duration::minutes(5)
+}
+
 /// October 2026: its period and its facts, without nodes yet.
 fn october() -> (Period, Facts) {
     let p = period("2026-10");

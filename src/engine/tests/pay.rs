@@ -3,8 +3,9 @@
 
 use super::*;
 use crate::evaluation::LineStatus;
-use crate::facts::InputFacts;
+use crate::facts::{Acknowledgement, InputFacts};
 use crate::money::{RoundingMode, round};
+use chrono::Duration;
 
 /// [`programme`]'s three nodes, up for 80 % of October and without data
 /// for the rest.
@@ -115,7 +116,7 @@ fn a_line_that_needs_acknowledgements_is_withheld_without_an_acknowledgement_sou
     let e = run(&r, &f, &p);
     let l = line(&e, "alice", "response");
     assert_eq!(l.status, LineStatus::Withheld);
-    assert!(l.reason.contains("no acknowledged incident"), "{}", l.reason);
+    assert!(l.reason.contains("no incident to respond to"), "{}", l.reason);
 }
 
 /// Regression (issue 14 b): in a month without incidents there is no
@@ -349,4 +350,59 @@ fn a_per_node_line_with_nodes_roster_counts_every_roster_node() {
     );
     assert!(!l.inputs.contains_key("seen_nodes"), "{:?}", l.inputs);
     assert_eq!(line(&e, "alice", "stipend").amount, dec("1000"));
+}
+
+/// The default tier 1 response bonus (rules/tiers.yaml).
+const RESPONSE_BONUS: &str = r#"      - id: response
+        name: Response bonus
+        kind: fixed
+        amount: 100
+        when: "incidents == 0 || avg_response_seconds < 900"
+"#;
+
+/// `alice`'s average response and her response bonus's status.
+fn response_bonus(f: &Facts, p: &Period) -> (Option<String>, LineStatus) {
+    let e = evaluate(f, &History::default(), &programme(RESPONSE_BONUS, ""), p, f.end);
+    let l = line(&e, "alice", "response");
+    (l.inputs.get("avg_response_seconds").cloned(), l.status)
+}
+
+/// Regression (issue 14 c): an incident never acknowledged dropped out of
+/// `avg_response_seconds`, so ignoring a page could pay the response bonus
+/// (one incident acknowledged at 5 minutes plus one never acknowledged was
+/// paid). It counts its whole time from the page to its resolution.
+#[test]
+fn an_incident_never_acknowledged_counts_against_the_response_bonus() {
+    let (s1, s2) = (t(2026, 10, 6, 10, 0), t(2026, 10, 7, 10, 0));
+    let (p, mut f) = october_with(&[("n1", "eu", &[(s1, 20)]), ("n2", "eu", &[(s2, 30)]), ("n3", "eu", &[])]);
+    let ack = |at| Some(vec![Acknowledgement { node: "n1".into(), at }]);
+    f.acknowledgements = ack(paged(s1) + Duration::minutes(5));
+    // (300 + (30 − 5) × 60) / 2 = (300 + 1500) / 2 = 900: not under 900.
+    assert_eq!(response_bonus(&f, &p), (Some("900".into()), LineStatus::NotMet));
+    let e = run(&programme(RESPONSE_BONUS, ""), &f, &p);
+    assert_eq!(line(&e, "alice", "response").inputs.get("incidents").map(String::as_str), Some("2"));
+    // Alone, the acknowledged one pays.
+    f.nodes[1] = node(&f, "n2", "eu", &[]);
+    assert_eq!(response_bonus(&f, &p), (Some("300".into()), LineStatus::Paid));
+    // An acknowledgement after the resolution counts as the resolution:
+    // n1 resolved 15 minutes after its page, acknowledged an hour after it.
+    f.acknowledgements = ack(paged(s1) + Duration::hours(1));
+    assert_eq!(response_bonus(&f, &p).0.as_deref(), Some("900"));
+    f.acknowledgements = Some(vec![]);
+    assert_eq!(response_bonus(&f, &p).0.as_deref(), Some("900"), "never acknowledged: the same");
+}
+
+/// Month to date (`serve`): an open incident nobody acknowledged counts its
+/// time from the page so far.
+#[test]
+fn month_to_date_an_open_unacknowledged_incident_counts_its_time_so_far() {
+    let s = t(2026, 10, 6, 10, 0);
+    let (p, mut f) = october_with(&[("n1", "eu", &[(s, 60)]), ("n2", "eu", &[]), ("n3", "eu", &[])]);
+    f.acknowledgements = Some(vec![]);
+    f.nodes[0].outages[0].ongoing = true;
+    for (minutes, want) in [(19, ("840", LineStatus::Paid)), (20, ("900", LineStatus::NotMet))] {
+        f.end = s + Duration::minutes(minutes);
+        f.nodes[0].outages[0].end = f.end;
+        assert_eq!(response_bonus(&f, &p), (Some(want.0.into()), want.1), "{minutes} min after the first down sample");
+    }
 }
