@@ -181,7 +181,10 @@ fn the_shipped_rule_files_parse_and_their_expressions_compile() {
             files.iter().flat_map(|(_, f)| f.severities.iter().map(|s| s.id.value.clone())).collect();
         let inputs: Vec<String> =
             files.iter().flat_map(|(_, f)| f.inputs.iter().map(|i| i.name.value.clone())).collect();
-        let op_var = |v: &str| vars::is_operator_var(v, &severity_ids) || inputs.iter().any(|i| i == v);
+        let aggregates: Vec<String> =
+            files.iter().flat_map(|(_, f)| f.aggregates.iter().map(|a| a.name.value.clone())).collect();
+        let op_var =
+            |v: &str| vars::is_operator_var(v, &severity_ids) || inputs.iter().chain(&aggregates).any(|i| i == v);
         let partner_var = |v: &str| vars::is_partner_var(v) || op_var(v);
         let check = |p: &Path, e: &Expr, known: &dyn Fn(&str) -> bool| {
             assert_eq!(e.error(), None, "{}:{}", p.display(), e.pos);
