@@ -39,7 +39,8 @@ use std::time::Instant;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 pub const STATEMENT_CSV: &str = "statement.csv";
-pub const STATEMENT_JSON: &str = "statement.json";
+/// Also where history ([`history::dir`]) reads a closed month from.
+pub const STATEMENT_JSON: &str = history::dir::STATEMENT_JSON;
 pub const EVIDENCE_JSON: &str = "evidence.json";
 pub const PARTNER_REPORT_MD: &str = "partner-report.md";
 /// The files of a closed month, in the order they are compared and written.

@@ -61,3 +61,44 @@ pub fn seen(out: &Path, period: &Period, months: u32) -> Vec<Seen> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testutil;
+
+    fn statement(label: &str, complete: bool) -> Vec<u8> {
+        let p = testutil::period(label);
+        let r = testutil::rules("version: 1\nprogramme: {name: P}\n");
+        let at = if complete { p.end } else { p.start + chrono::Duration::days(3) };
+        let mut f = testutil::facts(&p);
+        f.end = at;
+        let e = crate::engine::evaluate(&f, &History::default(), &r, &p, at);
+        serde_json::to_vec(&serde_json::json!({ "evaluation": e })).unwrap()
+    }
+
+    fn write(out: &Path, label: &str, bytes: &[u8]) {
+        std::fs::create_dir_all(out.join(label)).unwrap();
+        std::fs::write(out.join(label).join(STATEMENT_JSON), bytes).unwrap();
+    }
+
+    #[test]
+    fn closed_months_are_read_with_their_sha256_and_anything_else_is_an_error() {
+        let out = tempfile::tempdir().unwrap();
+        let sep = testutil::period("2026-09");
+        let august = statement("2026-08", true);
+        write(out.path(), "2026-08", &august);
+        write(out.path(), "2026-03", &statement("2026-03", true));
+        let h = read(out.path(), &sep, 3).unwrap();
+        assert_eq!(h.months.keys().collect::<Vec<_>>(), ["2026-08"], "only the 3 months before; July is not closed");
+        assert_eq!(h.months["2026-08"].statement_sha256, hex::encode(Sha256::digest(&august)));
+        assert_eq!(seen(out.path(), &sep, 3).len(), 1);
+
+        write(out.path(), "2026-07", &august);
+        assert!(read(out.path(), &sep, 3).unwrap_err().contains("the statement is for 2026-08, not 2026-07"));
+        write(out.path(), "2026-07", &statement("2026-07", false));
+        assert!(read(out.path(), &sep, 3).unwrap_err().contains("covers the month only to 2026-07-04"));
+        write(out.path(), "2026-07", b"{}");
+        assert!(read(out.path(), &sep, 3).unwrap_err().contains("not a statement"));
+    }
+}

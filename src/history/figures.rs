@@ -93,13 +93,8 @@ impl PayeeFigures {
 pub fn history(months: Vec<MonthFigures>, source: &str) -> Result<History, String> {
     let mut h = History::default();
     for m in months {
-        let ok = m.period.len() == 7
-            && m.period.as_bytes()[4] == b'-'
-            && m.period[..4].parse::<u32>().is_ok()
-            && m.period[5..].parse::<u32>().is_ok_and(|mo| (1..=12).contains(&mo));
-        if !ok {
-            return Err(format!("history period `{}`: expected YYYY-MM", m.period));
-        }
+        crate::period::Period::month(&m.period, chrono_tz::Tz::UTC)
+            .map_err(|e| format!("history period `{}`: {e}", m.period))?;
         let payees = |list: BTreeMap<String, PayeeFigures>| -> Result<BTreeMap<String, PayeeMonth>, String> {
             list.into_iter()
                 .map(|(id, f)| {
@@ -117,4 +112,27 @@ pub fn history(months: Vec<MonthFigures>, source: &str) -> Result<History, Strin
         }
     }
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<History, String> {
+        history(serde_saphyr::from_str(yaml).unwrap(), "test")
+    }
+
+    #[test]
+    fn figures_give_the_record_a_close_keeps_and_refuse_what_is_not_a_month() {
+        let h = parse(
+            "- period: 2026-07\n  operators:\n    a: {up_seconds: 90, down_seconds: 10, lines: {x: 1.5, y: 2}}\n",
+        )
+        .unwrap();
+        let a = &h.months["2026-07"].operators["a"];
+        assert_eq!((a.total, a.availability.uptime), (Decimal::new(35, 1), Some(Decimal::new(9, 1))));
+        assert!(parse("- period: 2026-13\n").unwrap_err().contains("history period `2026-13`"));
+        assert!(parse("- period: 2026-07\n- period: 2026-07\n").unwrap_err().contains("given twice"));
+        let negative = parse("- period: 2026-07\n  operators:\n    a: {down_seconds: -1}\n").unwrap_err();
+        assert!(negative.contains("2026-07, a: seconds cannot be negative"), "{negative}");
+    }
 }

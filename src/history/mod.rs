@@ -9,7 +9,6 @@ pub mod dir;
 pub mod figures;
 
 use crate::evaluation::{Availability, Evaluation, Recorded, Statement};
-use crate::period::Period;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -69,19 +68,6 @@ impl History {
                 partners: payees(&e.partners),
             },
         );
-    }
-
-    /// Only the months `period` may read: the `months` before it.
-    pub fn before(&self, period: &Period, months: u32) -> History {
-        let wanted = months_before(period.year, period.month, months);
-        History {
-            months: self
-                .months
-                .iter()
-                .filter(|(l, _)| wanted.contains(l))
-                .map(|(l, m)| (l.clone(), m.clone()))
-                .collect(),
-        }
     }
 }
 
