@@ -198,7 +198,13 @@ fn statement(o: &mut String, s: &Statement, currency: &str) {
             );
         }
         _ if !ytd.missing.is_empty() => {
-            let _ = writeln!(o, "    year to date unknown: {}", crate::history::not_closed(&ytd.missing));
+            let why = match ytd.missing.as_slice() {
+                [first, .., last] if ytd.missing.len() > 3 => {
+                    format!("{} months of the year are not closed ({first} … {last})", ytd.missing.len())
+                }
+                few => crate::history::not_closed(few),
+            };
+            let _ = writeln!(o, "    year to date unknown: {why}");
         }
         _ => {}
     }
@@ -223,6 +229,37 @@ mod tests {
         assert_eq!(csv_field("plain"), "plain");
         assert_eq!(csv_field("500 × 3, prorated"), "\"500 × 3, prorated\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn the_table_says_why_the_year_to_date_is_unknown_in_one_short_line() {
+        let s = |missing: &[&str]| {
+            let mut st = Statement {
+                id: "a".into(),
+                name: "A".into(),
+                email: None,
+                tier: "t".into(),
+                tier_since: None,
+                region: None,
+                nodes: vec![],
+                availability: Default::default(),
+                lines: vec![],
+                total: Decimal::ZERO,
+                promotion: None,
+                year_to_date: Default::default(),
+                variables: Default::default(),
+            };
+            st.year_to_date.missing = missing.iter().map(|m| m.to_string()).collect();
+            let mut o = String::new();
+            statement(&mut o, &st, "USD");
+            o
+        };
+        assert!(s(&["2026-08"]).contains("year to date unknown: 2026-08 is not closed"));
+        let long = s(&["2026-01", "2026-02", "2026-04", "2026-05", "2026-09"]);
+        assert!(
+            long.contains("year to date unknown: 5 months of the year are not closed (2026-01 … 2026-09)"),
+            "{long}"
+        );
     }
 
     #[test]
