@@ -11,7 +11,7 @@ use crate::money::to_f64;
 use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::{Var, Vars};
-use crate::rules::model::Aggregate;
+use crate::rules::model::{Aggregate, OfKind};
 use crate::rules::spec::{How, Over};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -94,21 +94,27 @@ pub(crate) fn partners(m: &ClosedMonth) -> &BTreeMap<String, PayeeMonth> {
     &m.partners
 }
 
-/// Set every aggregate of the rules for operator `id`, active over
-/// `active` (its built-in
-/// variables for this period already in `vars`), with a note for each one
-/// that has no value.
+/// Whose months an aggregate reads: a payee of the closed months.
+#[derive(Clone, Copy)]
+pub(crate) struct Whose<'a> {
+    pub payees: fn(&ClosedMonth) -> &BTreeMap<String, PayeeMonth>,
+    pub id: &'a str,
+    pub active: Active,
+}
+
+/// Set the aggregates of the rules that read a variable of `kind` for the
+/// payee `who` (this period's variables already in `vars`, `availability`
+/// for the pooled ones), with a note for each one that has no value.
 pub(crate) fn set_aggregates(
-    rules: &Rules,
-    history: &History,
-    period: &Period,
-    (id, active): (&str, Active),
+    (rules, history, period): (&Rules, &History, &Period),
+    who: Whose,
+    kind: OfKind,
     availability: &Availability,
     vars: &mut Vars,
     notes: &mut Notes,
 ) {
-    for a in &rules.aggregates {
-        let value = months(history, operators, id, active, period, window(a.over, period))
+    for a in rules.aggregates.iter().filter(|a| a.of_kind == kind) {
+        let value = months(history, who.payees, who.id, who.active, period, window(a.over, period))
             .and_then(|ms| aggregate(a, &ms, availability, vars));
         match value {
             Ok(v) => {

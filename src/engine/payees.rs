@@ -2,7 +2,7 @@
 //! statements (tier lines in order) and promotion checks.
 
 use super::availability::{NodeInfo, availability, operator_region};
-use super::months::{self, Active};
+use super::months::{self, Active, Whose};
 use super::pay::{Payee, eval_line};
 use super::{Notes, incidents, promotion};
 use crate::evaluation::{Availability, Incident, LineStatus, PayLine, Statement, Verdict};
@@ -12,6 +12,7 @@ use crate::money::to_f64;
 use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::{Var, Vars};
+use crate::rules::model::OfKind;
 use crate::rules::spec::{InputKey, OperatorSpec, PartnerSpec, TierSpec};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -162,8 +163,8 @@ pub(crate) fn operators<'a>(
             note("respond_breaches", no_acks.clone());
             note("avg_response_seconds", if acks { "no incident to respond to this period".into() } else { no_acks });
             note("mttr_seconds", "no resolved incident this period".into());
-            let active_months = Active::new(spec.start, spec.end);
-            months::set_aggregates(rules, history, period, (id, active_months), &avail, &mut v, &mut notes);
+            let who = Whose { payees: months::operators, id, active: Active::new(spec.start, spec.end) };
+            months::set_aggregates((rules, history, period), who, OfKind::Operator, &avail, &mut v, &mut notes);
 
             let mut node_ids: Vec<String> = mine.iter().map(|n| n.node.clone()).collect();
             node_ids.sort();
@@ -255,6 +256,10 @@ pub(crate) fn operator_statement(
     };
     let mut notes = op.notes.clone();
     add_inputs(rules, facts, &keys, &mut vars, &mut notes);
+    let active = Active::new(spec.start, spec.end);
+    let who = Whose { payees: months::operators, id: &spec.id.value, active };
+    let avail = &op.availability;
+    months::set_aggregates((rules, history, period), who, OfKind::Input, avail, &mut vars, &mut notes);
     let payee = Payee {
         vars: &vars,
         notes: &notes,
@@ -275,7 +280,6 @@ pub(crate) fn operator_statement(
         done.insert(pl.id.clone(), pl.clone());
         lines.push(pl);
     }
-    let active = Active::new(spec.start, spec.end);
     let mut promotion = promotion::promotion(rules, tier_id, &vars, &notes, op.availability.coverage);
     if let Some(p) = promotion.as_mut().filter(|p| p.eligible) {
         let (since, note) = months::eligible_since(history, period, &spec.id.value, tier_id, active);
@@ -327,17 +331,35 @@ pub(crate) fn partner_statement(
     set(&mut pv, "referrals_12m", num(recent as f64));
     let retained = ever.iter().filter(|o| o.spec.end.is_none_or(|e| e >= period.last_day())).count();
     set(&mut pv, "retention", if ever.is_empty() { Var::Unknown } else { num(retained as f64 / ever.len() as f64) });
+    // Retention over the last 12 months (this one included): of the
+    // operators in the programme on any day of them, the share still in it
+    // at the period's end.
+    let year_start = period.first_day().checked_sub_months(chrono::Months::new(11)).unwrap_or(NaiveDate::MIN);
+    let in_year: Vec<&&OpCtx> = ever.iter().filter(|o| o.spec.end.is_none_or(|e| e >= year_start)).collect();
+    let stayed = in_year.iter().filter(|o| o.spec.end.is_none_or(|e| e >= period.last_day())).count();
+    let retention_12m = if in_year.is_empty() { Var::Unknown } else { num(stayed as f64 / in_year.len() as f64) };
+    set(&mut pv, "retention_12m", retention_12m);
     set(&mut pv, "partner_nodes", num(node_ids.len() as f64));
     set(&mut pv, "partner_tenure_months", num(tenure_months(partner.start, period) as f64));
     set(&mut pv, "period_month", num(period.month));
 
-    let mut vars = pv.clone();
     let mut notes = Notes::new();
     if ever.is_empty() {
         notes.insert("retention".into(), "the partner has referred no operator yet".into());
     }
+    if in_year.is_empty() {
+        notes.insert(
+            "retention_12m".into(),
+            "no operator the partner referred was in the programme in the last 12 months".into(),
+        );
+    }
+    let ctx = (rules, history, period);
+    let me = Whose { payees: months::partners, id: pid, active: Active::new(partner.start, None) };
+    months::set_aggregates(ctx, me, OfKind::Partner, &avail, &mut pv, &mut notes);
+    let mut vars = pv.clone();
     let keys = Keys { partner: Some(pid), ..Keys::default() };
     add_inputs(rules, facts, &keys, &mut vars, &mut notes);
+    months::set_aggregates(ctx, me, OfKind::Input, &avail, &mut vars, &mut notes);
     let days = active_days(partner.start, None, period);
     let payee = Payee {
         vars: &vars,
@@ -365,6 +387,12 @@ pub(crate) fn partner_statement(
                     let mut n = notes.clone();
                     n.extend(o.notes.iter().map(|(k, x)| (k.clone(), x.clone())));
                     add_inputs(rules, facts, &keys, &mut v, &mut n);
+                    let them = Whose {
+                        payees: months::operators,
+                        id: &o.spec.id.value,
+                        active: Active::new(o.spec.start, o.spec.end),
+                    };
+                    months::set_aggregates(ctx, them, OfKind::Input, &o.availability, &mut v, &mut n);
                     let payee = Payee {
                         vars: &v,
                         notes: &n,
@@ -394,14 +422,7 @@ pub(crate) fn partner_statement(
         nodes: node_ids,
         availability: avail,
         total: total(rules, &lines),
-        year_to_date: months::year_to_date(
-            history,
-            period,
-            months::partners,
-            pid,
-            Active::new(partner.start, None),
-            &lines,
-        ),
+        year_to_date: months::year_to_date(history, period, months::partners, pid, me.active, &lines),
         lines,
         promotion: None,
         variables: months::recorded(&vars),

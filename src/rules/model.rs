@@ -40,13 +40,27 @@ pub struct Rules {
     pub aggregates: Vec<Aggregate>,
 }
 
-/// An operator variable over several months, validated: `how` resolved.
+/// A variable over several months, validated: `how` resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aggregate {
     pub name: String,
     pub of: String,
     pub over: Over,
     pub how: How,
+    /// Whose variable `of` is, hence whose months it reads.
+    pub of_kind: OfKind,
+}
+
+/// Whose variable an aggregate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfKind {
+    /// A built-in operator variable: the operator's months.
+    Operator,
+    /// A built-in partner variable: the partner's months.
+    Partner,
+    /// An input: the months of the payee whose statement reads it (an
+    /// operator's, or a partner's for the partner's own lines).
+    Input,
 }
 
 /// Months before a period that year-to-date figures need at most (January

@@ -47,7 +47,7 @@ pub struct RuleFile {
     pub partner_tiers: Vec<TierSpec>,
     #[serde(default)]
     pub promotions: Vec<PromotionSpec>,
-    /// Operator variables over several months (from the closed months).
+    /// Variables over several months (from the closed months).
     #[serde(default)]
     pub aggregates: Vec<AggregateSpec>,
 }

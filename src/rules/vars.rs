@@ -66,6 +66,11 @@ pub const PARTNER: &[(&str, &str)] = &[
     ("referrals", "operators this partner referred, active this period"),
     ("referrals_12m", "operators this partner referred who started in the last 12 months"),
     ("retention", "share of operators ever referred who are still active, 0–1"),
+    (
+        "retention_12m",
+        "of the operators this partner referred who were in the programme on any day of the last 12 months (this \
+         one included), the share still in it at the period's end, 0–1",
+    ),
     ("partner_nodes", "nodes run by the operators this partner referred"),
     ("partner_tenure_months", "month of the programme this period is for the partner"),
     ("period_month", "calendar month of the period, 1–12"),

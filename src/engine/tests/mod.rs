@@ -10,6 +10,7 @@ mod months;
 mod pay;
 mod payees;
 mod promotion;
+mod referrals;
 mod schedule;
 mod tiers;
 

@@ -9,8 +9,9 @@ use super::maintenance::{maintenance, time_zone};
 use super::merge::{At, Merged, items};
 use super::parse::key_pos;
 use crate::money::Dec;
-use crate::rules::model::{Aggregate, Maintenance, Rules};
+use crate::rules::model::{Aggregate, Maintenance, OfKind, Rules};
 use crate::rules::spec::{AggregateSpec, How, MissingDataPolicy, MissingDataSpec};
+use crate::rules::vars;
 use rust_decimal::Decimal;
 
 /// The rule set of `m`; None after reporting what is missing or malformed.
@@ -25,6 +26,7 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
     else {
         return None;
     };
+    let severity_ids: Vec<String> = m.severities.iter().map(|s| s.item.id.value.clone()).collect();
     Some(Rules {
         dir: errs.dir.to_path_buf(),
         sha256: String::new(),
@@ -41,17 +43,24 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         tiers: items(m.tiers),
         partner_tiers: items(m.partner_tiers),
         promotions: items(m.promotions),
-        aggregates: items(m.aggregates).into_iter().map(aggregate).collect(),
+        aggregates: items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids)).collect(),
     })
 }
 
 /// An aggregate with its `how` resolved: pooled for the time shares
 /// (`uptime`, `coverage`); the checks require one for any other variable
 /// (sum where they did not run).
-fn aggregate(a: AggregateSpec) -> Aggregate {
+fn aggregate(a: AggregateSpec, severities: &[String]) -> Aggregate {
     let pooled = super::check::POOLED.contains(&a.of.value.as_str());
     let how = a.how.unwrap_or(if pooled { How::Pooled } else { How::Sum });
-    Aggregate { name: a.name.value, of: a.of.value, over: a.over, how }
+    let of_kind = if vars::is_operator_var(&a.of, severities) {
+        OfKind::Operator
+    } else if vars::is_partner_var(&a.of) {
+        OfKind::Partner
+    } else {
+        OfKind::Input
+    };
+    Aggregate { name: a.name.value, of: a.of.value, over: a.over, how, of_kind }
 }
 
 /// The missing-data section or its default; None after reporting an error.

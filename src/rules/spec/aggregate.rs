@@ -1,16 +1,19 @@
-//! The `aggregates` section: operator variables over several months.
+//! The `aggregates` section: a payee's variables over several months.
 
 use crate::rules::expr::Text;
 use serde::Deserialize;
 
-/// An operator variable over several months, this one included: its value
-/// in each month comes from the closed months (see `crate::history`).
+/// A variable over several months, this one included: its value in each
+/// month comes from the closed months (see `crate::history`). It reads a
+/// built-in operator variable (then it is an operator variable), a built-in
+/// partner variable (a partner variable) or an input (a variable of both,
+/// from the months of whichever payee reads it).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateSpec {
     /// Variable name in expressions.
     pub name: Text,
-    /// The operator variable aggregated.
+    /// The variable aggregated: a built-in operator or partner variable, or an input.
     pub of: Text,
     /// The months: `N months` (the last N, this one included), `quarter`
     /// (the calendar quarter to date) or `year` (the calendar year to date).

@@ -1,5 +1,6 @@
-//! `aggregates`: each names a new operator variable, aggregates a built-in
-//! one, and says how the months combine where there is no default.
+//! `aggregates`: each names a new variable, aggregates a built-in operator
+//! or partner variable or an input, and says how the months combine where
+//! there is no default.
 
 use super::names::{Names, check_word, resolve};
 use crate::rules::load::errors::Errors;
@@ -13,23 +14,25 @@ pub const POOLED: [&str; 2] = ["uptime", "coverage"];
 pub(super) fn check_aggregates(m: &Merged, n: &Names, errs: &mut Errors) {
     for At { file, item: a } in &m.aggregates {
         check_word(*file, &a.name, "aggregate name", false, errs);
-        if n.builtin_operator_vars.contains(&a.name.value) || n.inputs.contains(&a.name.value) {
+        let builtin = |v: &String| n.builtin_operator_vars.contains(v) || n.builtin_partner_vars.contains(v);
+        if builtin(&a.name.value) || n.inputs.contains(&a.name.value) {
             let what = if n.inputs.contains(&a.name.value) { "an input" } else { "a built-in variable" };
             errs.at(*file, a.name.pos, format!("aggregate `{}` has the name of {what}; rename it", a.name));
         }
-        if n.inputs.contains(&a.of.value) || n.aggregates.contains(&a.of.value) {
-            let what = if n.inputs.contains(&a.of.value) { "an input" } else { "an aggregate" };
+        if n.aggregates.contains(&a.of.value) {
             errs.at(
                 *file,
                 a.of.pos,
                 format!(
-                    "aggregate `{}`: `of: {}` is {what}; aggregates read the operator's built-in variables",
+                    "aggregate `{}`: `of: {}` is an aggregate; aggregates read a built-in variable or an input",
                     a.name, a.of
                 ),
             );
             continue;
         }
-        resolve(*file, &a.of, "operator variable", &n.builtin_operator_vars, errs);
+        let readable: Vec<String> =
+            n.builtin_operator_vars.iter().chain(&n.builtin_partner_vars).chain(&n.inputs).cloned().collect();
+        resolve(*file, &a.of, "operator or partner variable or input", &readable, errs);
         let pooled = POOLED.contains(&a.of.value.as_str());
         match a.how {
             None if !pooled => errs.at(
@@ -94,15 +97,31 @@ mod tests {
 
     #[test]
     fn an_aggregate_must_read_a_built_in_variable_and_not_shadow_one() {
-        let text = "version: 1\naggregates:\n  - {name: uptime, of: uptme, over: year}\n";
+        let text = "version: 1\naggregates:\n  - {name: uptime, of: uptme, over: year}\n  - {name: retention, of: referrals, over: year, how: max}\n";
         let errs = errors(&with_file(fixture(), "zz.yaml", text));
         assert!(
             errs.iter().any(|e| e.message.contains("aggregate `uptime` has the name of a built-in variable")),
             "{errs:#?}"
         );
         assert!(
-            errs.iter().any(|e| e.message.contains("unknown operator variable `uptme`; did you mean `uptime`?")),
+            errs.iter().any(|e| e
+                .message
+                .contains("unknown operator or partner variable or input `uptme`; did you mean `uptime`?")),
             "{errs:#?}"
         );
+        assert!(
+            errs.iter().any(|e| e.message.contains("aggregate `retention` has the name of a built-in variable")),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
+    fn an_aggregate_is_a_variable_of_whoever_has_what_it_reads() {
+        // Of an input: operators and partners; of a partner variable: partners only.
+        let text = "version: 1\naggregates:\n  - {name: rev_q, of: partner_revenue, over: quarter, how: sum}\n  - {name: peak, of: referrals, over: year, how: max}\n";
+        let files = edited("pay.yaml", "uptime > 0.995", "rev_q > 0 && peak > 1");
+        let errs = errors(&with_file(files, "zz.yaml", text));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert!(errs[0].message.contains("unknown variable `peak`"), "{}", errs[0]);
     }
 }

@@ -20,6 +20,8 @@ pub(super) struct Names {
     pub(super) aggregates: Vec<String>,
     /// Operator variables the engine sets itself (not inputs, not aggregates).
     pub(super) builtin_operator_vars: Vec<String>,
+    /// Partner variables the engine sets itself.
+    pub(super) builtin_partner_vars: Vec<String>,
     pub(super) incident_vars: Vec<String>,
     pub(super) operator_vars: Vec<String>,
     pub(super) partner_vars: Vec<String>,
@@ -43,10 +45,23 @@ impl Names {
         let per_severity = m.severities.iter().map(|s| format!("incidents_{}", s.item.id));
         let builtin_operator_vars: Vec<String> =
             var_names(vars::OPERATOR).filter(|n| n != "incidents_P0").chain(per_severity).collect();
+        let builtin_partner_vars: Vec<String> = var_names(vars::PARTNER).collect();
         let aggregates = ids(&m.aggregates, |a| &a.name);
+        // An aggregate is a variable of whoever has the variable it reads
+        // (an input: operators and partners alike).
+        let of = |mine: &[String], theirs: &[String]| -> Vec<String> {
+            m.aggregates
+                .iter()
+                .filter(|a| mine.contains(&a.item.of.value) || !theirs.contains(&a.item.of.value))
+                .map(|a| a.item.name.value.clone())
+                .collect()
+        };
+        let operator_aggregates = of(&builtin_operator_vars, &builtin_partner_vars);
+        let partner_aggregates = of(&builtin_partner_vars, &builtin_operator_vars);
         let operator_vars: Vec<String> =
-            builtin_operator_vars.iter().chain(&inputs).chain(&aggregates).cloned().collect();
-        let partner_vars: Vec<String> = var_names(vars::PARTNER).chain(inputs.iter().cloned()).collect();
+            builtin_operator_vars.iter().chain(&inputs).chain(&operator_aggregates).cloned().collect();
+        let partner_vars: Vec<String> =
+            builtin_partner_vars.iter().chain(&inputs).chain(&partner_aggregates).cloned().collect();
         let mut referral_vars: Vec<String> = partner_vars.iter().chain(&operator_vars).cloned().collect();
         referral_vars.sort();
         referral_vars.dedup();
@@ -60,6 +75,7 @@ impl Names {
             money_inputs,
             aggregates,
             builtin_operator_vars,
+            builtin_partner_vars,
             incident_vars: var_names(vars::INCIDENT).collect(),
             operator_vars,
             partner_vars,
