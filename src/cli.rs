@@ -7,7 +7,7 @@
 
 use crate::args::{AlertmanagerArgs, HistoryArgs, MailArgs, PrometheusArgs};
 use crate::close::{self, Written, mail};
-use crate::history::History;
+use crate::history::{self, History};
 use crate::period::{Dur, Period};
 use crate::pipeline::{self, Silences};
 use crate::report::{self, Format};
@@ -89,6 +89,12 @@ pub struct CloseArgs {
     /// The month to close: YYYY-MM (in the rules' time zone).
     #[arg(long)]
     pub period: String,
+    /// Close every month from this one (YYYY-MM) to --period, in order,
+    /// each reading the ones before it: the months before a first close,
+    /// while Prometheus still holds them. Stops at the first that fails or
+    /// would change.
+    #[arg(long = "from", value_name = "YYYY-MM")]
+    pub first: Option<String>,
     /// Directory of closed months; this one goes to OUT/<period>/.
     #[arg(long)]
     pub out: PathBuf,
@@ -281,35 +287,50 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
-    let options = close::CloseOptions {
-        client: args.prometheus.config(),
-        alertmanager: args.prometheus.alertmanager(&args.alertmanager),
-        rules_dir: args.rules_dir,
-        period: args.period,
-        out: args.out,
-        delay: args.evaluation_delay,
-        now: Utc::now(),
-        progress: true,
+    let months = match &args.first {
+        Some(from) => history::months_from_to(from, &args.period).map_err(|e| format!("--from: {e}"))?,
+        None => vec![args.period.clone()],
     };
-    let (written, _lock) = close::close(&options)?;
-    let dir = match written {
-        Written::Differs { dir, differences } => {
-            eprintln!("{} is closed and its result would change; nothing was overwritten. Differences:", dir.display());
-            for d in differences {
-                eprint!("{d}");
+    for period in months {
+        let options = close::CloseOptions {
+            client: args.prometheus.config(),
+            alertmanager: args.prometheus.alertmanager(&args.alertmanager),
+            rules_dir: args.rules_dir.clone(),
+            period,
+            out: args.out.clone(),
+            delay: args.evaluation_delay,
+            now: Utc::now(),
+            progress: true,
+        };
+        let (written, _lock) = close::close(&options)?;
+        let dir = match written {
+            Written::Differs { dir, differences } => {
+                eprintln!(
+                    "{} is closed and its result would change; nothing was overwritten. Differences:",
+                    dir.display()
+                );
+                for d in differences {
+                    eprint!("{d}");
+                }
+                return Ok(ExitCode::from(1));
             }
-            return Ok(ExitCode::from(1));
+            Written::Unchanged { dir } => {
+                eprintln!("{}: already closed with identical files", dir.display());
+                dir
+            }
+            Written::New { dir, files } => {
+                eprintln!("{}: wrote {}", dir.display(), files.join(", "));
+                dir
+            }
+        };
+        if args.mail {
+            let code = send_mail(&dir, &args.mail_args)?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
         }
-        Written::Unchanged { dir } => {
-            eprintln!("{}: already closed with identical files", dir.display());
-            dir
-        }
-        Written::New { dir, files } => {
-            eprintln!("{}: wrote {}", dir.display(), files.join(", "));
-            dir
-        }
-    };
-    if args.mail { send_mail(&dir, &args.mail_args) } else { Ok(ExitCode::SUCCESS) }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn send_mail(dir: &Path, args: &MailArgs) -> Result<ExitCode, Error> {

@@ -69,6 +69,17 @@ pub(crate) fn fmt_var(v: Option<&Var>) -> String {
 /// No I/O, no clock.
 pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period, now: DateTime<Utc>) -> Evaluation {
     let mut warnings = vec![];
+    let opened;
+    let history = if rules.opening.months.is_empty() {
+        history
+    } else {
+        let both;
+        (opened, both) = history.with_opening(&rules.opening);
+        for m in both {
+            warnings.push(format!("{m} is closed and also in the rules' opening figures: the closed month is used"));
+        }
+        &opened
+    };
     let step = facts.step_seconds;
     let maint = rules.maintenance_intervals(facts.start, facts.end);
 

@@ -1,6 +1,6 @@
 //! Figures of months written by hand rather than closed: a rule test's
-//! `history:` and opening figures for months before the data. The same
-//! record a close keeps ([`PayeeMonth`]), in a YAML shape:
+//! `history:` and the rules' `opening_figures:` for months before the data.
+//! The same record a close keeps ([`PayeeMonth`]), in a YAML shape:
 //!
 //! ```yaml
 //! - period: 2026-07
@@ -19,14 +19,15 @@ use crate::evaluation::{Availability, Recorded};
 use crate::money::Dec;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 /// One month's figures.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonthFigures {
-    /// `YYYY-MM`.
-    pub period: String,
+    /// `YYYY-MM` (with where it was written, for the rules loader's errors).
+    pub period: Spanned<String>,
     #[serde(default)]
     pub operators: BTreeMap<String, PayeeFigures>,
     #[serde(default)]
@@ -58,7 +59,8 @@ pub struct PayeeFigures {
 }
 
 impl PayeeFigures {
-    fn month(self) -> Result<PayeeMonth, String> {
+    /// The record of a closed month these figures stand for.
+    pub fn month(self) -> Result<PayeeMonth, String> {
         let (up, down, unknown) = (self.up_seconds, self.down_seconds, self.unknown_seconds);
         if [up, down, unknown, self.maintenance_seconds].iter().any(|s| *s < 0) {
             return Err("seconds cannot be negative".into());
@@ -93,13 +95,12 @@ impl PayeeFigures {
 pub fn history(months: Vec<MonthFigures>, source: &str) -> Result<History, String> {
     let mut h = History::default();
     for m in months {
-        crate::period::Period::month(&m.period, chrono_tz::Tz::UTC)
-            .map_err(|e| format!("history period `{}`: {e}", m.period))?;
+        let period = m.period.value;
+        crate::period::Period::month(&period, chrono_tz::Tz::UTC)
+            .map_err(|e| format!("history period `{period}`: {e}"))?;
         let payees = |list: BTreeMap<String, PayeeFigures>| -> Result<BTreeMap<String, PayeeMonth>, String> {
             list.into_iter()
-                .map(|(id, f)| {
-                    f.month().map(|pm| (id.clone(), pm)).map_err(|e| format!("history {}, {id}: {e}", m.period))
-                })
+                .map(|(id, f)| f.month().map(|pm| (id.clone(), pm)).map_err(|e| format!("history {period}, {id}: {e}")))
                 .collect()
         };
         let month = ClosedMonth {
@@ -107,8 +108,8 @@ pub fn history(months: Vec<MonthFigures>, source: &str) -> Result<History, Strin
             operators: payees(m.operators)?,
             partners: payees(m.partners)?,
         };
-        if h.months.insert(m.period.clone(), month).is_some() {
-            return Err(format!("history period {} is given twice", m.period));
+        if h.months.insert(period.clone(), month).is_some() {
+            return Err(format!("history period {period} is given twice"));
         }
     }
     Ok(h)

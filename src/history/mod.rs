@@ -71,6 +71,24 @@ impl History {
     }
 }
 
+impl History {
+    /// This history with the months of `opening` it does not have (opening
+    /// figures stand for months before the first close; a closed month
+    /// wins), and the months both have.
+    pub fn with_opening(&self, opening: &History) -> (History, Vec<String>) {
+        let mut h = self.clone();
+        let mut both = vec![];
+        for (label, month) in &opening.months {
+            if h.months.contains_key(label) {
+                both.push(label.clone());
+            } else {
+                h.months.insert(label.clone(), month.clone());
+            }
+        }
+        (h, both)
+    }
+}
+
 /// Months as one number: `year × 12 + month − 1`.
 pub fn index(year: i32, month: u32) -> i64 {
     year as i64 * 12 + month as i64 - 1
@@ -87,6 +105,22 @@ pub fn months_before(year: i32, month: u32, n: u32) -> Vec<String> {
     (at - n as i64..at).map(label).collect()
 }
 
+/// The months from `from` to `to` (`YYYY-MM`, both included), in order.
+pub fn months_from_to(from: &str, to: &str) -> Result<Vec<String>, String> {
+    let parse = |s: &str| {
+        chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+            .ok()
+            .filter(|_| s.len() == 7)
+            .map(|d| index(chrono::Datelike::year(&d), chrono::Datelike::month(&d)))
+            .ok_or_else(|| format!("`{s}` is not a month (YYYY-MM)"))
+    };
+    let (a, b) = (parse(from)?, parse(to)?);
+    if a > b {
+        return Err(format!("{from} is after {to}"));
+    }
+    Ok((a..=b).map(label).collect())
+}
+
 /// `a is not closed` / `a, b are not closed`.
 pub fn not_closed(months: &[String]) -> String {
     match months {
@@ -98,6 +132,31 @@ pub fn not_closed(months: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opening_figures_fill_the_months_not_closed_and_a_closed_month_wins() {
+        let month = |sha: &str| ClosedMonth {
+            statement_sha256: sha.into(),
+            operators: BTreeMap::new(),
+            partners: BTreeMap::new(),
+        };
+        let closed = History { months: [("2026-06".to_string(), month("closed"))].into() };
+        let opening = History {
+            months: [("2026-05".to_string(), month("opening")), ("2026-06".to_string(), month("opening"))].into(),
+        };
+        let (h, both) = closed.with_opening(&opening);
+        assert_eq!(both, vec!["2026-06"]);
+        assert_eq!(h.months["2026-06"].statement_sha256, "closed");
+        assert_eq!(h.months["2026-05"].statement_sha256, "opening");
+    }
+
+    #[test]
+    fn months_from_to_are_in_order_across_years_and_refuse_a_reversed_range() {
+        assert_eq!(months_from_to("2025-11", "2026-02").unwrap(), vec!["2025-11", "2025-12", "2026-01", "2026-02"]);
+        assert_eq!(months_from_to("2026-09", "2026-09").unwrap(), vec!["2026-09"]);
+        assert!(months_from_to("2026-10", "2026-09").unwrap_err().contains("2026-10 is after 2026-09"));
+        assert!(months_from_to("2026-9", "2026-10").unwrap_err().contains("not a month"));
+    }
 
     #[test]
     fn month_labels_count_back_across_years() {

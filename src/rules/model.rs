@@ -2,6 +2,7 @@
 //! the loader ([`super::load`]) builds and the source and the engine run on.
 
 use super::spec::*;
+use crate::history::History;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use std::path::PathBuf;
@@ -36,8 +37,11 @@ pub struct Rules {
     pub tiers: Vec<TierSpec>,
     pub partner_tiers: Vec<TierSpec>,
     pub promotions: Vec<PromotionSpec>,
-    /// Operator variables over several months (see [`Aggregate`]).
+    /// Variables over several months (see [`Aggregate`]).
     pub aggregates: Vec<Aggregate>,
+    /// Months before the first close, as given in `opening_figures:`
+    /// (a closed month wins over them).
+    pub opening: History,
 }
 
 /// A variable over several months, validated: `how` resolved.

@@ -50,6 +50,11 @@ pub struct RuleFile {
     /// Variables over several months (from the closed months).
     #[serde(default)]
     pub aggregates: Vec<AggregateSpec>,
+    /// Figures of months before the first close (see
+    /// `crate::history::figures`): what aggregates, year to date and
+    /// "eligible since" read for months no statement was closed for.
+    #[serde(default)]
+    pub opening_figures: Vec<crate::history::figures::MonthFigures>,
 }
 
 /// Programme-wide settings.

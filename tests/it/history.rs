@@ -230,3 +230,145 @@ fn evaluate_with_the_history_dir_reads_what_close_read() {
     assert!(a["reason"].as_str().unwrap().contains("2026-07, 2026-08 are not closed"), "{a}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("no --history.dir"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn close_from_closes_the_months_in_order_as_one_close_each_would() {
+    let f = fixture();
+    let out = f.root.path().join("out-from");
+    let o = ok(bin()
+        .args(["close", "--from", "2026-07", "--period", "2026-09", "--prometheus.url", &f.prometheus.url()])
+        .arg("--rules.dir")
+        .arg(&f.rules)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap());
+    let log = String::from_utf8_lossy(&o.stderr);
+    let order: Vec<usize> = ["2026-07: wrote", "2026-08: wrote", "2026-09: wrote"]
+        .iter()
+        .map(|m| log.find(m).unwrap_or_else(|| panic!("{m} not in {log}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in order: {log}");
+    for m in ["2026-07", "2026-08", "2026-09"] {
+        for file in ["statement.json", "evidence.json", "statement.csv"] {
+            let one_by_one = std::fs::read(f.out.join(m).join(file)).unwrap();
+            assert!(std::fs::read(out.join(m).join(file)).unwrap() == one_by_one, "{m}/{file}");
+        }
+    }
+    let o = bin()
+        .args(["close", "--from", "2026-10", "--period", "2026-09", "--prometheus.url", &f.prometheus.url()])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--from: 2026-10 is after 2026-09"));
+}
+
+/// Opening figures (rules `opening_figures:`) for `months`, copied from
+/// what their closed statements recorded.
+fn opening_figures(out: &Path, months: &[&str]) -> String {
+    let mut yaml = String::from("version: 1\nopening_figures:\n");
+    for m in months {
+        yaml.push_str(&format!("  - period: {m}\n    operators:\n"));
+        for op in statement(&out.join(m))["evaluation"]["operators"].as_array().unwrap() {
+            let av = &op["availability"];
+            let lines: serde_json::Map<String, Value> = op["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| (l["id"].as_str().unwrap().into(), l["amount"].clone()))
+                .collect();
+            yaml.push_str(&format!(
+                "      {}: {{tier: {}, up_seconds: {}, down_seconds: {}, unknown_seconds: {}, maintenance_seconds: {}, variables: {}, lines: {}, eligible: {}}}\n",
+                op["id"].as_str().unwrap(),
+                op["tier"].as_str().unwrap(),
+                av["up_seconds"],
+                av["down_seconds"],
+                av["unknown_seconds"],
+                av["maintenance_seconds"],
+                op["variables"],
+                Value::Object(lines),
+                op["promotion"]["eligible"],
+            ));
+        }
+    }
+    yaml
+}
+
+#[test]
+fn opening_figures_in_the_rules_stand_for_months_never_closed() {
+    let f = fixture();
+    // The same quarter, with July and August given by hand in git and only
+    // September closed.
+    let rules = f.root.path().join("rules-with-opening");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("rules.yaml"), RULES).unwrap();
+    std::fs::write(rules.join("opening.yaml"), opening_figures(&f.out, &["2026-07", "2026-08"])).unwrap();
+    let out = f.root.path().join("out-opening");
+    ok(bin()
+        .args(["close", "--period", "2026-09", "--prometheus.url", &f.prometheus.url()])
+        .arg("--rules.dir")
+        .arg(&rules)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap());
+    let sep = statement(&out.join("2026-09"));
+    let closed = statement(&f.out.join("2026-09"));
+    assert_eq!(
+        sep["evaluation"]["operators"], closed["evaluation"]["operators"],
+        "the quarter, the YTD, eligible since"
+    );
+    assert_eq!(line(&sep, "op-a", "quarter_bonus")["status"], "not_met", "August's outage, from the opening figures");
+    // The opening figures travel with the rules in the evidence: a replay
+    // away from both is byte-identical.
+    let alone = f.root.path().join("evidence-opening.json");
+    std::fs::copy(out.join("2026-09/evidence.json"), &alone).unwrap();
+    let o = ok(bin().args(["replay", "--format", "json", "--evidence"]).arg(&alone).output().unwrap());
+    assert!(o.stdout == std::fs::read(out.join("2026-09/statement.json")).unwrap(), "replay = the closed statement");
+    // A misspelt variable is a rules error with its place.
+    let text =
+        std::fs::read_to_string(rules.join("opening.yaml")).unwrap().replacen("major_incidents", "major_incidnts", 1);
+    std::fs::write(rules.join("opening.yaml"), &text).unwrap();
+    let o = bin().arg("check").arg(&rules).output().unwrap();
+    let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() && err.contains("opening.yaml:5:"), "{err}");
+    assert!(err.contains("unknown operator variable `major_incidnts`; did you mean `major_incidents`?"), "{err}");
+}
+
+#[test]
+fn serve_with_the_history_dir_shows_the_year_to_date_close_wrote() {
+    use common::serve::{Serve, sample};
+    let f = fixture();
+    let metric = |op: &str| {
+        format!(
+            "fleet_incentives_payee_year_to_date_amount{{payee_kind=\"operator\",payee=\"{op}\",tier=\"t1\",currency=\"USD\"}}"
+        )
+    };
+    // Live at the end of September, with July and August closed (serve
+    // reads only the months before its own).
+    let mut s = Serve::start(
+        common::free_port(),
+        &f.prometheus.url(),
+        &f.rules,
+        &["--clock.start=2026-09-30T23:58:00Z", &format!("--history.dir={}", f.out.display())],
+    );
+    s.wait_ready();
+    let body = s.wait_metrics("year to date", |b| sample(b, &metric("op-a")).is_some());
+    let sep = statement(&f.out.join("2026-09"));
+    for op in ["op-a", "op-b"] {
+        let closed: f64 = operator(&sep, op)["year_to_date"]["total"].as_str().unwrap().parse().unwrap();
+        assert_eq!(sample(&body, &metric(op)), Some(closed), "{op}");
+    }
+    let since = "fleet_incentives_promotion_eligible_since_timestamp_seconds{operator=\"op-b\",to=\"t2\"}";
+    let august = Utc.with_ymd_and_hms(2026, 8, 1, 0, 0, 0).unwrap().timestamp() as f64;
+    assert_eq!(sample(&body, since), Some(august));
+    drop(s);
+    // Without it: no year to date (July and August unknown).
+    let mut s =
+        Serve::start(common::free_port(), &f.prometheus.url(), &f.rules, &["--clock.start=2026-09-30T23:58:00Z"]);
+    s.wait_ready();
+    let body = s.wait_metrics("a payee total", |b| b.contains("fleet_incentives_payee_total_amount{"));
+    assert_eq!(sample(&body, &metric("op-a")), None, "{body}");
+}

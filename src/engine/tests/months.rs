@@ -191,3 +191,34 @@ fn eligible_since_is_the_first_month_of_the_unbroken_run() {
     assert_eq!(pr.eligible_since.as_deref(), Some("2026-07"));
     assert!(pr.eligible_since_note.unwrap().contains("2026-06 is not closed"));
 }
+
+#[test]
+fn opening_figures_stand_for_months_not_closed_and_a_closed_month_wins() {
+    let mut r = quarterly();
+    // October before the first close, by hand: 2,000 minutes down over
+    // three nodes; November closed.
+    let seconds = 3 * 31 * 86400;
+    let yaml = format!(
+        "- period: 2026-10\n  operators:\n    alice: {{up_seconds: {}, down_seconds: 120000, variables: {{incidents: 1}}, lines: {{stipend: 1500}}}}\n",
+        seconds - 120000
+    );
+    r.opening = figures::history(serde_saphyr::from_str(&yaml).unwrap(), "opening figures in opening.yaml").unwrap();
+    let closed = close_in_order(&r, &[("2026-11", 0)]);
+    let (p, f) = month("2026-12", 0);
+    let e = evaluate(&f, &closed, &r, &p, p.end);
+    let quarter_seconds = 3.0 * (31.0 + 30.0 + 31.0) * 86400.0;
+    assert!((num(&e, "quarter_bonus", "uptime_q") - (1.0 - 120000.0 / quarter_seconds)).abs() < 1e-12);
+    assert_eq!(num(&e, "calm_bonus", "incidents_3m"), 1.0);
+    assert!(statement(&e, "alice").year_to_date.missing.contains(&"2026-09".to_string()));
+    assert!(e.warnings.iter().all(|w| !w.contains("opening figures")), "{:?}", e.warnings);
+
+    // A month both closed and in the opening figures: the closed one, with a warning.
+    let closed = close_in_order(&r, &[("2026-10", 0), ("2026-11", 0)]);
+    let e = evaluate(&f, &closed, &r, &p, p.end);
+    assert_eq!(num(&e, "quarter_bonus", "uptime_q"), 1.0);
+    assert!(
+        e.warnings.iter().any(|w| w.contains("2026-10 is closed and also in the rules' opening figures")),
+        "{:?}",
+        e.warnings
+    );
+}

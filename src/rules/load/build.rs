@@ -8,7 +8,10 @@ use super::errors::Errors;
 use super::maintenance::{maintenance, time_zone};
 use super::merge::{At, Merged, items};
 use super::parse::key_pos;
+use crate::history::History;
+use crate::history::figures::{self, MonthFigures};
 use crate::money::Dec;
+use crate::rules::expr::Pos;
 use crate::rules::model::{Aggregate, Maintenance, OfKind, Rules};
 use crate::rules::spec::{AggregateSpec, How, MissingDataPolicy, MissingDataSpec};
 use crate::rules::vars;
@@ -21,8 +24,9 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
     let maintenance: Vec<Option<Maintenance>> =
         m.maintenance.iter().map(|w| maintenance(w.file, &w.item, errs)).collect();
     let missing_data = missing_data(m.missing_data, errs);
-    let (Some(programme), Some(source), Some(time_zone), Some(maintenance), Some(missing_data)) =
-        (m.programme, m.source, time_zone, maintenance.into_iter().collect::<Option<Vec<_>>>(), missing_data)
+    let opening = opening(&m.opening_figures, errs);
+    let (Some(programme), Some(source), Some(time_zone), Some(maintenance), Some(missing_data), Some(opening)) =
+        (m.programme, m.source, time_zone, maintenance.into_iter().collect::<Option<Vec<_>>>(), missing_data, opening)
     else {
         return None;
     };
@@ -44,7 +48,27 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         partner_tiers: items(m.partner_tiers),
         promotions: items(m.promotions),
         aggregates: items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids)).collect(),
+        opening,
     })
+}
+
+/// The opening figures as history (each month's source: the file it is
+/// written in); None after reporting a month that is not one or negative
+/// seconds (the checks report the names that do not resolve).
+fn opening(months: &[At<MonthFigures>], errs: &mut Errors) -> Option<History> {
+    let mut h = History::default();
+    let mut ok = true;
+    for At { file, item } in months {
+        let source = format!("opening figures in {}", errs.file_name(*file));
+        match figures::history(vec![item.clone()], &source) {
+            Ok(one) => h.months.extend(one.months),
+            Err(e) => {
+                errs.at(*file, Pos::of(&item.period), e.replacen("history", "opening figures:", 1));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(h)
 }
 
 /// An aggregate with its `how` resolved: pooled for the time shares

@@ -4,6 +4,7 @@
 
 use super::errors::Errors;
 use super::parse::key_pos;
+use crate::history::figures::MonthFigures;
 use crate::rules::spec::*;
 
 /// An item and the index of the file it came from.
@@ -37,6 +38,7 @@ pub(super) struct Merged {
     pub(super) partner_tiers: Vec<At<TierSpec>>,
     pub(super) promotions: Vec<At<PromotionSpec>>,
     pub(super) aggregates: Vec<At<AggregateSpec>>,
+    pub(super) opening_figures: Vec<At<MonthFigures>>,
 }
 
 pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged {
@@ -66,6 +68,7 @@ pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged
         m.partner_tiers.extend(tag(i, f.partner_tiers));
         m.promotions.extend(tag(i, f.promotions));
         m.aggregates.extend(tag(i, f.aggregates));
+        m.opening_figures.extend(tag(i, f.opening_figures));
     }
     m
 }

@@ -7,6 +7,7 @@
 mod aggregates;
 pub(super) use aggregates::POOLED;
 mod names;
+mod opening;
 mod promql;
 mod roster;
 mod tiers;
@@ -43,6 +44,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     }
     check_promotions(m, &names, errs);
     aggregates::check_aggregates(m, &names, errs);
+    opening::check_opening(m, &names, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }
