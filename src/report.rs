@@ -3,6 +3,7 @@
 
 use crate::evaluation::{Evaluation, LineStatus, Statement};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// Output format of `evaluate`.
@@ -28,65 +29,87 @@ pub fn json(e: &Evaluation) -> String {
     s
 }
 
-const CSV_HEADER: &[&str] = &[
-    "period",
-    "payee_kind",
-    "payee_id",
-    "payee_name",
-    "tier",
-    "line_id",
-    "line_name",
-    "category",
-    "status",
-    "amount",
-    "currency",
-    "formula",
-    "reason",
-    "year_to_date",
+/// A CSV column: a number (a decimal string, written as it is) or text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Number,
+    Text,
+}
+
+/// The CSV columns; `amount` and `year_to_date` are the numbers.
+const CSV_COLUMNS: [(&str, Cell); 14] = [
+    ("period", Cell::Text),
+    ("payee_kind", Cell::Text),
+    ("payee_id", Cell::Text),
+    ("payee_name", Cell::Text),
+    ("tier", Cell::Text),
+    ("line_id", Cell::Text),
+    ("line_name", Cell::Text),
+    ("category", Cell::Text),
+    ("status", Cell::Text),
+    ("amount", Cell::Number),
+    ("currency", Cell::Text),
+    ("formula", Cell::Text),
+    ("reason", Cell::Text),
+    ("year_to_date", Cell::Number),
 ];
 
-/// One row per payee and pay line, RFC 4180 quoting.
+/// One row per payee and pay line (the csv crate: RFC 4180 quoting, CRLF);
+/// text cells a spreadsheet would run as a formula are neutralised
+/// ([`neutralise`]), numbers are written as they are.
 pub fn csv(e: &Evaluation) -> String {
-    let mut out = String::new();
-    push_row(&mut out, CSV_HEADER.iter().copied());
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(vec![]);
+    let mut row = |cells: [&str; 14]| {
+        for ((_, kind), cell) in CSV_COLUMNS.iter().zip(cells) {
+            let cell = if *kind == Cell::Text { neutralise(cell) } else { Cow::Borrowed(cell) };
+            w.write_field(cell.as_bytes()).expect("writing CSV to memory");
+        }
+        w.write_record(None::<&[u8]>).expect("writing CSV to memory");
+    };
+    row(CSV_COLUMNS.map(|(name, _)| name));
     for (kind, list) in [("operator", &e.operators), ("partner", &e.partners)] {
         for s in list {
             for l in &s.lines {
                 let amount = l.amount.to_string();
                 let ytd = s.year_to_date.lines.get(&l.id).map(|d| d.to_string()).unwrap_or_default();
-                push_row(
-                    &mut out,
-                    [
-                        e.period.as_str(),
-                        kind,
-                        &s.id,
-                        &s.name,
-                        &s.tier,
-                        &l.id,
-                        &l.name,
-                        &l.category,
-                        status(l.status),
-                        &amount,
-                        &e.currency,
-                        &l.formula,
-                        &l.reason,
-                        &ytd,
-                    ],
-                );
+                row([
+                    &e.period,
+                    kind,
+                    &s.id,
+                    &s.name,
+                    &s.tier,
+                    &l.id,
+                    &l.name,
+                    &l.category,
+                    status(l.status),
+                    &amount,
+                    &e.currency,
+                    &l.formula,
+                    &l.reason,
+                    &ytd,
+                ]);
             }
         }
     }
-    out
+    let bytes = w.into_inner().expect("writing CSV to memory");
+    String::from_utf8(bytes).expect("CSV of UTF-8 text is UTF-8")
 }
 
-fn push_row<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
-    let row: Vec<String> = fields.into_iter().map(csv_field).collect();
-    out.push_str(&row.join(","));
-    out.push_str("\r\n");
-}
-
-fn csv_field(f: &str) -> String {
-    if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.to_string() }
+/// A text cell as a spreadsheet cannot run it (OWASP, CSV injection): one
+/// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading
+/// `'`, unless the whole cell is a plain decimal number such as `-250.00`
+/// (the formula of a fixed clawback), which a spreadsheet reads as a number.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    let plain_number = |c: &str| {
+        let digits = c.strip_prefix(['-', '+']).unwrap_or(c);
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+        [int, frac].iter().all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain_number(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
 }
 
 pub fn status(s: LineStatus) -> &'static str {
@@ -224,13 +247,63 @@ fn statement(o: &mut String, s: &Statement, currency: &str) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn csv_fields_with_commas_quotes_or_newlines_are_quoted() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("500 × 3, prorated"), "\"500 × 3, prorated\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    /// An evaluation with one operator named `name` and one fixed line of
+    /// `amount` named `line`.
+    fn one_line(name: &str, line: &str, amount: &str) -> Evaluation {
+        use crate::engine::testutil::*;
+        let yaml = format!(
+            "version: 1\noperators:\n  - {{id: op, name: {name}, tier: t, start: 2026-01-01}}\ntiers:\n  - id: t\n    \
+             name: T\n    lines:\n      - {{id: l, name: {line}, kind: fixed, amount: {amount}}}\n"
+        );
+        let p = period("2026-10");
+        crate::engine::evaluate(&facts(&p), &Default::default(), &rules(&yaml), &p, t(2026, 11, 1, 0, 0))
     }
 
+    /// The data row of a one-line evaluation, parsed back.
+    fn row(e: &Evaluation) -> csv::StringRecord {
+        let text = csv(e);
+        let mut rows = csv::Reader::from_reader(text.as_bytes()).into_records();
+        let row = rows.next().expect("a row").expect("valid CSV");
+        assert!(rows.next().is_none(), "{text}");
+        row
+    }
+
+    #[test]
+    fn csv_fields_with_commas_quotes_or_newlines_are_quoted_rfc_4180_with_crlf() {
+        let e = one_line("'Ann, \"the\" Op'", "\"two\\nlines\"", "100");
+        let text = csv(&e);
+        assert!(text.starts_with("period,payee_kind,payee_id,payee_name,tier,line_id,line_name,category,status,amount,currency,formula,reason,year_to_date\r\n"), "{text}");
+        assert!(text.contains(",op,\"Ann, \"\"the\"\" Op\",t,l,\"two\nlines\",,paid,100.00,USD,100.00,"), "{text}");
+        assert!(text.ends_with("\r\n") && text.matches("\r\n").count() == 2, "{text}");
+    }
+
+    /// Regression: a roster name `=HYPERLINK(…)` reached `statement.csv` as
+    /// a live formula.
+    #[test]
+    fn a_text_cell_a_spreadsheet_would_run_as_a_formula_is_neutralised() {
+        let e = one_line("'=HYPERLINK(\"http://evil.example\",\"Click\")'", "'-clawback'", "-250");
+        let r = row(&e);
+        assert_eq!(&r[3], "'=HYPERLINK(\"http://evil.example\",\"Click\")", "payee_name");
+        assert_eq!(&r[6], "'-clawback", "line_name");
+        assert_eq!((&r[9], &r[11]), ("-250.00", "-250.00"), "the amount, and a formula that is a plain number");
+        for (cell, safe) in [
+            ("=1+1", "'=1+1"),
+            ("+1+1", "'+1+1"),
+            ("-1+1", "'-1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-", "'-"),
+            ("-.5", "'-.5"),
+            ("1e5", "1e5"),
+            ("a=b", "a=b"),
+            ("-12.50", "-12.50"),
+            ("+3", "+3"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralise(cell), safe, "{cell:?}");
+        }
+    }
     #[test]
     fn the_table_says_why_the_year_to_date_is_unknown_in_one_short_line() {
         let s = |missing: &[&str]| {

@@ -337,4 +337,68 @@ mod tests {
         };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
+
+    /// The names of the header lines of a rendered message (continuation
+    /// lines of a folded header start with white space and name none).
+    fn header_names(msg: &Message) -> Vec<String> {
+        let text = String::from_utf8(msg.formatted()).unwrap();
+        let (head, _) = text.split_once("\r\n\r\n").expect("headers end with an empty line");
+        head.split("\r\n")
+            .filter(|l| !l.starts_with([' ', '\t']))
+            .map(|l| l.split_once(':').map_or(l, |(name, _)| name).to_string())
+            .collect()
+    }
+
+    /// CR/LF in a name, id, programme name or address (the loader refuses
+    /// them; here they bypass it) cannot add a header: lettre encodes the
+    /// subject, message id and file names, refuses such an address, and a
+    /// name is only in the body.
+    #[test]
+    fn a_line_break_in_a_name_id_or_address_cannot_inject_a_header() {
+        let evil = "\r\nBcc: evil@example.org\r\nX-Injected: yes";
+        let payee = Statement {
+            id: format!("op{evil}"),
+            name: format!("Mallory{evil}"),
+            email: Some("m@example.org".into()),
+            tier: format!("t{evil}"),
+            tier_since: None,
+            region: None,
+            nodes: vec![],
+            availability: Default::default(),
+            lines: vec![],
+            total: rust_decimal::Decimal::ZERO,
+            promotion: None,
+            year_to_date: Default::default(),
+            variables: Default::default(),
+        };
+        let m = Outgoing {
+            key: format!("operator:{}", payee.id),
+            to: vec!["m@example.org".into()],
+            subject: format!("Programme{evil}: your statement for 2026-10 (0 USD)"),
+            body: payee_body(&payee, "2026-10", "USD"),
+            attachments: vec![(format!("statement-2026-10-{}.csv", payee.id), "text/csv".into(), b"x".to_vec())],
+            message_id: format!("<fleet-incentives.2026-10.operator.op{evil}.abc@example.org>"),
+        };
+        let msg = build(&m, "Fleet <fleet@example.org>").unwrap();
+        let names = header_names(&msg);
+        for name in &names {
+            assert!(
+                ["From", "Subject", "Message-ID", "To", "MIME-Version", "Date", "Content-Type"]
+                    .contains(&name.as_str()),
+                "{names:?}"
+            );
+        }
+        let text = String::from_utf8(msg.formatted()).unwrap();
+        assert!(text.contains("Hello Mallory\r\nBcc: evil@example.org"), "the name stays in the body:\n{text}");
+        // Nor in the attachment's part headers: only the name and the tier
+        // in the plain text body start a line with it.
+        assert_eq!(text.matches("\r\nX-Injected").count(), 2, "{text}");
+        for to in
+            ["m@example.org\r\nBcc: evil@example.org", "m@example.org\nX-Injected: yes", "Mallory\r\n <m@example.org>"]
+        {
+            let bad = Outgoing { to: vec![to.into()], ..m.clone() };
+            assert!(build(&bad, "fleet@example.org").is_err(), "{to:?} was accepted");
+        }
+        assert!(build(&m, "fleet@example.org\r\nBcc: evil@example.org").is_err());
+    }
 }

@@ -260,6 +260,45 @@ fn a_month_not_over_is_refused_with_exit_code_2() {
 
 // ------------------------------------------------------------ replay, diff
 
+/// Regression: a roster name `=HYPERLINK(…)` landed in `statement.csv` as a
+/// live formula. Text cells a spreadsheet would run get a leading `'`; the
+/// amounts (a clawback's `-50.00`) are written as they are.
+#[test]
+fn a_name_a_spreadsheet_would_run_is_neutralised_in_statement_csv_and_amounts_are_not() {
+    let f = fixture();
+    let hyperlink = r#"=HYPERLINK("http://evil.example","Click")"#;
+    let rules = rules_yaml()
+        .replace("{THRESHOLD}", "0.995")
+        .replace("name: EU operator", &format!("name: '{hyperlink}'"))
+        .replace(
+            "      - {id: clean_month,",
+            "      - {id: clawback, name: '-Clawback', kind: fixed, category: deduction, amount: -50}\n      - {id: clean_month,",
+        );
+    let dir = f.root.path().join("rules-formula");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rules.yaml"), rules).unwrap();
+    let out = f.root.path().join("out-formula");
+    let o = run(&mut f.close(&dir, &out));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let file = std::fs::read(out.join(PERIOD).join("statement.csv")).unwrap();
+    let mut csv = csv::Reader::from_reader(file.as_slice());
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let eu: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[col("payee_id")] == "op-eu").collect();
+    assert_eq!(eu.len(), 4, "{}", text(&file));
+    for r in &eu {
+        assert_eq!(&r[col("payee_name")], format!("'{hyperlink}"), "{}", text(&file));
+    }
+    let clawbacks: Vec<_> = rows.iter().filter(|r| &r[col("line_id")] == "clawback").collect();
+    assert_eq!(clawbacks.len(), 3, "one per operator");
+    for r in clawbacks {
+        assert_eq!(&r[col("line_name")], "'-Clawback");
+        assert_eq!((&r[col("amount")], &r[col("formula")]), ("-50.00", "-50.00"), "numbers are not touched");
+    }
+    assert!(!text(&file).contains(",=HYPERLINK"), "{}", text(&file));
+}
+
 fn evidence(f: &Fixture) -> PathBuf {
     f.closed().join("evidence.json")
 }

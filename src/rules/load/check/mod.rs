@@ -1,8 +1,9 @@
 //! Validation of a merged rule set: required sections, unique ids, every
 //! reference and expression variable resolved (with "did you mean", in
 //! [`names`]), operators' tier histories ([`roster`]), line kinds
-//! ([`tiers`]), PromQL ([`promql`]) and the programme's settings. Reports
-//! into the collector; builds nothing.
+//! ([`tiers`]), PromQL ([`promql`]), no control characters in text
+//! ([`text`]) and the programme's settings. Reports into the collector;
+//! builds nothing.
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
@@ -10,6 +11,7 @@ mod names;
 mod opening;
 mod promql;
 mod roster;
+mod text;
 mod tiers;
 
 use crate::rules::expr::{Pos, Text};
@@ -51,6 +53,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     if let Some(s) = &m.source {
         check_source(s.file, &s.item, errs);
     }
+    text::check_text(m, errs);
 }
 
 fn check_required(m: &Merged, errs: &mut Errors) {
