@@ -18,6 +18,7 @@ use common::fleet::{self, Plan};
 use common::serve::{Serve, sample, samples};
 use common::victoria::VictoriaMetrics;
 use common::{Prometheus, Series};
+use fleet_incentives::evaluation::LineStatus;
 use fleet_incentives::facts::InputFacts;
 use fleet_incentives::period::Period;
 use fleet_incentives::rules::{self, Rules};
@@ -49,24 +50,26 @@ inputs:
 /// sample by sample (exact in floating point), then in dollars.
 const REVENUE: &str = "sum by (operator) (sum_over_time(fleet_operator_revenue_cents[$__range])) / 100";
 
-/// Tiers and operators, after [`fleet::SIX_NODE_RULES`].
+/// Tiers and operators, after [`fleet::SIX_NODE_RULES`]: lines that read
+/// every fact a backend feeds — the nodes seen, uptime to the 0.1 %,
+/// coverage (n3's gap), resolution breaches (n6's 26 hours), the input.
 const TAIL: &str = r#"tiers:
   - id: t1
     name: Tier 1
     lines:
-      - {id: base, name: Base stipend, kind: per_node, category: stipend, amount: 500}
-      - {id: uptime_bonus, name: Uptime bonus, kind: fixed, category: uptime_bonus, amount: 200, when: "uptime > 0.995"}
-      - {id: clean_month, name: No major incident, kind: fixed, category: performance_bonus, amount: 100, when: "major_incidents < 1"}
+      - {id: per_node, name: Per node seen, kind: per_node, category: stipend, amount: 400}
+      - {id: uptime_steps, name: Uptime steps, kind: steps, category: uptime_bonus, over: uptime, above: 0.98, step: 0.001, amount: 50, max_steps: 20}
+      - {id: covered, name: Full coverage, kind: fixed, category: performance_bonus, amount: 75, when: "coverage >= 0.999"}
+      - {id: resolved, name: Resolved in time, kind: fixed, category: performance_bonus, amount: 100, when: "resolve_breaches == 0"}
       - {id: revenue_share, name: Revenue share, kind: percent, category: revenue_share, percent: 2, of: {input: operator_revenue}}
 operators:
   - {id: op-eu, name: EU operator, email: eu@example.org, tier: t1, start: 2026-01-01, nodes: [n1, n2, n3]}
   - {id: op-us, name: US operator, email: us@example.org, tier: t1, start: 2026-01-01, nodes: [n4, n5, n6]}
-  - {id: op-new, name: New operator, tier: t1, start: 2026-10-16, nodes: []}
 "#;
 
-/// October 2026, the plan of `close` (Sundays 4, 11, 18, 25; n6 down
-/// 26 hours from the 20th, n3's gap on the 22nd).
-fn plan() -> Plan {
+/// October 2026: the six-node month of `close` (Sundays 4, 11, 18, 25;
+/// n6 down 26 hours from the 20th, n3's gap on the 22nd).
+fn october() -> Plan {
     fleet::six_nodes(Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(), 31, 4, 20, 22)
 }
 
@@ -109,7 +112,7 @@ fn rules_yaml(revenue: &str) -> String {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let plan = plan();
+        let plan = october();
         let series = series(&plan);
         let prometheus = Prometheus::start(&series, plan.span);
         let vm = VictoriaMetrics::start(&series, plan.span);
@@ -177,7 +180,8 @@ fn evaluate_gives_the_same_statement_from_prometheus_and_victoria_metrics() {
         });
         assert_same(&format!("evaluate --format {format}"), text(&p), text(&v));
     }
-    // The month is not trivial: incidents of every severity, an input paid.
+    // The month is not trivial: incidents of every severity, lines paid
+    // and not met on either side of each threshold, the input read.
     let rules = loaded_rules(&f.rules);
     let period = Period::month(PERIOD, rules.time_zone).unwrap();
     let reading = common::block_on(source::read_facts(&f.vm.client(), &rules, period.start, period.end)).unwrap();
@@ -185,6 +189,12 @@ fn evaluate_gives_the_same_statement_from_prometheus_and_victoria_metrics() {
         fleet_incentives::engine::evaluate(&reading.facts, &Default::default(), &rules, &period, period.end);
     let severities: Vec<&str> = evaluation.incidents.iter().map(|i| i.severity.as_str()).collect();
     assert_eq!(severities, ["P0", "P1", "P2", "P2"]);
+    let status = |operator: &str, line: &str| {
+        let o = evaluation.operators.iter().find(|o| o.id == operator).unwrap();
+        o.lines.iter().find(|l| l.id == line).unwrap().status
+    };
+    assert_eq!([status("op-eu", "covered"), status("op-us", "covered")], [LineStatus::NotMet, LineStatus::Paid]);
+    assert_eq!([status("op-eu", "resolved"), status("op-us", "resolved")], [LineStatus::Paid, LineStatus::NotMet]);
     let InputFacts::Values(revenue) = &reading.facts.inputs["operator_revenue"] else { panic!("the input failed") };
     assert_eq!(revenue.keys().collect::<Vec<_>>(), ["op-eu", "op-us"]);
 }
@@ -296,7 +306,7 @@ fn evaluate_at(client: &Client, rules: &Rules, to: DateTime<Utc>) -> String {
 /// One input's values from each backend over October: (Prometheus, VictoriaMetrics).
 fn input_values(f: &Fixture, query: &str) -> [BTreeMap<String, f64>; 2] {
     let rules = rules::from_yaml_unchecked(&rules_yaml(query)).unwrap();
-    let span = plan().span;
+    let span = october().span;
     f.backends().map(|(name, url)| {
         let client = Client::new(source::ClientConfig::new(url)).unwrap();
         let mut inputs =
@@ -356,7 +366,7 @@ fn increase_without_an_earlier_sample_is_extrapolated_by_prometheus_and_not_by_v
 #[test]
 fn a_range_holds_its_left_edge_on_prometheus_only_so_the_source_writes_ranges_1_ms_short() {
     let f = fixture();
-    let t = plan().span.start + chrono::Duration::minutes(2);
+    let t = october().span.start + chrono::Duration::minutes(2);
     let count = |url: &str, query: &str| -> f64 {
         let client = Client::new(source::ClientConfig::new(url)).unwrap();
         match common::block_on(client.instant(query, t)).unwrap().data {
