@@ -5,14 +5,19 @@
 #
 #   demo: prometheus, promtool            (Debian package prometheus)
 #   test: the above, prometheus-alertmanager and amtool (Debian package
-#         prometheus-alertmanager), and aiosmtpd importable by python3
-#         (PyPI aiosmtpd, else Debian python3-aiosmtpd): the tests start a
-#         real Prometheus, Alertmanager and SMTP server.
+#         prometheus-alertmanager), victoria-metrics (Debian package
+#         victoria-metrics, the second query backend), and aiosmtpd
+#         importable by python3 (PyPI aiosmtpd, else Debian
+#         python3-aiosmtpd): the tests start a real Prometheus,
+#         Alertmanager, VictoriaMetrics and SMTP server.
 set -euo pipefail
 what=${1:-test}
 case "$what" in
   demo) tools=(prometheus promtool); packages=(prometheus) ;;
-  test) tools=(prometheus promtool prometheus-alertmanager amtool); packages=(prometheus prometheus-alertmanager) ;;
+  test)
+    tools=(prometheus promtool prometheus-alertmanager amtool victoria-metrics)
+    packages=(prometheus prometheus-alertmanager victoria-metrics)
+    ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac
 

@@ -1,7 +1,8 @@
 //! A small hand-written Prometheus HTTP API client: `POST` form requests to
 //! `/api/v1/query` and `/api/v1/query_range`, its own retry loop with
 //! deterministic exponential backoff, typed errors that name the query, and
-//! Prometheus' `warnings` handed back with the data.
+//! Prometheus' `warnings` handed back with the data (a VictoriaMetrics
+//! cluster's `"isPartial": true` becomes one: [`PARTIAL`]).
 //!
 //! Retried: connection errors, timeouts, HTTP 5xx and 429. Not retried:
 //! 400 `bad_data` and 422 `execution` (the query itself is wrong or too big;
@@ -226,6 +227,11 @@ fn retryable(status: u16) -> bool {
     status == 429 || status >= 500
 }
 
+/// The warning a partial answer carries when the backend said so only with
+/// `"isPartial": true` (a VictoriaMetrics cluster whose `vmselect` missed a
+/// `vmstorage` node): like any warning, it makes the answer unused.
+pub const PARTIAL: &str = "partial response (isPartial: true): a storage node did not answer";
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Envelope {
@@ -235,6 +241,9 @@ struct Envelope {
     error: Option<String>,
     #[serde(default)]
     warnings: Vec<String>,
+    /// VictoriaMetrics cluster: the answer lacks some storage node's data.
+    #[serde(default)]
+    is_partial: bool,
 }
 
 fn decode(query: &str, status: u16, body: &[u8], attempt: u32) -> Result<QueryAnswer, Attempt> {
@@ -261,7 +270,11 @@ fn decode(query: &str, status: u16, body: &[u8], attempt: u32) -> Result<QueryAn
         });
     }
     let data = envelope.data.ok_or_else(|| Attempt::Final(bad("answer without `data`".into())))?;
-    data.into_answer(envelope.warnings).map_err(|m| Attempt::Final(bad(m)))
+    let mut warnings = envelope.warnings;
+    if envelope.is_partial {
+        warnings.push(PARTIAL.to_string());
+    }
+    data.into_answer(warnings).map_err(|m| Attempt::Final(bad(m)))
 }
 
 fn server_error(query: &str, status: u16, attempts: u32, error_type: String, error: String) -> SourceError {
@@ -328,5 +341,18 @@ mod tests {
         let body = br#"{"status":"error","errorType":"unavailable","error":"busy"}"#;
         assert!(matches!(decode("up", 503, body, 1), Err(Attempt::Retry(_))));
         assert!(matches!(decode("up", 429, b"slow down", 1), Err(Attempt::Retry(_))));
+    }
+
+    /// Regression: a VictoriaMetrics cluster answers with the data of the
+    /// `vmstorage` nodes it reached and `"isPartial": true`, without a
+    /// warning; the answer was used as whole, so samples of the missing
+    /// nodes counted as unknown.
+    #[test]
+    fn a_partial_answer_of_victoria_metrics_cluster_carries_a_warning() {
+        let body = br#"{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[]}}"#;
+        let a = decode("up", 200, body, 1).ok().unwrap();
+        assert_eq!(a.warnings, vec![PARTIAL.to_string()]);
+        let body = br#"{"status":"success","isPartial":false,"data":{"resultType":"vector","result":[]}}"#;
+        assert!(decode("up", 200, body, 1).ok().unwrap().warnings.is_empty());
     }
 }

@@ -12,6 +12,7 @@
 mod common;
 
 mod alerting;
+mod backends;
 mod close;
 mod dashboards;
 mod deploy;

@@ -9,6 +9,8 @@
 //!   scrape targets, and waits until it is ready.
 //!   Dropping it kills the server and removes the dir; a watchdog does the
 //!   same if the test process dies first (or the value lives in a `static`).
+//! - [`victoria`]: a REAL VictoriaMetrics holding the same series, imported
+//!   over its HTTP API (the second query backend).
 //! - [`fleet`]: a month of fleet `up` data from a plan of outages and gaps,
 //!   with the expected facts computed from the plan alone.
 //! - [`rules_from_yaml`]: the ONE place tests build a [`Rules`] from YAML.
@@ -32,6 +34,7 @@ pub mod dashboards;
 pub mod fleet;
 pub mod proxy;
 pub mod serve;
+pub mod victoria;
 
 /// Path of a required binary, or a panic that says how to get it.
 pub fn require_binary(name: &str) -> PathBuf {
