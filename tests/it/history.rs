@@ -39,7 +39,11 @@ promotions:
   - from: t1
     to: t2
     checks:
-      - {name: two months, when: "tenure_months >= 2"}
+      # Tier 2's shape (rules/promotions.yaml) over this quarter: months in
+      # the tier, pooled uptime over them, no major incident in them.
+      - {name: two months in tier, when: "tier_months >= 2"}
+      - {name: pooled uptime over the quarter, when: "uptime_q > 0.995"}
+      - {name: no major incident in 3 months, when: "major_3m < 1"}
 operators:
   - {id: op-a, name: A, tier: t1, start: 2026-07-01, nodes: [n1]}
   - {id: op-b, name: B, tier: t1, start: 2026-07-01, nodes: [n2]}
@@ -150,8 +154,19 @@ fn the_third_close_pools_the_quarter_over_all_three_closed_months() {
     assert_eq!(ytd["months"], serde_json::json!(["2026-07", "2026-08", "2026-09"]));
     assert_eq!(ytd["total"], "750.00", "base 3 × 100 + calm 3 × 50 + the quarter bonus 300: {ytd}");
     assert_eq!(ytd["lines"]["quarter_bonus"], "300.00");
-    // op-b has been eligible since its second month.
+    // op-b has been eligible since its second month in the tier; op-a's
+    // August outage keeps it from promotion in a perfect September.
     assert_eq!(operator(&sep, "op-b")["promotion"]["eligible_since"], "2026-08");
+    let a = &operator(&sep, "op-a")["promotion"];
+    assert_eq!(a["eligible"], false, "{a}");
+    let failed: Vec<&str> = a["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["pooled uptime over the quarter", "no major incident in 3 months"]);
     // The evidence names the closed months it read, with their statements' SHA-256.
     let evidence: Value = serde_json::from_slice(&std::fs::read(f.out.join("2026-09/evidence.json")).unwrap()).unwrap();
     for m in ["2026-07", "2026-08"] {
