@@ -77,11 +77,16 @@ fn realistic(extra_operators: &str) -> Evaluation {
         node(&f, "b2", "us", &[]),
         node(&f, "x9", "ap", &[]),
     ];
-    f.inputs.insert("revenue".into(), InputFacts::Values([("alice".into(), 1000.0), ("bob".into(), 333.33)].into()));
+    let revenue = [("alice".into(), 1000.0), ("bob".into(), 333.33), ("dan".into(), 500.0)];
+    f.inputs.insert("revenue".into(), InputFacts::Values(revenue.into()));
     // Paged 5 minutes in (failure_after), acknowledged 10 minutes after the page.
     f.acknowledgements = Some(vec![Acknowledgement { node: "b1".into(), at: open_start + Span::minutes(15) }]);
     evaluate(&f, &september(), &r, &p, now)
 }
+
+/// An operator whose only roster node has no data, paid a revenue share
+/// (see [`realistic`]'s inputs): paid with no active node.
+const LEAKING: &str = "  - { id: dan, name: Dan, tier: t1, start: 2026-01-01, nodes: [d1], region: eu }";
 
 /// September closed for bob (who joined on the 10th): his year to date is known.
 fn september() -> History {
@@ -128,6 +133,10 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
     ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),
+    ("fleet_incentives_leakage_findings", &["kind"]),
+    ("fleet_incentives_leakage_roster_node_without_data", &["node", "operator", "region"]),
+    ("fleet_incentives_leakage_unrostered_node", &["node", "operator", "region"]),
+    ("fleet_incentives_leakage_paid_without_active_node_amount", &["payee_kind", "payee", "currency"]),
 ];
 
 const SELF_METRICS: &[(&str, &[&str])] = &[
@@ -285,7 +294,7 @@ fn busy_self_metrics() -> SelfMetrics {
 
 #[test]
 fn every_contract_metric_appears_with_exactly_its_labels() {
-    let e = realistic("");
+    let e = realistic(LEAKING);
     let body = exposition(Some(&encode_evaluation(&e)), &busy_self_metrics());
     let samples = parse(&body);
     for (name, labels) in EVALUATION_METRICS.iter().chain(SELF_METRICS) {
@@ -456,6 +465,53 @@ fn every_pay_line_has_exactly_one_status_set_to_one() {
     let bonus = e.operators.iter().find(|o| o.id == "bob").unwrap().lines.iter().find(|l| l.id == "uptime_bonus");
     let want = status_name(bonus.unwrap().status);
     assert!(per_line[&("operator".into(), "bob".into(), "uptime_bonus".into())].contains(&(want.to_string(), 1.0)));
+}
+
+#[test]
+fn leakage_is_counted_by_kind_and_named_by_node_and_payee() {
+    let e = realistic(LEAKING);
+    let s = parse(&exposition(Some(&encode_evaluation(&e)), &SelfMetrics::default()));
+    let rows = |name: &str| -> Vec<(BTreeMap<String, String>, f64)> {
+        samples_named(&s, name).into_iter().map(|x| (x.labels.clone(), x.value)).collect()
+    };
+    let labels = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    // a3 (alice) and d1 (dan) are on the roster without data; x9 on no roster.
+    let findings = [("roster_node_without_data", 2.0), ("unrostered_node", 1.0), ("paid_without_active_node", 1.0)];
+    assert_eq!(
+        rows("fleet_incentives_leakage_findings"),
+        findings.map(|(kind, n)| (labels(&[("kind", kind)]), n)).to_vec()
+    );
+    assert_eq!(
+        rows("fleet_incentives_leakage_roster_node_without_data"),
+        [
+            (labels(&[("node", "a3"), ("operator", "alice"), ("region", "eu")]), 1.0),
+            (labels(&[("node", "d1"), ("operator", "dan"), ("region", "eu")]), 1.0),
+        ]
+    );
+    assert_eq!(
+        rows("fleet_incentives_leakage_unrostered_node"),
+        [(labels(&[("node", "x9"), ("operator", ""), ("region", "ap")]), 1.0)]
+    );
+    // Dan's 2 % of 500 revenue, paid while d1 was never seen.
+    let dan = e.operators.iter().find(|o| o.id == "dan").unwrap();
+    assert_eq!(dan.total, rust_decimal::Decimal::new(1000, 2));
+    assert_eq!(
+        rows("fleet_incentives_leakage_paid_without_active_node_amount"),
+        [(labels(&[("payee_kind", "operator"), ("payee", "dan"), ("currency", "USD")]), 10.0)]
+    );
+
+    // No leakage: the counts are 0, the other families absent.
+    let mut clean = e.clone();
+    clean.leakage = Default::default();
+    let text = encode_evaluation(&clean);
+    let s = parse(&exposition(Some(&text), &SelfMetrics::default()));
+    assert!(samples_named(&s, "fleet_incentives_leakage_findings").iter().all(|x| x.value == 0.0));
+    assert_eq!(samples_named(&s, "fleet_incentives_leakage_findings").len(), 3);
+    for name in ["roster_node_without_data", "unrostered_node", "paid_without_active_node_amount"] {
+        assert!(!text.contains(&format!("fleet_incentives_leakage_{name}")), "{text}");
+    }
 }
 
 #[test]
