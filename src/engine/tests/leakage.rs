@@ -12,6 +12,13 @@ fn found(node: &str, operator: Option<&str>, region: Option<&str>) -> LeakageNod
     LeakageNode { node: node.into(), operator: operator.map(str::to_string), region: region.map(str::to_string) }
 }
 
+/// Every line of `want` is one of the evaluation's warnings, word for word.
+fn warns(e: &Evaluation, want: &[&str]) {
+    for w in want {
+        assert!(e.warnings.iter().any(|x| x == w), "{w}: {:?}", e.warnings);
+    }
+}
+
 /// A fully covered node with an operator label.
 fn labelled(f: &Facts, id: &str, region: &str, operator: &str) -> NodeFacts {
     NodeFacts { operator: Some(operator.into()), ..node(f, id, region, &[]) }
@@ -23,11 +30,7 @@ fn a_roster_node_without_data_is_a_finding_and_keeps_its_warning() {
     let (p, f) = october_with(&[("n1", "eu", &[]), ("n2", "eu", &[])]);
     let e = run(&r, &f, &p);
     assert_eq!(e.leakage.roster_nodes_without_data, [found("n3", Some("alice"), None)]);
-    assert!(
-        e.warnings.contains(&"node n3 of operator alice has no data in the window".to_string()),
-        "{:?}",
-        e.warnings
-    );
+    warns(&e, &["node n3 of operator alice has no data in the window"]);
     assert!(e.leakage.unrostered_nodes.is_empty() && e.leakage.paid_without_active_node.is_empty());
 }
 
@@ -40,10 +43,10 @@ fn a_roster_node_of_an_operator_out_of_the_programme_is_history_not_leakage() {
     assert_eq!(e.leakage, Leakage::default());
     assert!(e.leakage.is_empty());
     // The warnings are as before: every roster node without data has one.
-    for w in ["node b1 of operator bob has no data in the window", "node d1 of operator dan has no data in the window"]
-    {
-        assert!(e.warnings.contains(&w.to_string()), "{w}: {:?}", e.warnings);
-    }
+    warns(
+        &e,
+        &["node b1 of operator bob has no data in the window", "node d1 of operator dan has no data in the window"],
+    );
 }
 
 #[test]
@@ -74,14 +77,15 @@ fn nodes_no_roster_claims_are_findings_with_their_operator_label() {
             found("y1", None, None),
         ]
     );
-    for w in [
-        "node b2 is labelled operator bob but is not on bob's roster; not counted for bob",
-        "node m1 is labelled operator mallory, who is not on the roster",
-        "node x9 is not on the roster and has no operator label",
-        "node y1 is not on the roster and has no operator label",
-    ] {
-        assert!(e.warnings.contains(&w.to_string()), "{w}: {:?}", e.warnings);
-    }
+    warns(
+        &e,
+        &[
+            "node b2 is labelled operator bob but is not on bob's roster; not counted for bob",
+            "node m1 is labelled operator mallory, who is not on the roster",
+            "node x9 is not on the roster and has no operator label",
+            "node y1 is not on the roster and has no operator label",
+        ],
+    );
     assert!(e.leakage.roster_nodes_without_data.is_empty());
 }
 
@@ -176,7 +180,7 @@ fn a_statement_written_before_leakage_existed_reads_with_none() {
     assert!(!e.leakage.is_empty());
     let mut json: serde_json::Value = serde_json::to_value(&e).unwrap();
     json.as_object_mut().unwrap().remove("leakage").expect("serialized");
-    let old: crate::evaluation::Evaluation = serde_json::from_value(json).unwrap();
+    let old: Evaluation = serde_json::from_value(json).unwrap();
     assert_eq!(old.leakage, Leakage::default());
     assert_eq!(old.warnings, e.warnings);
 }
