@@ -34,6 +34,58 @@ pub struct Evaluation {
     pub total: Decimal,
     /// Things a reader must know (inputs that failed, nodes not on the roster …).
     pub warnings: Vec<String>,
+    /// Leakage (seed 003): what the roster and the data disagree on, and pay
+    /// with no node seen behind it. Empty in statements written before it.
+    #[serde(default)]
+    pub leakage: Leakage,
+}
+
+/// Leakage (seed 003), each list sorted. The node findings also have their
+/// warning lines; a finding is about this period's window only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Leakage {
+    /// Nodes on the roster (`operators[].nodes`) of an operator in the
+    /// programme this period with no series at all in the window.
+    pub roster_nodes_without_data: Vec<LeakageNode>,
+    /// Nodes with data that no roster claims (neither listed nor in a roster
+    /// region), except those of an operator the roster gives no nodes or
+    /// region (counted by their label).
+    pub unrostered_nodes: Vec<LeakageNode>,
+    /// Payees with a total above 0 none of whose nodes was seen (a sample, up
+    /// or down, outside maintenance) in the window.
+    pub paid_without_active_node: Vec<PaidWithoutActiveNode>,
+}
+
+impl Leakage {
+    /// No finding of any kind.
+    pub fn is_empty(&self) -> bool {
+        self.roster_nodes_without_data.is_empty()
+            && self.unrostered_nodes.is_empty()
+            && self.paid_without_active_node.is_empty()
+    }
+}
+
+/// A node of a leakage finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeakageNode {
+    pub node: String,
+    /// Roster nodes: the operator whose roster lists it. Unrostered nodes:
+    /// the series' operator label, if any.
+    pub operator: Option<String>,
+    pub region: Option<String>,
+}
+
+/// A payee paid this period with no active node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidWithoutActiveNode {
+    /// `operator` or `partner`.
+    pub payee_kind: String,
+    pub payee: String,
+    /// The payee's total this period.
+    pub amount: Decimal,
+    /// The payee's nodes (`Statement.nodes`), none of them seen; empty when
+    /// it has none.
+    pub nodes: Vec<String>,
 }
 
 /// Availability over a set of nodes, maintenance excluded.

@@ -14,6 +14,7 @@
 
 mod availability;
 mod incidents;
+mod leakage;
 mod months;
 mod pay;
 mod payees;
@@ -139,6 +140,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         .map(|p| payees::partner_statement(rules, facts, history, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
+    let leakage = leakage::find(facts, rules, &nodes, &operators, &partners);
     let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
     warnings.dedup();
@@ -163,5 +165,6 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         partners,
         total,
         warnings,
+        leakage,
     }
 }

@@ -1,7 +1,7 @@
 //! The evaluation's metric families: one fresh registry per evaluation, its
 //! samples in the evaluation's sorted order.
 
-use super::{PREFIX, encode, register, unix};
+use super::{PREFIX, encode, leakage, register, unix};
 use crate::evaluation::{Availability, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
@@ -485,6 +485,33 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
             .collect(),
     );
     b.scalar("evaluation_warnings", "Warnings in the evaluation", None, Some(eval.warnings.len() as f64));
+
+    // Leakage (seed 003).
+    let leak = &eval.leakage;
+    b.gauge(
+        "leakage_findings",
+        "Leakage findings this period by kind (roster_node_without_data, unrostered_node, paid_without_active_node)",
+        None,
+        leakage::findings(leak),
+    );
+    b.gauge(
+        "leakage_roster_node_without_data",
+        "1 for a node on the roster of an operator in the programme with no data this period",
+        None,
+        leakage::nodes(&leak.roster_nodes_without_data),
+    );
+    b.gauge(
+        "leakage_unrostered_node",
+        "1 for a node with data this period on no operator's roster (operator: the series' label)",
+        None,
+        leakage::nodes(&leak.unrostered_nodes),
+    );
+    b.gauge(
+        "leakage_paid_without_active_node_amount",
+        "Total of a payee paid this period none of whose nodes was seen",
+        None,
+        leakage::paid(leak, currency),
+    );
     b.0
 }
 

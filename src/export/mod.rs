@@ -17,6 +17,7 @@
 //! resolved incident) has no sample: never a 0.
 
 mod evaluation;
+mod leakage;
 mod self_metrics;
 #[cfg(test)]
 mod tests;

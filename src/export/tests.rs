@@ -14,6 +14,8 @@ use chrono::Duration as Span;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+mod leakage;
+
 /// Rules with operators on node lists, a partner, tiers with conditions,
 /// inputs and a promotion.
 fn programme_yaml(extra_operators: &str) -> String {
@@ -77,11 +79,16 @@ fn realistic(extra_operators: &str) -> Evaluation {
         node(&f, "b2", "us", &[]),
         node(&f, "x9", "ap", &[]),
     ];
-    f.inputs.insert("revenue".into(), InputFacts::Values([("alice".into(), 1000.0), ("bob".into(), 333.33)].into()));
+    let revenue = [("alice".into(), 1000.0), ("bob".into(), 333.33), ("dan".into(), 500.0)];
+    f.inputs.insert("revenue".into(), InputFacts::Values(revenue.into()));
     // Paged 5 minutes in (failure_after), acknowledged 10 minutes after the page.
     f.acknowledgements = Some(vec![Acknowledgement { node: "b1".into(), at: open_start + Span::minutes(15) }]);
     evaluate(&f, &september(), &r, &p, now)
 }
+
+/// An operator whose only roster node has no data, paid a revenue share
+/// (see [`realistic`]'s inputs): paid with no active node.
+const LEAKING: &str = "  - { id: dan, name: Dan, tier: t1, start: 2026-01-01, nodes: [d1], region: eu }";
 
 /// September closed for bob (who joined on the 10th): his year to date is known.
 fn september() -> History {
@@ -128,6 +135,10 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
     ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),
+    ("fleet_incentives_leakage_findings", &["kind"]),
+    ("fleet_incentives_leakage_roster_node_without_data", &["node", "operator", "region"]),
+    ("fleet_incentives_leakage_unrostered_node", &["node", "operator", "region"]),
+    ("fleet_incentives_leakage_paid_without_active_node_amount", &["payee_kind", "payee", "currency"]),
 ];
 
 const SELF_METRICS: &[(&str, &[&str])] = &[
@@ -285,7 +296,7 @@ fn busy_self_metrics() -> SelfMetrics {
 
 #[test]
 fn every_contract_metric_appears_with_exactly_its_labels() {
-    let e = realistic("");
+    let e = realistic(LEAKING);
     let body = exposition(Some(&encode_evaluation(&e)), &busy_self_metrics());
     let samples = parse(&body);
     for (name, labels) in EVALUATION_METRICS.iter().chain(SELF_METRICS) {

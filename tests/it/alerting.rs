@@ -119,6 +119,7 @@ const ALERTS: &[&str] = &[
     "FleetIncentivesRulesReloadFailed",
     "FleetDataCoverageLow",
     "FleetAcknowledgementSourceDown",
+    "FleetIncentivesLeakage",
 ];
 
 #[test]
@@ -560,6 +561,12 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     (
         "unreadable acknowledgements go to platform",
         "alertname=FleetAcknowledgementSourceDown job=fleet-incentives team=platform",
+        &["platform"],
+    ),
+    // Leakage: not a page.
+    (
+        "leakage goes to platform",
+        "alertname=FleetIncentivesLeakage job=fleet-incentives kind=unrostered_node team=platform",
         &["platform"],
     ),
     // Not ours.

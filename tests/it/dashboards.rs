@@ -485,6 +485,17 @@ fn exporter_like_series() -> Vec<Series> {
         );
     }
     add("programme_total_amount", &[("currency", "USD")], Box::new(move |t| mtd(t, programme, programme / 31.0)));
+    // Leakage: dan's node-021 never reported and dan is paid anyway;
+    // node-099 (labelled operator rogue) is on no roster.
+    for (kind, n) in [("roster_node_without_data", 1.0), ("unrostered_node", 1.0), ("paid_without_active_node", 1.0)] {
+        add("leakage_findings", &[("kind", kind)], Box::new(move |_| Some(n)));
+    }
+    let dan = [("node", "node-021"), ("operator", "dan"), ("region", "ap")];
+    add("leakage_roster_node_without_data", &dan, Box::new(|_| Some(1.0)));
+    let stray = [("node", "node-099"), ("operator", "rogue"), ("region", "us")];
+    add("leakage_unrostered_node", &stray, Box::new(|_| Some(1.0)));
+    let paid = [("payee_kind", "operator"), ("payee", "dan"), ("currency", "USD")];
+    add("leakage_paid_without_active_node_amount", &paid, Box::new(move |t| mtd(t, 500.0, 500.0 / 31.0)));
     // Self-metrics.
     let t0 = ts(midnight - Duration::hours(4));
     add("build_info", &[("version", "0.1.0")], Box::new(|_| Some(1.0)));

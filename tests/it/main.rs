@@ -19,6 +19,7 @@ mod deploy;
 mod evaluate;
 mod history;
 mod hostile;
+mod leakage;
 mod paging;
 mod perf_record;
 mod rules;

@@ -58,6 +58,10 @@ pub const CONTRACT_METRICS: &[&str] = &[
     "fleet_incentives_programme_total_amount",
     "fleet_incentives_promotion_eligible",
     "fleet_incentives_evaluation_warnings",
+    "fleet_incentives_leakage_findings",
+    "fleet_incentives_leakage_roster_node_without_data",
+    "fleet_incentives_leakage_unrostered_node",
+    "fleet_incentives_leakage_paid_without_active_node_amount",
     // self-metrics (one long-lived registry)
     "fleet_incentives_build_info",
     "fleet_incentives_evaluations_total",
