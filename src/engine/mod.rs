@@ -7,6 +7,8 @@
 //! - [`promotion`]: promotion checks.
 //! - [`months`]: figures over several months from the history of closed
 //!   months: aggregates, year to date, eligible since.
+//! - [`leakage`]: roster nodes without data, nodes on no roster, payees paid
+//!   with no active node (seed 003).
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
