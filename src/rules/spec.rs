@@ -8,11 +8,13 @@
 //! rejects a section or id defined twice.
 
 mod aggregate;
+mod targets;
 
 use super::expr::{Expr, Pos, Text};
 use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
+pub use targets::{AboveTarget, BelowTarget, CountTarget, TargetsSpec};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -55,6 +57,8 @@ pub struct RuleFile {
     /// "eligible since" read for months no statement was closed for.
     #[serde(default)]
     pub opening_figures: Vec<crate::history::figures::MonthFigures>,
+    /// The programme's targets, shown in the programme report.
+    pub targets: Option<TargetsSpec>,
 }
 
 /// Programme-wide settings.
