@@ -14,10 +14,10 @@ use super::expr::{Expr, Pos, Text};
 use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
-pub use targets::{AboveTarget, BelowTarget, CountTarget, TargetsSpec};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+pub use targets::{AboveTarget, BelowTarget, CountTarget, TargetsSpec};
 
 /// One rule file.
 #[derive(Debug, Clone, Deserialize)]

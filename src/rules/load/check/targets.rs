@@ -16,8 +16,7 @@ pub(super) fn check_targets(m: &Merged, errs: &mut Errors) {
     let file = *file;
     if let Some(c) = &t.active_operators {
         if let Some(max) = c.max.as_ref().filter(|max| max.value < c.min.value) {
-            let message =
-                format!("`targets.active_operators`: max {} is below min {}", max.value, c.min.value);
+            let message = format!("`targets.active_operators`: max {} is below min {}", max.value, c.min.value);
             errs.at(file, Pos::of(max), message);
         }
         if let Some(by) = &c.by
@@ -84,7 +83,8 @@ mod tests {
 
     #[test]
     fn a_range_upside_down_and_a_due_month_that_is_not_one_are_reported_at_them() {
-        let files = with_file(fixture(), "targets.yaml", &TARGETS.replace("max: 5, by: 2026-10", "max: 2, by: 2026-13"));
+        let files =
+            with_file(fixture(), "targets.yaml", &TARGETS.replace("max: 5, by: 2026-10", "max: 2, by: 2026-13"));
         let errs = errors(&files);
         assert_eq!(errs.len(), 2, "{errs:#?}");
         assert_error(&errs[0], "targets.yaml", pos(&files, "targets.yaml", "2, by"), &["max 2 is below min 3"]);
