@@ -25,3 +25,4 @@ mod rules;
 mod security;
 mod serve;
 mod source;
+mod statements;

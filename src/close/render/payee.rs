@@ -21,6 +21,9 @@ pub struct PayeeContext<'a> {
     pub statement: &'a Statement,
     /// The tier by name (its id if the rules lack it).
     pub tier_name: String,
+    /// Since when the payee is in that tier: an operator's `tier_since`, a
+    /// partner's start (a partner has one tier).
+    pub tier_since: Option<chrono::NaiveDate>,
     /// The tier a promotion would be to, by name.
     pub promotion_to_name: Option<String>,
     /// Year-to-date lines the payee has no line of this month (earlier tiers).
@@ -62,6 +65,7 @@ pub fn context<'a>(
         kind,
         statement: s,
         tier_name: tier_name(&s.tier),
+        tier_since: s.tier_since.or_else(|| rules.partners.iter().find(|p| p.id.value == s.id).map(|p| p.start)),
         promotion_to_name: s.promotion.as_ref().map(|p| tier_name(&p.to)),
         earlier_lines,
         warnings: concerning(s, &e.warnings),
