@@ -448,6 +448,7 @@ pub struct CloseOptions {
 pub fn close(o: &CloseOptions) -> Result<(Written, MonthLock), Error> {
     let loaded = load_rules(&o.rules_dir)?;
     let templates = Templates::load(o.templates.as_deref())?;
+    render::check_file_names(&loaded.rules)?;
     let period = Period::month(&o.period, loaded.rules.time_zone)?;
     check_month_over(&period, o.delay, o.now)?;
     let lock = MonthLock::acquire(&o.out, &period.label)?;

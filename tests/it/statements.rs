@@ -87,15 +87,17 @@ fn plan() -> Plan {
     plan
 }
 
+/// The month closed once into `out`, a browser, and a place for more closes.
 struct Fixture {
-    prometheus: Prometheus,
     chromium: Chromium,
-    root: tempfile::TempDir,
+    prometheus: Prometheus,
     rules: PathBuf,
     out: PathBuf,
+    root: tempfile::TempDir,
 }
 
 impl Fixture {
+    /// `OUT/2026-10` of the first close.
     fn closed(&self) -> PathBuf {
         self.out.join(PERIOD)
     }
@@ -135,14 +137,12 @@ fn text(o: &Output) -> String {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
+        let (chromium, root) = (Chromium::start(), tempfile::tempdir().unwrap());
+        let (rules, out) = (root.path().join("rules"), root.path().join("out"));
+        std::fs::create_dir_all(&rules).and_then(|()| std::fs::write(rules.join("rules.yaml"), rules_yaml())).unwrap();
         let plan = plan();
         let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
-        let root = tempfile::tempdir().unwrap();
-        let rules = root.path().join("rules");
-        std::fs::create_dir_all(&rules).unwrap();
-        std::fs::write(rules.join("rules.yaml"), rules_yaml()).unwrap();
-        let out = root.path().join("out");
-        let f = Fixture { prometheus, chromium: Chromium::start(), root, rules, out };
+        let f = Fixture { chromium, prometheus, rules, out, root };
         let o = f.close(&f.out).output().unwrap();
         assert!(o.status.success(), "close failed: {}", text(&o));
         f

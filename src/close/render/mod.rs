@@ -73,6 +73,22 @@ pub fn partner_report_path(id: &str) -> String {
     format!("{PARTNERS_DIR}/{}.md", file_stem(id))
 }
 
+/// Two payees of the roster whose statements would be one file (an
+/// operator and a partner with one id): refused before a month is read.
+pub fn check_file_names(rules: &Rules) -> Result<(), Error> {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let operators = rules.operators.iter().map(|o| ("operator", &o.id.value));
+    for (kind, id) in operators.chain(rules.partners.iter().map(|p| ("partner", &p.id.value))) {
+        let path = statement_path(id);
+        if let Some(other) = seen.insert(path.clone(), format!("{kind} `{id}`")) {
+            return Err(
+                format!("{other} and {kind} `{id}` would both have the statement {path}: give one another id").into()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The documents of an evaluated month, `(path relative to its directory,
 /// text)`: the programme report, each payee's HTML statement (operators,
 /// then partners), each partner's report.
@@ -304,6 +320,22 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
         assert!(html.contains("&lt;svg onload=alert(3)&gt;"), "the node, a label value: {html}");
         assert!(docs[0].1.contains("| &lt;svg onload=alert(3)> | &lt;iframe src=x> |"), "{}", docs[0].1);
+    }
+
+    #[test]
+    fn an_operator_and_a_partner_with_one_id_would_share_a_statement_and_are_refused() {
+        use crate::engine::testutil::{facts, period, rules};
+        let r = rules(
+            "version: 1\npartner_tiers:\n  - {id: gold, name: Gold, lines: []}\npartners:\n  - {id: x, name: P, tier: gold, start: 2026-01-01}\ntiers:\n  - {id: t1, name: T, lines: []}\noperators:\n  - {id: x, name: O, tier: t1, start: 2026-01-01}\n",
+        );
+        let p = period("2026-10");
+        let e = crate::engine::evaluate(&facts(&p), &Default::default(), &r, &p, p.end);
+        let err = documents(&e, &r, &Templates::builtin()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "operator `x` and partner `x` would both have the statement statements/x.html: give one another id"
+        );
+        assert_eq!(check_file_names(&r).unwrap_err().to_string(), err, "refused before a month is read");
     }
 
     #[test]
