@@ -6,17 +6,19 @@
 #   demo: prometheus, promtool            (Debian package prometheus)
 #   test: the above, prometheus-alertmanager and amtool (Debian package
 #         prometheus-alertmanager), victoria-metrics (Debian package
-#         victoria-metrics, the second query backend), and aiosmtpd
-#         importable by python3 (PyPI aiosmtpd, else Debian
-#         python3-aiosmtpd): the tests start a real Prometheus,
-#         Alertmanager, VictoriaMetrics and SMTP server.
+#         victoria-metrics, the second query backend), chromium (Debian
+#         package chromium: the HTML statements are rendered in a real
+#         browser), and aiosmtpd importable by python3 (PyPI aiosmtpd,
+#         else Debian python3-aiosmtpd): the tests start a real
+#         Prometheus, Alertmanager, VictoriaMetrics, SMTP server and
+#         headless Chromium.
 set -euo pipefail
 what=${1:-test}
 case "$what" in
   demo) tools=(prometheus promtool); packages=(prometheus) ;;
   test)
-    tools=(prometheus promtool prometheus-alertmanager amtool victoria-metrics)
-    packages=(prometheus prometheus-alertmanager victoria-metrics)
+    tools=(prometheus promtool prometheus-alertmanager amtool victoria-metrics chromium)
+    packages=(prometheus prometheus-alertmanager victoria-metrics chromium)
     ;;
   *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

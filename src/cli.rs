@@ -113,6 +113,8 @@ pub struct CloseArgs {
     pub mail: bool,
     #[command(flatten)]
     pub mail_args: MailArgs,
+    #[command(flatten)]
+    pub templates: close::render::TemplatesArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -301,6 +303,7 @@ fn close_month(args: CloseArgs) -> Result<ExitCode, Error> {
             delay: args.evaluation_delay,
             now: Utc::now(),
             progress: true,
+            templates: args.templates.dir.clone(),
         };
         let (written, _lock) = close::close(&options)?;
         let dir = match written {

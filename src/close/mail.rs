@@ -1,6 +1,8 @@
 //! The statement by e-mail (lettre, SMTP): finance gets the whole statement
-//! (CSV and the partner report attached), each payee with an e-mail address
-//! on the roster gets their own lines (their CSV rows attached).
+//! (CSV and the programme report attached), each payee with an e-mail
+//! address on the roster gets their own lines (their HTML statement and
+//! their CSV rows attached; a partner its partner report too). The
+//! attachments are the closed month's files, as `close` wrote them.
 //!
 //! Idempotent: `mail-sent.json` in the closed month's directory records the
 //! message id of every message sent, rewritten after each successful send.
@@ -12,8 +14,9 @@
 //! The SMTP password comes only from a file or an environment variable and
 //! is never logged or printed ([`Secret`]'s `Debug` hides it).
 
+use super::render::{partner_report_path, statement_path};
 use super::statement::{self, StatementFile};
-use super::{Error, PARTNER_REPORT_MD, STATEMENT_CSV, STATEMENT_JSON, write_atomic};
+use super::{Error, PROGRAMME_REPORT_MD, STATEMENT_CSV, STATEMENT_JSON, write_atomic};
 use crate::evaluation::Statement;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
@@ -168,10 +171,18 @@ impl MailReport {
 /// The messages of a closed month (in `dir`): finance first, then payees.
 pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>, Vec<String>), Error> {
     let file: StatementFile = statement::read(&dir.join(STATEMENT_JSON))?;
-    let read =
-        |name: &str| std::fs::read(dir.join(name)).map_err(|e| format!("reading {}: {e}", dir.join(name).display()));
+    let read = |name: &str| {
+        std::fs::read(dir.join(name)).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                " (a month closed by an older version: close it again, which adds the files it lacks)"
+            } else {
+                ""
+            };
+            format!("reading {}: {e}{hint}", dir.join(name).display())
+        })
+    };
     let csv = read(STATEMENT_CSV)?;
-    let report = read(PARTNER_REPORT_MD)?;
+    let report = read(PROGRAMME_REPORT_MD)?;
     let json = read(STATEMENT_JSON)?;
     let hash = hex::encode(&Sha256::digest(&json)[..6]);
     let e = &file.evaluation;
@@ -186,7 +197,10 @@ pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>
         for (kind, s) in statement::payees(e) {
             let _ = writeln!(body, "{kind:<8} {:<20} {:<28} {:>12} {}", s.id, s.name, s.total, e.currency);
         }
-        body.push_str("\nAttached: the statement (one row per payee and pay line) and the partner report.\n");
+        body.push_str(
+            "\nAttached: the statement (one row per payee and pay line) and the programme report. \
+             Each payee's HTML statement is in statements/, each partner's report in partners/.\n",
+        );
         out.push(Outgoing {
             key: "finance".into(),
             to: finance.to_vec(),
@@ -194,7 +208,7 @@ pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>
             body,
             attachments: vec![
                 (format!("statement-{}.csv", e.period), "text/csv; charset=utf-8".into(), csv),
-                (format!("partner-report-{}.md", e.period), "text/markdown; charset=utf-8".into(), report),
+                (format!("programme-report-{}.md", e.period), "text/markdown; charset=utf-8".into(), report),
             ],
             message_id: message_id("finance"),
         });
@@ -206,17 +220,33 @@ pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>
             no_address.push(key);
             continue;
         };
+        let mut attachments = vec![
+            (
+                format!("statement-{}-{}.html", e.period, s.id),
+                "text/html; charset=utf-8".into(),
+                read(&statement_path(&s.id))?,
+            ),
+            (
+                format!("statement-{}-{}.csv", e.period, s.id),
+                "text/csv; charset=utf-8".into(),
+                statement::payee_csv(e, s).into_bytes(),
+            ),
+        ];
+        if kind == "partner" {
+            let report = read(&partner_report_path(&s.id))?;
+            attachments.push((
+                format!("partner-report-{}-{}.md", e.period, s.id),
+                "text/markdown; charset=utf-8".into(),
+                report,
+            ));
+        }
         out.push(Outgoing {
             message_id: message_id(&key),
             key,
             to: vec![to],
             subject: format!("{}: your statement for {} ({} {})", e.programme, e.period, s.total, e.currency),
             body: payee_body(s, &e.period, &e.currency),
-            attachments: vec![(
-                format!("statement-{}-{}.csv", e.period, s.id),
-                "text/csv; charset=utf-8".into(),
-                statement::payee_csv(e, s).into_bytes(),
-            )],
+            attachments,
         });
     }
     Ok((out, no_address))
@@ -228,7 +258,7 @@ fn payee_body(s: &Statement, period: &str, currency: &str) -> String {
         let _ = writeln!(b, "  {:<34} {:>9} {:>12}  {}", l.name, crate::report::status(l.status), l.amount, l.formula);
     }
     let _ = writeln!(b, "  {:<34} {:>9} {:>12} {currency}", "total", "", s.total);
-    b.push_str("\nEvery line with its reason is in the attached CSV.\n");
+    b.push_str("\nThe attached statement (HTML, opens in any browser and prints on A4) shows every line with its formula and reason; the CSV holds the same lines.\n");
     b
 }
 

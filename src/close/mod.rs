@@ -8,18 +8,21 @@
 //!   files and the rule that a closed month is never overwritten with a
 //!   different result.
 //! - [`statement`]: `statement.json` / `statement.csv` and per-payee CSV.
-//! - [`partner_report`]: `partner-report.md` after the seed's template.
+//! - [`render`]: the documents people read, from templates: the programme
+//!   report (`programme-report.md`, after the seed's template), each payee's
+//!   HTML statement (`statements/<payee-id>.html`), each partner's report
+//!   (`partners/<partner-id>.md`).
 //! - [`diff`]: what a rules change does to a closed month's pay.
 //! - [`explain`]: every line of one payee with inputs, thresholds and formula.
 //! - [`mail`]: the statement by e-mail, idempotent through a sent record.
 //!
-//! A closed month lives in `OUT/<period>/`: [`FILES`], plus `mail-sent.json`
-//! once mail went out.
+//! A closed month lives in `OUT/<period>/`: [`FILES`], the statements and
+//! partner reports, plus `mail-sent.json` once mail went out.
 
 pub mod diff;
 pub mod explain;
 pub mod mail;
-pub mod partner_report;
+pub mod render;
 pub mod statement;
 
 use crate::evaluation::Evaluation;
@@ -31,6 +34,7 @@ use crate::source::alertmanager::{self, AlertmanagerConfig};
 use crate::source::evidence::{Evidence, EvidenceHeader, Recorder, Replay, RuleFileText};
 use crate::source::{self, Client, ClientConfig};
 use chrono::{DateTime, Utc};
+use render::Templates;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,9 +46,10 @@ pub const STATEMENT_CSV: &str = "statement.csv";
 /// Also where history ([`history::dir`]) reads a closed month from.
 pub const STATEMENT_JSON: &str = history::dir::STATEMENT_JSON;
 pub const EVIDENCE_JSON: &str = "evidence.json";
-pub const PARTNER_REPORT_MD: &str = "partner-report.md";
-/// The files of a closed month, in the order they are compared and written.
-pub const FILES: [&str; 4] = [STATEMENT_CSV, STATEMENT_JSON, EVIDENCE_JSON, PARTNER_REPORT_MD];
+pub const PROGRAMME_REPORT_MD: &str = render::PROGRAMME_REPORT_FILE;
+/// The files every closed month has, in the order they are compared and
+/// written; the payees' statements and the partners' reports follow.
+pub const FILES: [&str; 4] = [STATEMENT_CSV, STATEMENT_JSON, EVIDENCE_JSON, PROGRAMME_REPORT_MD];
 
 /// Rules and the files they were read from (kept in the evidence).
 pub struct LoadedRules {
@@ -242,15 +247,22 @@ impl pipeline::Progress for Ticker {
     }
 }
 
-/// The four files of a closed month, `(name, text)`, in [`FILES`] order.
-pub fn render_files(reading: &Reading, rules: &Rules) -> Vec<(&'static str, String)> {
+/// The files of a closed month, `(path in its directory, text)`: [`FILES`]
+/// in their order, then each payee's HTML statement and each partner's
+/// report ([`render::documents`]).
+pub fn render_files(reading: &Reading, rules: &Rules, templates: &Templates) -> Result<Vec<(String, String)>, Error> {
     let e = &reading.evaluation;
-    vec![
-        (STATEMENT_CSV, statement::csv(e)),
-        (STATEMENT_JSON, statement::json(e)),
-        (EVIDENCE_JSON, reading.evidence.to_json()),
-        (PARTNER_REPORT_MD, partner_report::render(e, rules)),
-    ]
+    let mut documents = render::documents(e, rules, templates)?;
+    let report = documents.remove(0);
+    debug_assert_eq!(report.0, PROGRAMME_REPORT_MD);
+    let mut files = vec![
+        (STATEMENT_CSV.to_string(), statement::csv(e)),
+        (STATEMENT_JSON.to_string(), statement::json(e)),
+        (EVIDENCE_JSON.to_string(), reading.evidence.to_json()),
+        report,
+    ];
+    files.extend(documents);
+    Ok(files)
 }
 
 /// What writing a closed month did.
@@ -334,18 +346,20 @@ fn truncate(line: &str) -> String {
 /// Write `files` into `dir`, unless files already there differ: then write
 /// nothing and say what differs. Files missing from an earlier, interrupted
 /// close are added. Each file is written to a temporary name and renamed.
-pub fn write_closed(dir: &Path, files: &[(&str, String)]) -> Result<Written, Error> {
+/// A name may hold a directory (`statements/alice.html`): it is created.
+pub fn write_closed<N: AsRef<str>>(dir: &Path, files: &[(N, String)]) -> Result<Written, Error> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut differences = vec![];
     let mut missing = vec![];
     for (name, text) in files {
+        let name = name.as_ref();
         let path = dir.join(name);
         match std::fs::read(&path) {
             Ok(old) => {
                 let old = String::from_utf8_lossy(&old);
                 differences.extend(difference(name, &old, text));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push((*name, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push((name, text)),
             Err(e) => return Err(format!("reading {}: {e}", path.display()).into()),
         }
     }
@@ -356,7 +370,11 @@ pub fn write_closed(dir: &Path, files: &[(&str, String)]) -> Result<Written, Err
         return Ok(Written::Unchanged { dir: dir.to_path_buf() });
     }
     for (name, text) in &missing {
-        write_atomic(&dir.join(name), text.as_bytes())?;
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        write_atomic(&path, text.as_bytes())?;
     }
     Ok(Written::New { dir: dir.to_path_buf(), files: missing.iter().map(|(n, _)| n.to_string()).collect() })
 }
@@ -418,6 +436,8 @@ pub struct CloseOptions {
     pub delay: Dur,
     pub now: DateTime<Utc>,
     pub progress: bool,
+    /// `--templates.dir`: templates replacing the built-in ones.
+    pub templates: Option<PathBuf>,
 }
 
 /// Close a month: refuse one not over, read the closed months before it
@@ -427,13 +447,15 @@ pub struct CloseOptions {
 /// by the returned [`MonthLock`] (keep it while mailing).
 pub fn close(o: &CloseOptions) -> Result<(Written, MonthLock), Error> {
     let loaded = load_rules(&o.rules_dir)?;
+    let templates = Templates::load(o.templates.as_deref())?;
+    render::check_file_names(&loaded.rules)?;
     let period = Period::month(&o.period, loaded.rules.time_zone)?;
     check_month_over(&period, o.delay, o.now)?;
     let lock = MonthLock::acquire(&o.out, &period.label)?;
     let history = history::dir::read(&o.out, &period, loaded.rules.history_months())?;
     let reading =
         read_live(o.client.clone(), o.alertmanager.clone(), &loaded, &history, &period, period.end, o.progress)?;
-    let files = render_files(&reading, &loaded.rules);
+    let files = render_files(&reading, &loaded.rules, &templates)?;
     Ok((write_closed(&o.out.join(&period.label), &files)?, lock))
 }
 

@@ -42,6 +42,8 @@ pub struct Rules {
     /// Months before the first close, as given in `opening_figures:`
     /// (a closed month wins over them).
     pub opening: History,
+    /// The programme's targets (`targets:`; each optional).
+    pub targets: TargetsSpec,
 }
 
 /// A variable over several months, validated: `how` resolved.

@@ -8,6 +8,7 @@
 //! rejects a section or id defined twice.
 
 mod aggregate;
+mod targets;
 
 use super::expr::{Expr, Pos, Text};
 use crate::money::{Dec, RoundingMode};
@@ -16,6 +17,7 @@ pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+pub use targets::{AboveTarget, BelowTarget, CountTarget, TargetsSpec};
 
 /// One rule file.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +57,8 @@ pub struct RuleFile {
     /// "eligible since" read for months no statement was closed for.
     #[serde(default)]
     pub opening_figures: Vec<crate::history::figures::MonthFigures>,
+    /// The programme's targets, shown in the programme report.
+    pub targets: Option<TargetsSpec>,
 }
 
 /// Programme-wide settings.

@@ -203,7 +203,7 @@ fn evaluate_gives_the_same_statement_from_prometheus_and_victoria_metrics() {
 
 /// The files of `close` that carry the statement; `evidence.json` holds
 /// each backend's raw answers and is compared on its own.
-const STATEMENT_FILES: [&str; 3] = ["statement.csv", "statement.json", "partner-report.md"];
+const STATEMENT_FILES: [&str; 3] = ["statement.csv", "statement.json", "programme-report.md"];
 
 fn close(f: &Fixture, url: &str, out: &Path) {
     let o = bin()

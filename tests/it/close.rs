@@ -102,7 +102,7 @@ impl Fixture {
     }
 }
 
-const FILES: [&str; 4] = ["statement.csv", "statement.json", "evidence.json", "partner-report.md"];
+const FILES: [&str; 4] = ["statement.csv", "statement.json", "evidence.json", "programme-report.md"];
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
@@ -194,11 +194,11 @@ fn every_payee_total_is_the_sum_of_its_lines_in_json_and_csv() {
 }
 
 #[test]
-fn the_partner_report_follows_the_template_with_exact_figures() {
+fn the_programme_report_follows_the_template_with_exact_figures() {
     let f = fixture();
-    let report = text(&f.file("partner-report.md"));
+    let report = text(&f.file("programme-report.md"));
     for heading in [
-        "# Fleet Partner Monthly Report",
+        "# Fleet Programme Monthly Report",
         "## Executive Summary",
         "### Node Inventory",
         "### Incident Log",
@@ -500,9 +500,9 @@ fn received(smtp: &Smtp) -> Vec<(String, Vec<String>)> {
 
 fn expected_mail() -> Vec<(String, Vec<String>)> {
     vec![
-        ("eu@example.org".into(), vec!["statement-2026-10-op-eu.csv".into()]),
-        ("finance@example.org".into(), vec!["partner-report-2026-10.md".into(), "statement-2026-10.csv".into()]),
-        ("us@example.org".into(), vec!["statement-2026-10-op-us.csv".into()]),
+        ("eu@example.org".into(), vec!["statement-2026-10-op-eu.csv".into(), "statement-2026-10-op-eu.html".into()]),
+        ("finance@example.org".into(), vec!["programme-report-2026-10.md".into(), "statement-2026-10.csv".into()]),
+        ("us@example.org".into(), vec!["statement-2026-10-op-us.csv".into(), "statement-2026-10-op-us.html".into()]),
     ]
 }
 

@@ -26,3 +26,4 @@ mod rules;
 mod security;
 mod serve;
 mod source;
+mod statements;

@@ -30,6 +30,7 @@ use std::time::Instant;
 pub use fleet_incentives::local_prometheus::{Series, Span};
 
 pub mod alertmanager;
+pub mod chromium;
 pub mod dashboards;
 pub mod fleet;
 pub mod proxy;

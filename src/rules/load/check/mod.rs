@@ -11,6 +11,7 @@ mod names;
 mod opening;
 mod promql;
 mod roster;
+mod targets;
 mod text;
 mod tiers;
 
@@ -47,6 +48,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     check_promotions(m, &names, errs);
     aggregates::check_aggregates(m, &names, errs);
     opening::check_opening(m, &names, errs);
+    targets::check_targets(m, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }

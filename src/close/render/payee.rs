@@ -1,0 +1,139 @@
+//! The context of a payee's HTML statement (template `statement.html.j2`,
+//! file `statements/<payee-id>.html`): the payee's [`Statement`] as it is
+//! (every line with formula and reason, total, year to date, tier and
+//! since when, promotion), the whole evaluation, the names the rules give
+//! tiers and lines, and the warnings that concern the payee.
+
+use super::programme::Common;
+use crate::evaluation::{Evaluation, Statement};
+use crate::rules::Rules;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct PayeeContext<'a> {
+    #[serde(flatten)]
+    pub common: Common<'a>,
+    /// The whole evaluation (shared between payees, built once).
+    pub evaluation: &'a minijinja::Value,
+    /// `operator` or `partner`.
+    pub kind: &'static str,
+    pub statement: &'a Statement,
+    /// The tier by name (its id if the rules lack it).
+    pub tier_name: String,
+    /// Since when the payee is in that tier: an operator's `tier_since`, a
+    /// partner's start (a partner has one tier).
+    pub tier_since: Option<chrono::NaiveDate>,
+    /// The tier a promotion would be to, by name.
+    pub promotion_to_name: Option<String>,
+    /// Year-to-date lines the payee has no line of this month (earlier tiers).
+    pub earlier_lines: Vec<YearLine>,
+    /// The evaluation's warnings that name the payee, one of its nodes or an
+    /// input its lines read.
+    pub warnings: Vec<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct YearLine {
+    pub id: String,
+    pub name: String,
+    pub amount: Decimal,
+}
+
+pub fn context<'a>(
+    e: &'a Evaluation,
+    rules: &'a Rules,
+    evaluation: &'a minijinja::Value,
+    kind: &'static str,
+    s: &'a Statement,
+) -> PayeeContext<'a> {
+    let tiers = if kind == "partner" { &rules.partner_tiers } else { &rules.tiers };
+    let tier_name = |id: &str| tiers.iter().find(|t| t.id.value == id).map_or(id.to_string(), |t| t.name.clone());
+    let line_name = |id: &str| {
+        tiers.iter().flat_map(|t| &t.lines).find(|l| l.id.value == id).map_or(id.to_string(), |l| l.name.clone())
+    };
+    let earlier_lines = s
+        .year_to_date
+        .lines
+        .iter()
+        .filter(|(id, _)| !s.lines.iter().any(|l| &l.id == *id))
+        .map(|(id, amount)| YearLine { id: id.clone(), name: line_name(id), amount: *amount })
+        .collect();
+    PayeeContext {
+        common: Common::new(e, rules),
+        evaluation,
+        kind,
+        statement: s,
+        tier_name: tier_name(&s.tier),
+        tier_since: s.tier_since.or_else(|| rules.partners.iter().find(|p| p.id.value == s.id).map(|p| p.start)),
+        promotion_to_name: s.promotion.as_ref().map(|p| tier_name(&p.to)),
+        earlier_lines,
+        warnings: concerning(s, &e.warnings),
+    }
+}
+
+/// The warnings that name the payee's id, one of its nodes or an input its
+/// lines read, as a whole word (`node-1` is not `node-10`).
+pub fn concerning<'a>(s: &Statement, warnings: &'a [String]) -> Vec<&'a str> {
+    let inputs = s.lines.iter().flat_map(|l| l.inputs.keys()).map(|k| k.rsplit('.').next().unwrap_or(k));
+    let words: Vec<&str> =
+        std::iter::once(s.id.as_str()).chain(s.nodes.iter().map(String::as_str)).chain(inputs).collect();
+    warnings.iter().map(String::as_str).filter(|w| words.iter().any(|word| names(w, word))).collect()
+}
+
+/// Whether `text` holds `word` with no letter, digit, `_` or `-` right before or after it.
+fn names(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let part = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warning_concerns_a_payee_that_it_names_as_a_word() {
+        let s = Statement {
+            id: "op-1".into(),
+            name: "One".into(),
+            email: None,
+            tier: "t1".into(),
+            tier_since: None,
+            region: None,
+            nodes: vec!["node-1".into()],
+            availability: Default::default(),
+            lines: vec![crate::evaluation::PayLine {
+                id: "share".into(),
+                name: "Share".into(),
+                kind: "percent".into(),
+                category: "revenue_share".into(),
+                status: crate::evaluation::LineStatus::Withheld,
+                amount: Decimal::ZERO,
+                formula: String::new(),
+                reason: String::new(),
+                inputs: [("kim.partner_revenue".to_string(), "unknown".to_string())].into(),
+            }],
+            total: Decimal::ZERO,
+            promotion: None,
+            year_to_date: Default::default(),
+            variables: Default::default(),
+        };
+        let warnings: Vec<String> = [
+            "node node-1 of operator op-1 has no data in the window",
+            "node node-10 of operator op-10 has no data in the window",
+            "input partner_revenue failed: timeout; lines that read it are withheld",
+            "input partner_revenue_2 has no data",
+            "2026-05 is closed and also in the rules' opening figures",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(concerning(&s, &warnings), [warnings[0].as_str(), warnings[2].as_str()]);
+    }
+}
