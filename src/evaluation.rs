@@ -160,6 +160,10 @@ pub enum LineStatus {
     Error,
 }
 
+/// The `kind` and `category` of a line that is an adjustment kept in git
+/// (rules `adjustments:`), not a pay line of a tier.
+pub const ADJUSTMENT: &str = "adjustment";
+
 /// One pay line of one payee, with why it came out as it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayLine {

@@ -3,7 +3,7 @@
 //! written: condition, amounts, percentages, caps, bands), its formula with
 //! the numbers, and the reason it came out as it did.
 
-use crate::evaluation::{Evaluation, Statement};
+use crate::evaluation::{ADJUSTMENT, Evaluation, Statement};
 use crate::report::{percent, status};
 use crate::rules::Rules;
 use crate::rules::spec::{LineKind, LineSpec, Schedule};
@@ -53,7 +53,9 @@ pub fn explain(e: &Evaluation, rules: &Rules, id: &str) -> Result<String, String
         let _ = writeln!(o, "{}. {} ({}) — {}, category {}", i + 1, l.name, l.id, l.kind, l.category);
         let _ = writeln!(o, "   result:    {} {} {}", status(l.status), l.amount, e.currency);
         let spec = tier.and_then(|t| t.lines.iter().find(|x| x.id.value == l.id));
-        if let Some(spec) = spec {
+        if l.kind == ADJUSTMENT {
+            let _ = writeln!(o, "   rule:      an adjustment kept in git (rules `adjustments:`), paid in {}", e.period);
+        } else if let Some(spec) = spec {
             for t in thresholds(spec) {
                 let _ = writeln!(o, "   rule:      {t}");
             }

@@ -7,6 +7,7 @@
 //! - [`promotion`]: promotion checks.
 //! - [`months`]: figures over several months from the history of closed
 //!   months: aggregates, year to date, eligible since.
+//! - [`ledger`]: adjustments kept in git as statement lines of their own.
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
@@ -14,6 +15,7 @@
 
 mod availability;
 mod incidents;
+mod ledger;
 mod months;
 mod pay;
 mod payees;
@@ -127,18 +129,19 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         .collect();
 
     let ops = payees::operators(rules, facts, history, period, &nodes, &incidents, &fleet, &region_avail);
-    let operators: Vec<_> = ops
+    let mut operators: Vec<_> = ops
         .iter()
         .filter(|o| o.active)
         .map(|o| payees::operator_statement(rules, facts, history, period, o, &mut warnings))
         .collect();
-    let partners: Vec<_> = rules
+    let mut partners: Vec<_> = rules
         .partners
         .iter()
         .filter(|p| p.start <= period.last_day())
         .map(|p| payees::partner_statement(rules, facts, history, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
+    ledger::adjust(rules, history, period, &mut operators, &mut partners, &mut warnings);
     let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
     warnings.dedup();

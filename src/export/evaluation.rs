@@ -2,7 +2,7 @@
 //! samples in the evaluation's sorted order.
 
 use super::{PREFIX, encode, register, unix};
-use crate::evaluation::{Availability, Evaluation, LineStatus, Statement};
+use crate::evaluation::{ADJUSTMENT, Availability, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
@@ -434,6 +434,20 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
                 let labels =
                     PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() };
                 (labels, to_f64(s.total))
+            })
+            .collect(),
+    );
+    b.gauge(
+        "payee_adjustment_amount",
+        "Sum of the payee's adjustments this period (rules `adjustments:`); 0 without any",
+        None,
+        payees
+            .iter()
+            .map(|(payee_kind, s)| {
+                let labels =
+                    PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() };
+                let adjustments = s.lines.iter().filter(|l| l.kind == ADJUSTMENT).map(|l| l.amount).sum();
+                (labels, to_f64(adjustments))
             })
             .collect(),
     );

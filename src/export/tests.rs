@@ -54,6 +54,8 @@ promotions:
     to: t2
     checks:
       - {{ name: six months, when: "tenure_months >= 6" }}
+adjustments:
+  - {{ id: backpay, payee: alice, amount: 75.25, currency: USD, reason: Missed bonus, reference: FIN-1, approved_by: Dana, period: 2026-10, corrects: 2026-09 }}
 "#
     )
 }
@@ -123,6 +125,7 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_pay_line_amount", &["payee_kind", "payee", "line", "kind", "category", "currency"]),
     ("fleet_incentives_pay_line_status", &["payee_kind", "payee", "line", "status"]),
     ("fleet_incentives_payee_total_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_adjustment_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_payee_year_to_date_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_programme_total_amount", &["currency"]),
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
@@ -345,6 +348,8 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), to_f64(e.total));
     let alice = e.operators.iter().find(|o| o.id == "alice").unwrap();
     assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), to_f64(alice.total));
+    assert_eq!(one("fleet_incentives_payee_adjustment_amount", &label("payee", "alice")), 75.25);
+    assert_eq!(one("fleet_incentives_payee_adjustment_amount", &label("payee", "bob")), 0.0);
     let bob = e.operators.iter().find(|s| s.id == "bob").unwrap();
     let bob_ytd = rust_decimal::Decimal::new(7005, 1) + bob.total;
     assert_eq!(one("fleet_incentives_payee_year_to_date_amount", &label("payee", "bob")), to_f64(bob_ytd));

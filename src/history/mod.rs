@@ -105,16 +105,18 @@ pub fn months_before(year: i32, month: u32, n: u32) -> Vec<String> {
     (at - n as i64..at).map(label).collect()
 }
 
+/// The month index of `YYYY-MM`.
+pub fn parse_month(s: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|_| s.len() == 7)
+        .map(|d| index(chrono::Datelike::year(&d), chrono::Datelike::month(&d)))
+        .ok_or_else(|| format!("`{s}` is not a month (YYYY-MM)"))
+}
+
 /// The months from `from` to `to` (`YYYY-MM`, both included), in order.
 pub fn months_from_to(from: &str, to: &str) -> Result<Vec<String>, String> {
-    let parse = |s: &str| {
-        chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
-            .ok()
-            .filter(|_| s.len() == 7)
-            .map(|d| index(chrono::Datelike::year(&d), chrono::Datelike::month(&d)))
-            .ok_or_else(|| format!("`{s}` is not a month (YYYY-MM)"))
-    };
-    let (a, b) = (parse(from)?, parse(to)?);
+    let (a, b) = (parse_month(from)?, parse_month(to)?);
     if a > b {
         return Err(format!("{from} is after {to}"));
     }

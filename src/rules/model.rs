@@ -42,6 +42,8 @@ pub struct Rules {
     /// Months before the first close, as given in `opening_figures:`
     /// (a closed month wins over them).
     pub opening: History,
+    /// Manual credits and debits (`adjustments:`), each paid in its month.
+    pub adjustments: Vec<AdjustmentSpec>,
 }
 
 /// A variable over several months, validated: `how` resolved.

@@ -8,12 +8,14 @@
 //! rejects a section or id defined twice.
 
 mod aggregate;
+mod ledger;
 
 use super::expr::{Expr, Pos, Text};
 use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
+pub use ledger::AdjustmentSpec;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -55,6 +57,9 @@ pub struct RuleFile {
     /// "eligible since" read for months no statement was closed for.
     #[serde(default)]
     pub opening_figures: Vec<crate::history::figures::MonthFigures>,
+    /// Manual credits and debits per payee (see [`AdjustmentSpec`]).
+    #[serde(default)]
+    pub adjustments: Vec<AdjustmentSpec>,
 }
 
 /// Programme-wide settings.

@@ -19,6 +19,7 @@ mod deploy;
 mod evaluate;
 mod history;
 mod hostile;
+mod ledger;
 mod paging;
 mod perf_record;
 mod rules;

@@ -6,6 +6,7 @@
 mod availability;
 mod escalation;
 mod incidents;
+mod ledger;
 mod months;
 mod pay;
 mod payees;

@@ -49,6 +49,7 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         promotions: items(m.promotions),
         aggregates: items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids)).collect(),
         opening,
+        adjustments: items(m.adjustments),
     })
 }
 

@@ -39,6 +39,7 @@ pub(super) struct Merged {
     pub(super) promotions: Vec<At<PromotionSpec>>,
     pub(super) aggregates: Vec<At<AggregateSpec>>,
     pub(super) opening_figures: Vec<At<MonthFigures>>,
+    pub(super) adjustments: Vec<At<AdjustmentSpec>>,
 }
 
 pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged {
@@ -69,6 +70,7 @@ pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged
         m.promotions.extend(tag(i, f.promotions));
         m.aggregates.extend(tag(i, f.aggregates));
         m.opening_figures.extend(tag(i, f.opening_figures));
+        m.adjustments.extend(tag(i, f.adjustments));
     }
     m
 }

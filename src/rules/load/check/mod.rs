@@ -7,6 +7,7 @@
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
+mod ledger;
 mod names;
 mod opening;
 mod promql;
@@ -47,6 +48,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     check_promotions(m, &names, errs);
     aggregates::check_aggregates(m, &names, errs);
     opening::check_opening(m, &names, errs);
+    ledger::check_adjustments(m, &names, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }

@@ -53,6 +53,7 @@ fn files(m: &Merged) -> BTreeSet<usize> {
     files.extend(m.partner_tiers.iter().map(|a| a.file));
     files.extend(m.promotions.iter().map(|a| a.file));
     files.extend(m.aggregates.iter().map(|a| a.file));
+    files.extend(m.adjustments.iter().map(|a| a.file));
     files
 }
 

@@ -1,0 +1,238 @@
+//! The ledger through the binary, against ONE real Prometheus holding a
+//! quarter (July–September 2026), closed month by month as finance runs
+//! it, with the rules changing in git between closes: a month with an
+//! adjustment; an adjustment added for a month already closed is not
+//! applied (the next close says to move it); a clawback of a closed month
+//! paid in an open one. Every statement's total is the sum of its lines;
+//! re-closing and replaying are byte-identical.
+
+use crate::common;
+
+use chrono::{TimeZone, Utc};
+use common::Prometheus;
+use common::Span;
+use common::fleet::{Node, Plan};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const RULES: &str = r#"version: 1
+programme: {name: Ledger programme, currency: USD, time_zone: UTC}
+source: {up: 'up{job="fleet-node"}', node_label: instance, region_label: region, step: 1m, failure_after: 5m}
+severities:
+  - {id: P2, name: Node, definition: a node down, when: "nodes_down >= 1", respond_within: 1h, resolve_within: 24h}
+tiers:
+  - id: t1
+    name: Tier 1
+    lines:
+      - {id: base, name: Base stipend, kind: fixed, category: stipend, amount: 500}
+operators:
+  - {id: op-a, name: A, tier: t1, start: 2026-07-01, nodes: [n1]}
+  - {id: op-b, name: B, tier: t1, start: 2026-07-01, nodes: [n2]}
+"#;
+
+/// In git before the quarter: a bonus for op-a paid in July, and a
+/// clawback from op-b of July paid in August (an open month).
+const ADJUSTMENTS: &str = r#"version: 1
+adjustments:
+  - id: jul-bonus
+    payee: op-a
+    amount: 50.25
+    currency: USD
+    reason: Launch week on call
+    reference: FIN-7
+    approved_by: Dana
+    period: 2026-07
+  - id: claw-jul
+    payee: op-b
+    amount: -800
+    currency: USD
+    reason: July stipend paid for nodes that never ran
+    reference: FIN-9
+    approved_by: Dana
+    period: 2026-08
+    corrects: 2026-07
+"#;
+
+/// Added to git after July was closed: for July, so never applied.
+const LATE: &str = r#"version: 1
+adjustments:
+  - {id: late, payee: op-a, amount: 20, currency: USD, reason: Forgotten, reference: FIN-11, approved_by: Dana, period: 2026-07}
+"#;
+
+fn plan() -> Plan {
+    let start = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
+    let end = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let node = |name: &str, region: &str, operator: &str| Node {
+        name: name.into(),
+        region: region.into(),
+        operator: operator.into(),
+    };
+    Plan {
+        span: Span { start, end, step: 60 },
+        nodes: vec![node("n1", "eu", "op-a"), node("n2", "us", "op-b")],
+        outages: vec![],
+        gaps: vec![],
+    }
+}
+
+struct Fixture {
+    prometheus: Prometheus,
+    root: tempfile::TempDir,
+    rules: PathBuf,
+    out: PathBuf,
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "exit {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+impl Fixture {
+    fn close(&self, period: &str) -> Output {
+        bin()
+            .args(["close", "--period", period, "--prometheus.url", &self.prometheus.url()])
+            .arg("--rules.dir")
+            .arg(&self.rules)
+            .arg("--out")
+            .arg(&self.out)
+            .output()
+            .unwrap()
+    }
+
+    fn statement(&self, period: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(self.out.join(period).join("statement.json")).unwrap()).unwrap()
+    }
+}
+
+/// The quarter closed month by month, the rules changing in git between closes.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let plan = plan();
+        let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
+        let root = tempfile::tempdir().unwrap();
+        let rules = root.path().join("rules");
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(rules.join("rules.yaml"), RULES).unwrap();
+        std::fs::write(rules.join("adjustments.yaml"), ADJUSTMENTS).unwrap();
+        let out = root.path().join("out");
+        let f = Fixture { prometheus, root, rules, out };
+        ok(f.close("2026-07"));
+        std::fs::write(f.rules.join("late.yaml"), LATE).unwrap();
+        for month in ["2026-08", "2026-09"] {
+            ok(f.close(month));
+        }
+        f
+    })
+}
+
+fn payee<'a>(statement: &'a Value, id: &str) -> &'a Value {
+    let e = &statement["evaluation"];
+    e["operators"].as_array().unwrap().iter().chain(e["partners"].as_array().unwrap()).find(|o| o["id"] == id).unwrap()
+}
+
+fn line<'a>(statement: &'a Value, id: &str, line: &str) -> Option<&'a Value> {
+    payee(statement, id)["lines"].as_array().unwrap().iter().find(|l| l["id"] == line)
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().unwrap_or_else(|| panic!("not a decimal string: {v}")).parse().unwrap()
+}
+
+fn warnings(statement: &Value) -> Vec<String> {
+    statement["evaluation"]["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn an_adjustment_is_a_line_of_its_own_and_a_clawback_of_a_closed_month_goes_into_an_open_one() {
+    let f = fixture();
+    let jul = f.statement("2026-07");
+    let bonus = line(&jul, "op-a", "jul-bonus").expect("July's adjustment");
+    assert_eq!((bonus["kind"].as_str(), bonus["category"].as_str()), (Some("adjustment"), Some("adjustment")));
+    assert_eq!(bonus["amount"], "50.25");
+    let reason = bonus["reason"].as_str().unwrap();
+    assert!(reason.contains("Launch week on call; reference FIN-7; approved by Dana"), "{reason}");
+    assert_eq!(payee(&jul, "op-a")["total"], "550.25");
+
+    let aug = f.statement("2026-08");
+    let claw = line(&aug, "op-b", "claw-jul").expect("the clawback, in August");
+    assert_eq!((claw["name"].as_str(), claw["amount"].as_str()), (Some("Clawback for 2026-07"), Some("-800.00")));
+    assert!(claw["reason"].as_str().unwrap().ends_with("corrects 2026-07 (clawback)"), "{claw}");
+    assert_eq!(payee(&aug, "op-b")["total"], "-300.00");
+    assert!(line(&jul, "op-b", "claw-jul").is_none(), "July is never rewritten");
+
+    // `late` came after July was closed: not applied anywhere, and said.
+    for m in ["2026-07", "2026-08", "2026-09"] {
+        assert!(line(&f.statement(m), "op-a", "late").is_none(), "{m}");
+    }
+    let want = "adjustment late is for 2026-07, which is closed; move it to an open month (with `corrects: 2026-07`)";
+    assert!(warnings(&aug).iter().any(|w| w == want), "{:?}", warnings(&aug));
+
+    // The year to date counts both adjustments.
+    let sep = f.statement("2026-09");
+    let ytd = &payee(&sep, "op-b")["year_to_date"];
+    assert_eq!(ytd["lines"]["claw-jul"], "-800.00");
+    assert_eq!(ytd["total"], "700.00", "3 × 500 − 800: {ytd}");
+    assert_eq!(payee(&sep, "op-a")["year_to_date"]["total"], "1550.25");
+}
+
+#[test]
+fn every_total_is_the_sum_of_its_lines_and_the_csv_carries_the_adjustments() {
+    let f = fixture();
+    for m in ["2026-07", "2026-08", "2026-09"] {
+        let s = f.statement(m);
+        let e = &s["evaluation"];
+        let mut all = Decimal::ZERO;
+        for p in e["operators"].as_array().unwrap().iter().chain(e["partners"].as_array().unwrap()) {
+            let sum: Decimal = p["lines"].as_array().unwrap().iter().map(|l| dec(&l["amount"])).sum();
+            assert_eq!(dec(&p["total"]), sum, "{m} {}", p["id"]);
+            all += sum;
+        }
+        assert_eq!(dec(&e["total"]), all, "{m}");
+    }
+    let csv = std::fs::read_to_string(f.out.join("2026-08/statement.csv")).unwrap();
+    let row = csv.lines().find(|l| l.contains(",claw-jul,")).expect("the clawback's row");
+    assert!(
+        row.contains(",adjustment,paid,-800.00,USD,\"adjustment of -800.00 USD, corrects 2026-07 (clawback)\""),
+        "{row}"
+    );
+    assert!(row.ends_with("approved by Dana; corrects 2026-07 (clawback),-800.00"), "{row}");
+}
+
+#[test]
+fn reclosing_and_replaying_are_byte_identical() {
+    let f = fixture();
+    let before: Vec<Vec<u8>> = ["statement.json", "evidence.json", "statement.csv"]
+        .iter()
+        .map(|n| std::fs::read(f.out.join("2026-09").join(n)).unwrap())
+        .collect();
+    let o = ok(f.close("2026-09"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already closed with identical files"));
+    let alone = f.root.path().join("evidence-alone.json");
+    std::fs::write(&alone, &before[1]).unwrap();
+    let o = ok(bin().args(["replay", "--format", "json", "--evidence"]).arg(&alone).output().unwrap());
+    assert!(o.stdout == before[0], "replay = the closed statement, byte for byte");
+}
+
+/// `explain` names an adjustment's rule, reference and approver.
+#[test]
+fn explain_shows_an_adjustment() {
+    let f = fixture();
+    let o = ok(bin()
+        .args(["explain", "--operator", "op-b", "--evidence"])
+        .arg(f.out.join("2026-08/evidence.json"))
+        .output()
+        .unwrap());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("an adjustment kept in git (rules `adjustments:`), paid in 2026-08"), "{text}");
+    assert!(text.contains("approved_by = Dana, corrects = 2026-07, reference = FIN-9"), "{text}");
+}
