@@ -7,7 +7,8 @@
 //! - [`promotion`]: promotion checks.
 //! - [`months`]: figures over several months from the history of closed
 //!   months: aggregates, year to date, eligible since.
-//! - [`ledger`]: adjustments kept in git as statement lines of their own.
+//! - [`ledger`]: adjustments kept in git as statement lines of their own;
+//!   what is payable and the negative balance carried or written off.
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
@@ -142,6 +143,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         .collect();
 
     ledger::adjust(rules, history, period, &mut operators, &mut partners, &mut warnings);
+    let payable = ledger::settle_all(rules, history, period, &mut operators, &mut partners);
     let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
     warnings.dedup();
@@ -165,6 +167,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         operators,
         partners,
         total,
+        payable,
         warnings,
     }
 }

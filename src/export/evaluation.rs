@@ -437,19 +437,47 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
             })
             .collect(),
     );
-    b.gauge(
+    let per_payee: Vec<_> = payees
+        .iter()
+        .map(|(payee_kind, s)| {
+            (PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() }, *s)
+        })
+        .collect();
+    let money = |d: Option<rust_decimal::Decimal>| d.map(to_f64);
+    b.per(
         "payee_adjustment_amount",
         "Sum of the payee's adjustments this period (rules `adjustments:`); 0 without any",
         None,
-        payees
-            .iter()
-            .map(|(payee_kind, s)| {
-                let labels =
-                    PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() };
-                let adjustments = s.lines.iter().filter(|l| l.kind == ADJUSTMENT).map(|l| l.amount).sum();
-                (labels, to_f64(adjustments))
-            })
-            .collect(),
+        &per_payee,
+        |s| money(Some(s.lines.iter().filter(|l| l.kind == ADJUSTMENT).map(|l| l.amount).sum())),
+    );
+    b.per(
+        "payee_balance_in_amount",
+        "Negative balance carried into this period from the month before (0 or less); absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.balance_in),
+    );
+    b.per(
+        "payee_payable_amount",
+        "What the payee is paid this period: balance carried in plus total, at least 0; absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.payable),
+    );
+    b.per(
+        "payee_balance_out_amount",
+        "Negative balance carried into the next period (0 or less); absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.balance_out),
+    );
+    b.per(
+        "payee_written_off_amount",
+        "Negative balance written off this period (programme.negative_balance: write_off); absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.written_off),
     );
     b.gauge(
         "payee_year_to_date_amount",
@@ -469,6 +497,12 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "Sum of all payees' totals this period",
         None,
         vec![(CurrencyLabels { currency: currency.clone() }, to_f64(eval.total))],
+    );
+    b.gauge(
+        "programme_payable_amount",
+        "Sum of what every payee is paid this period; absent while any payee's is not known",
+        None,
+        eval.payable.map(|p| (CurrencyLabels { currency: currency.clone() }, to_f64(p))).into_iter().collect(),
     );
     b.gauge(
         "promotion_eligible",

@@ -85,9 +85,10 @@ fn realistic(extra_operators: &str) -> Evaluation {
     evaluate(&f, &september(), &r, &p, now)
 }
 
-/// September closed for bob (who joined on the 10th): his year to date is known.
+/// September closed for bob (who joined on the 10th): his year to date is
+/// known; alice owes 100 from it, the partner nothing.
 fn september() -> History {
-    let yaml = "- period: 2026-09\n  operators:\n    bob: {tier: t1, lines: {stipend: 700.5}}\n";
+    let yaml = "- period: 2026-09\n  operators:\n    bob: {tier: t1, lines: {stipend: 700.5}}\n    alice: {tier: t1, lines: {stipend: -100}, balance_out: -100}\n  partners:\n    bronze1: {tier: bronze}\n";
     crate::history::figures::history(serde_saphyr::from_str(yaml).unwrap(), "test").unwrap()
 }
 
@@ -126,8 +127,13 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_pay_line_status", &["payee_kind", "payee", "line", "status"]),
     ("fleet_incentives_payee_total_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_payee_adjustment_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_balance_in_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_payable_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_balance_out_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_written_off_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_payee_year_to_date_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_programme_total_amount", &["currency"]),
+    ("fleet_incentives_programme_payable_amount", &["currency"]),
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
     ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),
@@ -350,6 +356,14 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), to_f64(alice.total));
     assert_eq!(one("fleet_incentives_payee_adjustment_amount", &label("payee", "alice")), 75.25);
     assert_eq!(one("fleet_incentives_payee_adjustment_amount", &label("payee", "bob")), 0.0);
+    // Alice carries 100 in from September and pays it off.
+    assert_eq!(one("fleet_incentives_payee_balance_in_amount", &label("payee", "alice")), -100.0);
+    let alice_payable = alice.total - rust_decimal::Decimal::ONE_HUNDRED;
+    assert_eq!(one("fleet_incentives_payee_payable_amount", &label("payee", "alice")), to_f64(alice_payable));
+    assert_eq!(one("fleet_incentives_payee_balance_out_amount", &label("payee", "alice")), 0.0);
+    assert_eq!(one("fleet_incentives_payee_written_off_amount", &label("payee", "alice")), 0.0);
+    assert_eq!(one("fleet_incentives_programme_payable_amount", &|_| true), to_f64(e.payable.unwrap()));
+    assert_eq!(e.payable.unwrap(), e.total - rust_decimal::Decimal::ONE_HUNDRED);
     let bob = e.operators.iter().find(|s| s.id == "bob").unwrap();
     let bob_ytd = rust_decimal::Decimal::new(7005, 1) + bob.total;
     assert_eq!(one("fleet_incentives_payee_year_to_date_amount", &label("payee", "bob")), to_f64(bob_ytd));

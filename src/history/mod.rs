@@ -41,6 +41,11 @@ pub struct PayeeMonth {
     pub total: Decimal,
     /// Promotion eligibility that month (`None`: no promotion from the tier, or undecided).
     pub eligible: Option<bool>,
+    /// The negative balance carried out of the month (≤ 0; see
+    /// [`Ledger`](crate::evaluation::Ledger)); `None`: not known at its
+    /// close, or closed by a version without balances.
+    #[serde(default)]
+    pub balance_out: Option<Decimal>,
 }
 
 impl PayeeMonth {
@@ -52,6 +57,7 @@ impl PayeeMonth {
             lines: s.lines.iter().map(|l| (l.id.clone(), l.amount)).collect(),
             total: s.total,
             eligible: s.promotion.as_ref().map(|p| p.eligible),
+            balance_out: s.ledger.balance_out,
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
-pub use ledger::AdjustmentSpec;
+pub use ledger::{AdjustmentSpec, NegativeBalance};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -76,6 +76,10 @@ pub struct ProgrammeSpec {
     pub time_zone: Option<Text>,
     #[serde(default)]
     pub rounding: RoundingSpec,
+    /// A month that ends below zero pays nothing; its balance is carried
+    /// forward (default) or written off.
+    #[serde(default)]
+    pub negative_balance: NegativeBalance,
 }
 
 fn default_currency() -> String {

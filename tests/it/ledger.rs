@@ -3,8 +3,10 @@
 //! it, with the rules changing in git between closes: a month with an
 //! adjustment; an adjustment added for a month already closed is not
 //! applied (the next close says to move it); a clawback of a closed month
-//! paid in an open one. Every statement's total is the sum of its lines;
-//! re-closing and replaying are byte-identical.
+//! paid in an open one, larger than the month's pay: nothing negative is
+//! paid, the balance is carried into the next close and recovered from it.
+//! Every statement's total is the sum of its lines; re-closing and
+//! replaying are byte-identical.
 
 use crate::common;
 
@@ -205,7 +207,7 @@ fn every_total_is_the_sum_of_its_lines_and_the_csv_carries_the_adjustments() {
         row.contains(",adjustment,paid,-800.00,USD,\"adjustment of -800.00 USD, corrects 2026-07 (clawback)\""),
         "{row}"
     );
-    assert!(row.ends_with("approved by Dana; corrects 2026-07 (clawback),-800.00"), "{row}");
+    assert!(row.contains("approved by Dana; corrects 2026-07 (clawback),-800.00,"), "{row}");
 }
 
 #[test]
@@ -221,6 +223,59 @@ fn reclosing_and_replaying_are_byte_identical() {
     std::fs::write(&alone, &before[1]).unwrap();
     let o = ok(bin().args(["replay", "--format", "json", "--evidence"]).arg(&alone).output().unwrap());
     assert!(o.stdout == before[0], "replay = the closed statement, byte for byte");
+}
+
+/// (balance_in, payable, balance_out) of a payee's statement.
+fn ledger(statement: &Value, id: &str) -> (String, String, String) {
+    let p = payee(statement, id);
+    let s = |k: &str| p[k].as_str().unwrap_or_else(|| panic!("{k} of {id}: {p}")).to_string();
+    (s("balance_in"), s("payable"), s("balance_out"))
+}
+
+#[test]
+fn a_negative_month_pays_nothing_and_its_balance_is_recovered_from_the_next_close() {
+    let f = fixture();
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    // July is both operators' first month.
+    assert_eq!(ledger(&f.statement("2026-07"), "op-b"), s("0.00", "500.00", "0.00"));
+    // August: 500 − 800 = −300: nothing paid, 300 carried.
+    let aug = f.statement("2026-08");
+    assert_eq!(ledger(&aug, "op-b"), s("0.00", "0.00", "-300.00"));
+    assert_eq!(aug["evaluation"]["total"], "200.00", "the month's total is still the sum of the lines");
+    assert_eq!(aug["evaluation"]["payable"], "500.00", "op-a's 500, op-b's 0");
+    // September: recovered from the next payout, read from August's statement.
+    let sep = f.statement("2026-09");
+    assert_eq!(ledger(&sep, "op-b"), s("-300.00", "200.00", "0.00"));
+    assert_eq!(ledger(&sep, "op-a"), s("0.00", "500.00", "0.00"));
+    assert_eq!(sep["evaluation"]["payable"], "700.00");
+    // The CSV's last columns, on each of the payee's rows.
+    let csv = std::fs::read_to_string(f.out.join("2026-09/statement.csv")).unwrap();
+    assert!(
+        csv.starts_with("period,")
+            && csv.lines().next().unwrap().ends_with(",balance_in,payable,balance_out,written_off")
+    );
+    let row = csv.lines().find(|l| l.contains(",op-b,")).unwrap();
+    assert!(row.ends_with(",-300.00,200.00,0.00,0.00"), "{row}");
+    // The table says so.
+    let o = ok(bin()
+        .args(["replay", "--format", "table", "--evidence"])
+        .arg(f.out.join("2026-09/evidence.json"))
+        .output()
+        .unwrap());
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("balance carried in") && table.contains("-300.00 USD"), "{table}");
+    assert!(table.contains("Total payouts: 1000.00 USD\nTotal payable: 700.00 USD"), "{table}");
+    // Without the closed months, `evaluate` does not guess.
+    let o = ok(bin()
+        .args(["evaluate", "--period", "2026-09", "--format", "json", "--at", "2026-10-01T00:00:00Z"])
+        .args(["--prometheus.url", &f.prometheus.url()])
+        .arg("--rules.dir")
+        .arg(&f.rules)
+        .output()
+        .unwrap());
+    let bare: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(bare["payable"], Value::Null);
+    assert_eq!(bare["operators"][1]["balance_unknown"], "2026-08 is not closed");
 }
 
 /// `explain` names an adjustment's rule, reference and approver.

@@ -116,3 +116,105 @@ fn an_adjustment_for_a_payee_without_a_statement_is_not_applied_and_said() {
         e.warnings.iter().any(|w| w == "adjustment ghost is for nobody, who has no statement in 2026-10: not applied")
     );
 }
+
+/// alice's months of 2026 before October as figures: `(month, total, balance_out)`.
+fn alice_months(months: &[(u32, &str, Option<&str>)]) -> History {
+    let mut yaml = String::new();
+    for (m, total, out) in months {
+        let out = out.map_or(String::new(), |b| format!(", balance_out: {b}"));
+        yaml += &format!(
+            "- period: 2026-{m:02}\n  operators:\n    alice: {{tier: t1, lines: {{stipend: {total}}}{out}}}\n"
+        );
+    }
+    let mut h = figures::history(serde_saphyr::from_str(&yaml).unwrap(), "test").unwrap();
+    // Not given: closed without a balance (figures default to 0).
+    for (m, _, out) in months {
+        if out.is_none() {
+            h.months.get_mut(&format!("2026-{m:02}")).unwrap().operators.get_mut("alice").unwrap().balance_out = None;
+        }
+    }
+    h
+}
+
+/// October for alice (1700: three nodes and the uptime bonus) with `history`.
+fn october_ledger(r: &Rules, history: &History) -> crate::evaluation::Ledger {
+    let (p, f) = october_three_nodes();
+    let e = evaluate(&f, history, r, &p, p.end);
+    assert_eq!(statement(&e, "alice").total, dec("1700.00"));
+    statement(&e, "alice").ledger.clone()
+}
+
+fn known(balance_in: &str, payable: &str, balance_out: &str, written_off: &str) -> crate::evaluation::Ledger {
+    crate::evaluation::Ledger {
+        balance_in: Some(dec(balance_in)),
+        payable: Some(dec(payable)),
+        balance_out: Some(dec(balance_out)),
+        written_off: Some(dec(written_off)),
+        balance_unknown: None,
+    }
+}
+
+#[test]
+fn a_payees_first_month_starts_at_zero_and_a_positive_month_pays_its_total() {
+    let r = programme("", "");
+    let jan = period("2026-01");
+    let e = evaluate(&facts(&jan), &History::default(), &r, &jan, jan.end);
+    let alice = statement(&e, "alice");
+    let t = alice.total.to_string();
+    assert_eq!(alice.ledger, known("0.00", &t, "0.00", "0.00"));
+    assert_eq!(e.payable, Some(alice.total));
+    assert_eq!(october_ledger(&r, &alice_months(&[(9, "900", Some("0"))])), known("0", "1700.00", "0.00", "0.00"));
+}
+
+#[test]
+fn a_negative_balance_is_carried_forward_and_recovered_from_later_payouts() {
+    let r = programme("", "");
+    // September left alice owing 2000: October's 1700 pays part of it.
+    let oct = october_ledger(&r, &alice_months(&[(9, "-2000", Some("-2000"))]));
+    assert_eq!(oct, known("-2000", "0.00", "-300.00", "0.00"));
+    // Owing 300: October pays 1400 and the balance is cleared.
+    let oct = october_ledger(&r, &alice_months(&[(9, "-300", Some("-300"))]));
+    assert_eq!(oct, known("-300", "1400.00", "0.00", "0.00"));
+}
+
+#[test]
+fn a_clawback_larger_than_the_month_pays_nothing_and_carries_the_rest() {
+    let r = with_adjustments(&adjustment("claw", "alice", "-2500", "2026-10", Some("2026-09")));
+    let (p, f) = october_three_nodes();
+    let e = evaluate(&f, &alice_months(&[(9, "1700", None), (8, "1700", Some("0"))]), &r, &p, p.end);
+    let alice = statement(&e, "alice");
+    assert_eq!(alice.total, dec("-800.00"), "the total stays the sum of the lines");
+    assert_eq!(alice.ledger, known("0.00", "0.00", "-800.00", "0.00"));
+}
+
+#[test]
+fn under_write_off_a_negative_balance_is_written_off_and_nothing_is_carried() {
+    let mut r = programme("", "");
+    r.programme.negative_balance = crate::rules::spec::NegativeBalance::WriteOff;
+    let oct = october_ledger(&r, &alice_months(&[(9, "-2000", Some("-2000"))]));
+    assert_eq!(oct, known("-2000", "0.00", "0.00", "300.00"), "a balance carried before the change is honoured");
+    let next = crate::engine::ledger::settle(dec("0.00"), dec("-40.00"), r.programme.negative_balance, dec("0.00"));
+    assert_eq!(next, (dec("0.00"), dec("0.00"), dec("40.00")));
+}
+
+#[test]
+fn a_month_closed_without_a_balance_is_settled_again_from_its_total() {
+    let r = programme("", "");
+    // August carried 500 out; September (1000) was closed without a
+    // balance: it paid 500 and carried nothing.
+    let oct = october_ledger(&r, &alice_months(&[(8, "-500", Some("-500")), (9, "1000", None)]));
+    assert_eq!(oct, known("0.00", "1700.00", "0.00", "0.00"));
+    let oct = october_ledger(&r, &alice_months(&[(8, "-500", Some("-500")), (9, "200", None)]));
+    assert_eq!(oct, known("-300.00", "1400.00", "0.00", "0.00"));
+}
+
+#[test]
+fn a_missing_month_makes_the_balance_unknown_naming_the_month() {
+    let r = programme("", "");
+    let unknown = |why: &str| crate::evaluation::Ledger { balance_unknown: Some(why.into()), ..Default::default() };
+    assert_eq!(october_ledger(&r, &History::default()), unknown("2026-09 is not closed"));
+    // September closed without a balance and August not closed: not guessed.
+    assert_eq!(october_ledger(&r, &alice_months(&[(9, "1000", None)])), unknown("2026-08 is not closed"));
+    let (p, f) = october_three_nodes();
+    assert_eq!(evaluate(&f, &History::default(), &r, &p, p.end).payable, None);
+}

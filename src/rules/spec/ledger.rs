@@ -1,5 +1,5 @@
 //! The ledger sections: `adjustments` (manual credits and debits kept in
-//! git). Closed months are never
+//! git) and the programme's `negative_balance` setting. Closed months are never
 //! rewritten: a correction of one is an adjustment paid in an open month
 //! that names the month it corrects (`corrects`).
 
@@ -39,4 +39,17 @@ impl AdjustmentSpec {
     pub fn amount_pos(&self) -> Pos {
         Pos::of(&self.amount)
     }
+}
+
+/// What happens to a payee's month that ends below zero (a churn rebate
+/// larger than the month's pay, a clawback): nothing negative is paid.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NegativeBalance {
+    /// The negative balance is carried into the next month and recovered
+    /// from its payout (and the months after, until it is paid off).
+    #[default]
+    CarryForward,
+    /// The negative balance is written off; nothing is carried.
+    WriteOff,
 }

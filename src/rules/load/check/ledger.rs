@@ -160,6 +160,17 @@ mod tests {
     }
 
     #[test]
+    fn the_negative_balance_setting_is_one_of_two() {
+        let files = edited("programme.yaml", "time_zone: UTC,", "time_zone: UTC, negative_balance: write_off,");
+        let rules = crate::rules::load::load_files(std::path::Path::new("rules"), &files).unwrap();
+        assert_eq!(rules.programme.negative_balance, crate::rules::spec::NegativeBalance::WriteOff);
+        let files = edited("programme.yaml", "time_zone: UTC,", "time_zone: UTC, negative_balance: forgive,");
+        let errs = errors(&files);
+        assert_eq!((errs.len(), errs[0].line), (1, 3), "{errs:#?}");
+        assert!(errs[0].message.contains("forgive"), "{}", errs[0]);
+    }
+
+    #[test]
     fn an_unknown_field_is_refused_at_its_place() {
         let files = with_file(fixture(), "adjustments.yaml", &OK.replace("reference:", "referense:"));
         let at = pos(&files, "adjustments.yaml", "referense");
