@@ -290,4 +290,24 @@ pub struct Ledger {
     /// Why the balance carried in is not known, naming the month.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance_unknown: Option<String>,
+    /// The payee's disputes open at the evaluation time (rules `disputes:`), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disputes: Vec<OpenDispute>,
+}
+
+/// A dispute of one of the payee's lines, open at the evaluation time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDispute {
+    pub id: String,
+    /// The month disputed (`YYYY-MM`).
+    pub period: String,
+    /// The line disputed: a pay line or an adjustment id.
+    pub line: String,
+    pub opened_on: NaiveDate,
+    pub opened_by: String,
+    pub text: String,
+    /// From the start of `opened_on` (programme time zone) to the evaluation time.
+    pub age_seconds: i64,
+    /// Whole days of `age_seconds`.
+    pub age_days: i64,
 }

@@ -1,7 +1,7 @@
 //! Renders an [`Evaluation`] for people and programs: a text table, JSON
 //! (amounts as decimal strings) or CSV (one row per payee and pay line).
 
-use crate::evaluation::{Evaluation, Ledger, LineStatus, Statement};
+use crate::evaluation::{Evaluation, Ledger, LineStatus, OpenDispute, Statement};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -265,11 +265,14 @@ fn statement(o: &mut String, s: &Statement, currency: &str) {
     }
 }
 
-/// What is paid and carried: the payable always, balances when there are any.
+/// What is paid and carried: the payable always, balances when there are
+/// any; then the open disputes.
 fn ledger(o: &mut String, g: &Ledger, currency: &str) {
+    for d in &g.disputes {
+        let _ = writeln!(o, "    {}", dispute_line(d));
+    }
     let Some(payable) = g.payable else {
-        let why = g.balance_unknown.as_deref().unwrap_or("not evaluated");
-        let _ = writeln!(o, "    payable unknown: the balance carried in is not known ({why})");
+        let _ = writeln!(o, "    {}", payable_unknown(g));
         return;
     };
     let zero = |d: Option<Decimal>| d.is_none_or(|d| d.is_zero());
@@ -288,6 +291,20 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
         let amount = amount.map(|d| d.to_string()).unwrap_or_default();
         let _ = writeln!(o, "    {name:<34} {:>9} {amount:>12} {currency}", "");
     }
+}
+
+/// Why a payee's payable is not known, in one line.
+pub fn payable_unknown(g: &Ledger) -> String {
+    let why = g.balance_unknown.as_deref().unwrap_or("not evaluated");
+    format!("payable unknown: the balance carried in is not known ({why})")
+}
+
+/// An open dispute in one line: `open dispute d1 of 2026-08, line base, 26 days (opened 2026-09-05 by A): text`.
+pub fn dispute_line(d: &OpenDispute) -> String {
+    format!(
+        "open dispute {} of {}, line {}, {} day(s) (opened {} by {}): {}",
+        d.id, d.period, d.line, d.age_days, d.opened_on, d.opened_by, d.text
+    )
 }
 
 #[cfg(test)]

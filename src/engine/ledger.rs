@@ -11,15 +11,19 @@
 //! again from its recorded total, back to a month with one or to the
 //! payee's first month (balance 0). A month that is needed and not closed
 //! makes the balance unknown, naming the month: never guessed.
+//!
+//! Disputes kept in git show on their payee's statement while they are open
+//! at the evaluation time, with their age ([`disputes`]).
 
 use super::months::{self, Active};
 use super::pay::zero;
-use crate::evaluation::{ADJUSTMENT, Ledger, LineStatus, PayLine, Statement};
+use crate::evaluation::{ADJUSTMENT, Ledger, LineStatus, OpenDispute, PayLine, Statement};
 use crate::history::{ClosedMonth, History, PayeeMonth, index, label, not_closed, parse_month};
 use crate::money::round;
 use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::spec::{AdjustmentSpec, NegativeBalance};
+use chrono::{DateTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -75,13 +79,21 @@ fn add_line(rules: &Rules, s: &mut Statement, a: &AdjustmentSpec) {
         None if negative => ("Adjustment (debit)".to_string(), String::new()),
         None => ("Adjustment (credit)".to_string(), String::new()),
     };
-    let then = |sep: &str| if corrects.is_empty() { String::new() } else { format!("{sep}{corrects}") };
+    let then = |sep: &str| {
+        let mut more: Vec<String> = vec![];
+        more.extend((!corrects.is_empty()).then(|| corrects.clone()));
+        more.extend(a.dispute.as_ref().map(|d| format!("resolves dispute {d}")));
+        more.iter().map(|m| format!("{sep}{m}")).collect::<String>()
+    };
     let mut inputs = BTreeMap::from([
         ("approved_by".to_string(), a.approved_by.value.clone()),
         ("reference".to_string(), a.reference.value.clone()),
     ]);
     if let Some(m) = &a.corrects {
         inputs.insert("corrects".into(), m.value.clone());
+    }
+    if let Some(d) = &a.dispute {
+        inputs.insert("dispute".into(), d.value.clone());
     }
     s.lines.push(PayLine {
         id: a.id.value.clone(),
@@ -157,6 +169,7 @@ fn ledger(
                 balance_out: Some(balance_out),
                 written_off: Some(written_off),
                 balance_unknown: None,
+                disputes: vec![],
             }
         }
         Err(why) => Ledger { balance_unknown: Some(why), ..Ledger::default() },
@@ -208,5 +221,34 @@ pub(crate) fn settle(
     match mode {
         NegativeBalance::CarryForward => (payable, below, zero),
         NegativeBalance::WriteOff => (payable, zero, zero - below),
+    }
+}
+
+/// Every payee's disputes open at `now`, oldest first, with their age.
+pub(crate) fn disputes(rules: &Rules, now: DateTime<Utc>, operators: &mut [Statement], partners: &mut [Statement]) {
+    let today = now.with_timezone(&rules.time_zone).date_naive();
+    for s in operators.iter_mut().chain(partners.iter_mut()) {
+        let mut open: Vec<OpenDispute> = rules
+            .disputes
+            .iter()
+            .filter(|d| d.payee.value == s.id && d.open_on(today))
+            .map(|d| {
+                let opened = d.opened_on.value.and_time(chrono::NaiveTime::MIN);
+                let opened = rules.time_zone.from_local_datetime(&opened).earliest().map_or(now, |t| t.to_utc());
+                let age_seconds = (now - opened).num_seconds().max(0);
+                OpenDispute {
+                    id: d.id.value.clone(),
+                    period: d.period.value.clone(),
+                    line: d.line.value.clone(),
+                    opened_on: d.opened_on.value,
+                    opened_by: d.opened_by.value.clone(),
+                    text: d.text.value.clone(),
+                    age_seconds,
+                    age_days: age_seconds / 86_400,
+                }
+            })
+            .collect();
+        open.sort_by(|a, b| (a.opened_on, &a.id).cmp(&(b.opened_on, &b.id)));
+        s.ledger.disputes = open;
     }
 }

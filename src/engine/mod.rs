@@ -8,7 +8,8 @@
 //! - [`months`]: figures over several months from the history of closed
 //!   months: aggregates, year to date, eligible since.
 //! - [`ledger`]: adjustments kept in git as statement lines of their own;
-//!   what is payable and the negative balance carried or written off.
+//!   what is payable and the negative balance carried or written off; open
+//!   disputes.
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
@@ -144,6 +145,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
 
     ledger::adjust(rules, history, period, &mut operators, &mut partners, &mut warnings);
     let payable = ledger::settle_all(rules, history, period, &mut operators, &mut partners);
+    ledger::disputes(rules, now, &mut operators, &mut partners);
     let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
     warnings.dedup();

@@ -96,6 +96,15 @@ struct PayeeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DisputeLabels {
+    payee_kind: &'static str,
+    payee: String,
+    dispute: String,
+    period: String,
+    line: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CurrencyLabels {
     currency: String,
 }
@@ -497,6 +506,26 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "Sum of all payees' totals this period",
         None,
         vec![(CurrencyLabels { currency: currency.clone() }, to_f64(eval.total))],
+    );
+    b.gauge(
+        "dispute_open_age",
+        "Age of a payee's open dispute (rules `disputes:`): evaluation time minus the start of the day it was opened",
+        seconds(),
+        payees
+            .iter()
+            .flat_map(|(payee_kind, s)| {
+                s.ledger.disputes.iter().map(|d| {
+                    let labels = DisputeLabels {
+                        payee_kind,
+                        payee: s.id.clone(),
+                        dispute: d.id.clone(),
+                        period: d.period.clone(),
+                        line: d.line.clone(),
+                    };
+                    (labels, d.age_seconds as f64)
+                })
+            })
+            .collect(),
     );
     b.gauge(
         "programme_payable_amount",

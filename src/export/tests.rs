@@ -55,7 +55,10 @@ promotions:
     checks:
       - {{ name: six months, when: "tenure_months >= 6" }}
 adjustments:
-  - {{ id: backpay, payee: alice, amount: 75.25, currency: USD, reason: Missed bonus, reference: FIN-1, approved_by: Dana, period: 2026-10, corrects: 2026-09 }}
+  - {{ id: backpay, payee: alice, amount: 75.25, currency: USD, reason: Missed bonus, reference: FIN-1, approved_by: Dana, period: 2026-10, corrects: 2026-09, dispute: d1 }}
+disputes:
+  - {{ id: d1, payee: alice, period: 2026-09, line: uptime_bonus, opened_on: 2026-10-01, opened_by: Alice, text: Bonus missing, status: resolved, resolution: Paid back, resolved_on: 2026-10-03 }}
+  - {{ id: d2, payee: alice, period: 2026-09, line: stipend, opened_on: 2026-10-02, opened_by: Alice, text: One node short, status: open }}
 "#
     )
 }
@@ -134,6 +137,7 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_payee_year_to_date_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_programme_total_amount", &["currency"]),
     ("fleet_incentives_programme_payable_amount", &["currency"]),
+    ("fleet_incentives_dispute_open_age_seconds", &["payee_kind", "payee", "dispute", "period", "line"]),
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
     ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),
@@ -364,6 +368,12 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_payee_written_off_amount", &label("payee", "alice")), 0.0);
     assert_eq!(one("fleet_incentives_programme_payable_amount", &|_| true), to_f64(e.payable.unwrap()));
     assert_eq!(e.payable.unwrap(), e.total - rust_decimal::Decimal::ONE_HUNDRED);
+    // d2 is open, opened on the 2nd (evaluated on the 15th at noon); d1 was resolved on the 3rd.
+    let d2 = one("fleet_incentives_dispute_open_age_seconds", &label("dispute", "d2"));
+    assert_eq!(d2, 13.5 * 86_400.0);
+    let l = &samples_named(&s, "fleet_incentives_dispute_open_age_seconds")[0].labels;
+    assert_eq!((l["payee"].as_str(), l["period"].as_str(), l["line"].as_str()), ("alice", "2026-09", "stipend"));
+    assert_eq!(samples_named(&s, "fleet_incentives_dispute_open_age_seconds").len(), 1);
     let bob = e.operators.iter().find(|s| s.id == "bob").unwrap();
     let bob_ytd = rust_decimal::Decimal::new(7005, 1) + bob.total;
     assert_eq!(one("fleet_incentives_payee_year_to_date_amount", &label("payee", "bob")), to_f64(bob_ytd));

@@ -44,6 +44,8 @@ pub struct Rules {
     pub opening: History,
     /// Manual credits and debits (`adjustments:`), each paid in its month.
     pub adjustments: Vec<AdjustmentSpec>,
+    /// Payees' disputes (`disputes:`), shown on their statements while open.
+    pub disputes: Vec<DisputeSpec>,
 }
 
 /// A variable over several months, validated: `how` resolved.

@@ -15,7 +15,7 @@ use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
-pub use ledger::{AdjustmentSpec, NegativeBalance};
+pub use ledger::{AdjustmentSpec, DisputeSpec, DisputeStatus, NegativeBalance};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -60,6 +60,9 @@ pub struct RuleFile {
     /// Manual credits and debits per payee (see [`AdjustmentSpec`]).
     #[serde(default)]
     pub adjustments: Vec<AdjustmentSpec>,
+    /// Payees' disputes of their lines (see [`DisputeSpec`]).
+    #[serde(default)]
+    pub disputes: Vec<DisputeSpec>,
 }
 
 /// Programme-wide settings.

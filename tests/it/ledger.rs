@@ -4,7 +4,9 @@
 //! adjustment; an adjustment added for a month already closed is not
 //! applied (the next close says to move it); a clawback of a closed month
 //! paid in an open one, larger than the month's pay: nothing negative is
-//! paid, the balance is carried into the next close and recovered from it.
+//! paid, the balance is carried into the next close and recovered from it;
+//! a dispute of the clawback, open at August's close and resolved in
+//! September by an adjustment naming it; another one open at September's.
 //! Every statement's total is the sum of its lines; re-closing and
 //! replaying are byte-identical.
 
@@ -62,6 +64,22 @@ adjustments:
 const LATE: &str = r#"version: 1
 adjustments:
   - {id: late, payee: op-a, amount: 20, currency: USD, reason: Forgotten, reference: FIN-11, approved_by: Dana, period: 2026-07}
+"#;
+
+/// In git before August's close: op-b disputes the clawback.
+const DISPUTE_OPEN: &str = r#"version: 1
+disputes:
+  - {id: d-claw, payee: op-b, period: 2026-08, line: claw-jul, opened_on: 2026-08-20, opened_by: B, text: Two of the nodes did run, status: open}
+"#;
+
+/// In git before September's close: the clawback's dispute resolved (half
+/// of it paid back in September), and op-a disputes August's stipend.
+const DISPUTES_SEPTEMBER: &str = r#"version: 1
+disputes:
+  - {id: d-claw, payee: op-b, period: 2026-08, line: claw-jul, opened_on: 2026-08-20, opened_by: B, text: Two of the nodes did run, status: resolved, resolution: 100 paid back in September, resolved_on: 2026-09-15}
+  - {id: d-base, payee: op-a, period: 2026-08, line: base, opened_on: 2026-09-05, opened_by: A, text: Stipend for a second node, status: open}
+adjustments:
+  - {id: refund, payee: op-b, amount: 100, currency: USD, reason: Part of the July clawback, reference: FIN-12, approved_by: Dana, period: 2026-09, corrects: 2026-07, dispute: d-claw}
 "#;
 
 fn plan() -> Plan {
@@ -130,9 +148,10 @@ fn fixture() -> &'static Fixture {
         let f = Fixture { prometheus, root, rules, out };
         ok(f.close("2026-07"));
         std::fs::write(f.rules.join("late.yaml"), LATE).unwrap();
-        for month in ["2026-08", "2026-09"] {
-            ok(f.close(month));
-        }
+        std::fs::write(f.rules.join("disputes.yaml"), DISPUTE_OPEN).unwrap();
+        ok(f.close("2026-08"));
+        std::fs::write(f.rules.join("disputes.yaml"), DISPUTES_SEPTEMBER).unwrap();
+        ok(f.close("2026-09"));
         f
     })
 }
@@ -183,7 +202,7 @@ fn an_adjustment_is_a_line_of_its_own_and_a_clawback_of_a_closed_month_goes_into
     let sep = f.statement("2026-09");
     let ytd = &payee(&sep, "op-b")["year_to_date"];
     assert_eq!(ytd["lines"]["claw-jul"], "-800.00");
-    assert_eq!(ytd["total"], "700.00", "3 × 500 − 800: {ytd}");
+    assert_eq!(ytd["total"], "800.00", "3 × 500 − 800 + 100: {ytd}");
     assert_eq!(payee(&sep, "op-a")["year_to_date"]["total"], "1550.25");
 }
 
@@ -245,9 +264,10 @@ fn a_negative_month_pays_nothing_and_its_balance_is_recovered_from_the_next_clos
     assert_eq!(aug["evaluation"]["payable"], "500.00", "op-a's 500, op-b's 0");
     // September: recovered from the next payout, read from August's statement.
     let sep = f.statement("2026-09");
-    assert_eq!(ledger(&sep, "op-b"), s("-300.00", "200.00", "0.00"));
+    assert_eq!(payee(&sep, "op-b")["total"], "600.00", "500 and the refund of 100");
+    assert_eq!(ledger(&sep, "op-b"), s("-300.00", "300.00", "0.00"));
     assert_eq!(ledger(&sep, "op-a"), s("0.00", "500.00", "0.00"));
-    assert_eq!(sep["evaluation"]["payable"], "700.00");
+    assert_eq!(sep["evaluation"]["payable"], "800.00");
     // The CSV's last columns, on each of the payee's rows.
     let csv = std::fs::read_to_string(f.out.join("2026-09/statement.csv")).unwrap();
     assert!(
@@ -255,7 +275,7 @@ fn a_negative_month_pays_nothing_and_its_balance_is_recovered_from_the_next_clos
             && csv.lines().next().unwrap().ends_with(",balance_in,payable,balance_out,written_off")
     );
     let row = csv.lines().find(|l| l.contains(",op-b,")).unwrap();
-    assert!(row.ends_with(",-300.00,200.00,0.00,0.00"), "{row}");
+    assert!(row.ends_with(",-300.00,300.00,0.00,0.00"), "{row}");
     // The table says so.
     let o = ok(bin()
         .args(["replay", "--format", "table", "--evidence"])
@@ -264,7 +284,7 @@ fn a_negative_month_pays_nothing_and_its_balance_is_recovered_from_the_next_clos
         .unwrap());
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("balance carried in") && table.contains("-300.00 USD"), "{table}");
-    assert!(table.contains("Total payouts: 1000.00 USD\nTotal payable: 700.00 USD"), "{table}");
+    assert!(table.contains("Total payouts: 1100.00 USD\nTotal payable: 800.00 USD"), "{table}");
     // Without the closed months, `evaluate` does not guess.
     let o = ok(bin()
         .args(["evaluate", "--period", "2026-09", "--format", "json", "--at", "2026-10-01T00:00:00Z"])
@@ -276,6 +296,56 @@ fn a_negative_month_pays_nothing_and_its_balance_is_recovered_from_the_next_clos
     let bare: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(bare["payable"], Value::Null);
     assert_eq!(bare["operators"][1]["balance_unknown"], "2026-08 is not closed");
+}
+
+#[test]
+fn an_open_dispute_shows_while_open_and_a_resolved_one_is_an_adjustment_naming_it() {
+    let f = fixture();
+    let disputes =
+        |statement: &Value, id: &str| payee(statement, id)["disputes"].as_array().cloned().unwrap_or_default();
+    // At August's close (2026-09-01), op-b's dispute was 12 days open.
+    let aug = f.statement("2026-08");
+    let d = &disputes(&aug, "op-b")[0];
+    assert_eq!(
+        (d["id"].as_str(), d["line"].as_str(), d["age_days"].as_i64()),
+        (Some("d-claw"), Some("claw-jul"), Some(12))
+    );
+    assert_eq!(d["age_seconds"], 12 * 86_400);
+    assert!(disputes(&aug, "op-a").is_empty());
+    // Resolved on 2026-09-15 by the refund, which names it.
+    let sep = f.statement("2026-09");
+    assert!(disputes(&sep, "op-b").is_empty());
+    let refund = line(&sep, "op-b", "refund").unwrap();
+    assert!(
+        refund["reason"].as_str().unwrap().ends_with("; corrects 2026-07 (back-pay); resolves dispute d-claw"),
+        "{refund}"
+    );
+    // op-a's, opened on 2026-09-05: 26 days at September's close.
+    let d = &disputes(&sep, "op-a")[0];
+    assert_eq!((d["id"].as_str(), d["age_days"].as_i64()), (Some("d-base"), Some(26)));
+    let o = ok(bin()
+        .args(["explain", "--operator", "op-a", "--evidence"])
+        .arg(f.out.join("2026-09/evidence.json"))
+        .output()
+        .unwrap());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(
+            "open dispute d-base of 2026-08, line base, 26 day(s) (opened 2026-09-05 by A): Stipend for a second node"
+        ),
+        "{text}"
+    );
+    // A resolved dispute no adjustment names is a rules error.
+    let rules = f.root.path().join("rules-unnamed");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("rules.yaml"), RULES).unwrap();
+    std::fs::write(rules.join("adjustments.yaml"), ADJUSTMENTS).unwrap();
+    let unnamed = DISPUTES_SEPTEMBER.replace(", dispute: d-claw}", "}");
+    std::fs::write(rules.join("disputes.yaml"), unnamed).unwrap();
+    let o = bin().arg("check").arg(&rules).output().unwrap();
+    let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success() && err.contains("disputes.yaml:3:"), "{err}");
+    assert!(err.contains("dispute `d-claw` is resolved, and no adjustment names it"), "{err}");
 }
 
 /// `explain` names an adjustment's rule, reference and approver.
@@ -290,4 +360,8 @@ fn explain_shows_an_adjustment() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("an adjustment kept in git (rules `adjustments:`), paid in 2026-08"), "{text}");
     assert!(text.contains("approved_by = Dana, corrects = 2026-07, reference = FIN-9"), "{text}");
+    assert!(
+        text.contains("payable 0.00 USD = balance carried in 0.00 + total, at least 0; carried out -300.00\n"),
+        "{text}"
+    );
 }

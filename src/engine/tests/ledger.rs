@@ -151,6 +151,7 @@ fn known(balance_in: &str, payable: &str, balance_out: &str, written_off: &str) 
         balance_out: Some(dec(balance_out)),
         written_off: Some(dec(written_off)),
         balance_unknown: None,
+        disputes: vec![],
     }
 }
 
@@ -217,4 +218,53 @@ fn a_missing_month_makes_the_balance_unknown_naming_the_month() {
     assert_eq!(october_ledger(&r, &alice_months(&[(9, "1000", None)])), unknown("2026-08 is not closed"));
     let (p, f) = october_three_nodes();
     assert_eq!(evaluate(&f, &History::default(), &r, &p, p.end).payable, None);
+}
+
+/// `disputes` (YAML list items) of alice's September lines.
+fn with_disputes(disputes: &str, adjustments: &str) -> Rules {
+    let adjustments = if adjustments.is_empty() { "  []\n" } else { adjustments };
+    with_adjustments(&format!("{adjustments}disputes:\n{disputes}"))
+}
+
+#[test]
+fn an_open_dispute_shows_on_every_statement_while_open_with_its_age() {
+    let d = "  - {id: d1, payee: alice, period: 2026-09, line: stipend, opened_on: 2026-10-05, opened_by: Alice, text: One node short, status: open}\n";
+    let r = with_disputes(d, "");
+    let (p, f) = october_three_nodes();
+    // Closed at the period end: 2026-11-01 is 27 days after the 5th.
+    let e = evaluate(&f, &History::default(), &r, &p, p.end);
+    let open = &statement(&e, "alice").ledger.disputes;
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].id.as_str(), open[0].line.as_str(), open[0].period.as_str()), ("d1", "stipend", "2026-09"));
+    assert_eq!((open[0].age_days, open[0].age_seconds), (27, 27 * 86_400));
+    assert!(statement(&e, "acme").ledger.disputes.is_empty());
+    // Month to date on the 5th at noon: half a day.
+    let mut f5 = f.clone();
+    f5.end = t(2026, 10, 5, 12, 0);
+    let e = evaluate(&f5, &History::default(), &r, &p, f5.end);
+    assert_eq!(statement(&e, "alice").ledger.disputes[0].age_seconds, 43_200);
+    // Before it was opened (a replay of an earlier evaluation): not there.
+    f5.end = t(2026, 10, 4, 12, 0);
+    assert!(statement(&evaluate(&f5, &History::default(), &r, &p, f5.end), "alice").ledger.disputes.is_empty());
+    // Still open a month later.
+    let nov = period("2026-11");
+    let e = evaluate(&facts(&nov), &History::default(), &r, &nov, nov.end);
+    assert_eq!(statement(&e, "alice").ledger.disputes[0].age_days, 57);
+}
+
+#[test]
+fn a_resolved_dispute_is_open_until_its_day_and_the_adjustment_names_it() {
+    let d = "  - {id: d1, payee: alice, period: 2026-09, line: uptime_bonus, opened_on: 2026-10-02, opened_by: Alice, text: Bonus missing, status: resolved, resolution: Paid in October, resolved_on: 2026-10-20}\n";
+    let fix = "  - {id: fix, payee: alice, amount: 200, currency: USD, reason: Uptime bonus of September, reference: FIN-3, approved_by: Dana, period: 2026-10, corrects: 2026-09, dispute: d1}\n";
+    let r = with_disputes(d, fix);
+    let (p, mut f) = october_three_nodes();
+    let e = evaluate(&f, &History::default(), &r, &p, p.end);
+    assert!(statement(&e, "alice").ledger.disputes.is_empty(), "resolved on the 20th");
+    let l = line(&e, "alice", "fix");
+    assert!(l.reason.ends_with("; corrects 2026-09 (back-pay); resolves dispute d1"), "{}", l.reason);
+    assert_eq!(l.formula, "adjustment of 200.00 USD, corrects 2026-09 (back-pay), resolves dispute d1");
+    assert_eq!(l.inputs["dispute"], "d1");
+    f.end = t(2026, 10, 19, 0, 0);
+    let e = evaluate(&f, &History::default(), &r, &p, f.end);
+    assert_eq!(statement(&e, "alice").ledger.disputes[0].age_days, 17, "open on the 19th");
 }

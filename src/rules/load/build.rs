@@ -50,6 +50,7 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         aggregates: items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids)).collect(),
         opening,
         adjustments: items(m.adjustments),
+        disputes: items(m.disputes),
     })
 }
 

@@ -49,6 +49,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     aggregates::check_aggregates(m, &names, errs);
     opening::check_opening(m, &names, errs);
     ledger::check_adjustments(m, &names, errs);
+    ledger::check_disputes(m, &names, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }
