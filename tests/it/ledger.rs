@@ -1,5 +1,5 @@
-//! The ledger through the binary, against ONE real Prometheus holding a
-//! quarter (July–September 2026), closed month by month as finance runs
+//! The ledger through the binary, against ONE real Prometheus holding the
+//! quarter of `history` (July–September 2026), closed month by month as finance runs
 //! it, with the rules changing in git between closes: a month with an
 //! adjustment; an adjustment added for a month already closed is not
 //! applied (the next close says to move it); a clawback of a closed month
@@ -10,16 +10,9 @@
 //! Every statement's total is the sum of its lines; re-closing and
 //! replaying are byte-identical.
 
-use crate::common;
-
-use chrono::{TimeZone, Utc};
-use common::Prometheus;
-use common::Span;
-use common::fleet::{Node, Plan};
+use crate::history::{Fixture, bin, ok, statement};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 const RULES: &str = r#"version: 1
@@ -82,76 +75,35 @@ adjustments:
   - {id: refund, payee: op-b, amount: 100, currency: USD, reason: Part of the July clawback, reference: FIN-12, approved_by: Dana, period: 2026-09, corrects: 2026-07, dispute: d-claw}
 "#;
 
-fn plan() -> Plan {
-    let start = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
-    let end = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
-    let node = |name: &str, region: &str, operator: &str| Node {
-        name: name.into(),
-        region: region.into(),
-        operator: operator.into(),
-    };
-    Plan {
-        span: Span { start, end, step: 60 },
-        nodes: vec![node("n1", "eu", "op-a"), node("n2", "us", "op-b")],
-        outages: vec![],
-        gaps: vec![],
-    }
-}
-
-struct Fixture {
-    prometheus: Prometheus,
-    root: tempfile::TempDir,
-    rules: PathBuf,
-    out: PathBuf,
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"));
-    c.env("RUST_LOG", "warn");
-    c
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "exit {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
-    o
-}
-
 impl Fixture {
-    fn close(&self, period: &str) -> Output {
-        bin()
-            .args(["close", "--period", period, "--prometheus.url", &self.prometheus.url()])
-            .arg("--rules.dir")
-            .arg(&self.rules)
-            .arg("--out")
-            .arg(&self.out)
-            .output()
-            .unwrap()
+    fn close_month(&self, period: &str) -> std::process::Output {
+        self.close(period, &self.out)
     }
 
     fn statement(&self, period: &str) -> Value {
-        serde_json::from_slice(&std::fs::read(self.out.join(period).join("statement.json")).unwrap()).unwrap()
+        statement(&self.out.join(period))
+    }
+
+    /// The binary's output for `args` on the evidence of `period`'s close.
+    fn on_evidence(&self, args: &[&str], period: &str) -> String {
+        let evidence = self.out.join(period).join("evidence.json");
+        let o = ok(bin().args(args).arg("--evidence").arg(evidence).output().unwrap());
+        String::from_utf8(o.stdout).unwrap()
     }
 }
 
-/// The quarter closed month by month, the rules changing in git between closes.
+/// The quarter of `history` (its real Prometheus) closed month by month,
+/// the rules changing in git between closes.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let plan = plan();
-        let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
-        let root = tempfile::tempdir().unwrap();
-        let rules = root.path().join("rules");
-        std::fs::create_dir_all(&rules).unwrap();
-        std::fs::write(rules.join("rules.yaml"), RULES).unwrap();
-        std::fs::write(rules.join("adjustments.yaml"), ADJUSTMENTS).unwrap();
-        let out = root.path().join("out");
-        let f = Fixture { prometheus, root, rules, out };
-        ok(f.close("2026-07"));
+        let f = Fixture::start(&[("rules.yaml", RULES), ("adjustments.yaml", ADJUSTMENTS)]);
+        ok(f.close_month("2026-07"));
         std::fs::write(f.rules.join("late.yaml"), LATE).unwrap();
         std::fs::write(f.rules.join("disputes.yaml"), DISPUTE_OPEN).unwrap();
-        ok(f.close("2026-08"));
+        ok(f.close_month("2026-08"));
         std::fs::write(f.rules.join("disputes.yaml"), DISPUTES_SEPTEMBER).unwrap();
-        ok(f.close("2026-09"));
+        ok(f.close_month("2026-09"));
         f
     })
 }
@@ -236,12 +188,21 @@ fn reclosing_and_replaying_are_byte_identical() {
         .iter()
         .map(|n| std::fs::read(f.out.join("2026-09").join(n)).unwrap())
         .collect();
-    let o = ok(f.close("2026-09"));
+    let o = ok(f.close_month("2026-09"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("already closed with identical files"));
-    let alone = f.root.path().join("evidence-alone.json");
-    std::fs::write(&alone, &before[1]).unwrap();
-    let o = ok(bin().args(["replay", "--format", "json", "--evidence"]).arg(&alone).output().unwrap());
-    assert!(o.stdout == before[0], "replay = the closed statement, byte for byte");
+    for (n, bytes) in ["statement.json", "evidence.json", "statement.csv"].iter().zip(&before) {
+        assert!(std::fs::read(f.out.join("2026-09").join(n)).unwrap() == *bytes, "{n}");
+    }
+    for m in ["2026-07", "2026-08", "2026-09"] {
+        let replayed = f.on_evidence(&["replay", "--format", "json"], m);
+        let closed = std::fs::read(f.out.join(m).join("statement.json")).unwrap();
+        assert!(replayed.as_bytes() == closed, "{m}: replay = the closed statement, byte for byte");
+    }
+    // July, closed before `late` and the disputes were in git, is never rewritten.
+    let july = std::fs::read(f.out.join("2026-07/statement.json")).unwrap();
+    let o = f.close_month("2026-07");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(f.out.join("2026-07/statement.json")).unwrap() == july);
 }
 
 /// (balance_in, payable, balance_out) of a payee's statement.
@@ -277,25 +238,17 @@ fn a_negative_month_pays_nothing_and_its_balance_is_recovered_from_the_next_clos
     let row = csv.lines().find(|l| l.contains(",op-b,")).unwrap();
     assert!(row.ends_with(",-300.00,300.00,0.00,0.00"), "{row}");
     // The table says so.
-    let o = ok(bin()
-        .args(["replay", "--format", "table", "--evidence"])
-        .arg(f.out.join("2026-09/evidence.json"))
-        .output()
-        .unwrap());
-    let table = String::from_utf8_lossy(&o.stdout);
+    let table = f.on_evidence(&["replay", "--format", "table"], "2026-09");
     assert!(table.contains("balance carried in") && table.contains("-300.00 USD"), "{table}");
     assert!(table.contains("Total payouts: 1100.00 USD\nTotal payable: 800.00 USD"), "{table}");
-    // Without the closed months, `evaluate` does not guess.
-    let o = ok(bin()
-        .args(["evaluate", "--period", "2026-09", "--format", "json", "--at", "2026-10-01T00:00:00Z"])
-        .args(["--prometheus.url", &f.prometheus.url()])
-        .arg("--rules.dir")
-        .arg(&f.rules)
-        .output()
-        .unwrap());
-    let bare: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(bare["payable"], Value::Null);
-    assert_eq!(bare["operators"][1]["balance_unknown"], "2026-08 is not closed");
+    // September closed where August is not: nothing is guessed.
+    let alone = f.root.path().join("out-september-alone");
+    ok(f.close("2026-09", &alone));
+    let bare = statement(&alone.join("2026-09"));
+    assert_eq!(bare["evaluation"]["payable"], Value::Null);
+    assert_eq!(payee(&bare, "op-b")["balance_unknown"], "2026-08 is not closed");
+    assert_eq!(payee(&bare, "op-b")["payable"], Value::Null);
+    assert_eq!(payee(&bare, "op-b")["total"], "600.00", "the total is known");
 }
 
 #[test]
@@ -323,41 +276,20 @@ fn an_open_dispute_shows_while_open_and_a_resolved_one_is_an_adjustment_naming_i
     // op-a's, opened on 2026-09-05: 26 days at September's close.
     let d = &disputes(&sep, "op-a")[0];
     assert_eq!((d["id"].as_str(), d["age_days"].as_i64()), (Some("d-base"), Some(26)));
-    let o = ok(bin()
-        .args(["explain", "--operator", "op-a", "--evidence"])
-        .arg(f.out.join("2026-09/evidence.json"))
-        .output()
-        .unwrap());
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = f.on_evidence(&["explain", "--operator", "op-a"], "2026-09");
     assert!(
         text.contains(
             "open dispute d-base of 2026-08, line base, 26 day(s) (opened 2026-09-05 by A): Stipend for a second node"
         ),
         "{text}"
     );
-    // A resolved dispute no adjustment names is a rules error.
-    let rules = f.root.path().join("rules-unnamed");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("rules.yaml"), RULES).unwrap();
-    std::fs::write(rules.join("adjustments.yaml"), ADJUSTMENTS).unwrap();
-    let unnamed = DISPUTES_SEPTEMBER.replace(", dispute: d-claw}", "}");
-    std::fs::write(rules.join("disputes.yaml"), unnamed).unwrap();
-    let o = bin().arg("check").arg(&rules).output().unwrap();
-    let err = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(!o.status.success() && err.contains("disputes.yaml:3:"), "{err}");
-    assert!(err.contains("dispute `d-claw` is resolved, and no adjustment names it"), "{err}");
 }
 
 /// `explain` names an adjustment's rule, reference and approver.
 #[test]
 fn explain_shows_an_adjustment() {
     let f = fixture();
-    let o = ok(bin()
-        .args(["explain", "--operator", "op-b", "--evidence"])
-        .arg(f.out.join("2026-08/evidence.json"))
-        .output()
-        .unwrap());
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = f.on_evidence(&["explain", "--operator", "op-b"], "2026-08");
     assert!(text.contains("an adjustment kept in git (rules `adjustments:`), paid in 2026-08"), "{text}");
     assert!(text.contains("approved_by = Dana, corrects = 2026-07, reference = FIN-9"), "{text}");
     assert!(

@@ -11,7 +11,6 @@
 //! say how and when, and a resolved one is named by the adjustment that
 //! resolves it.
 
-use super::check_unique;
 use super::names::{Names, resolve};
 use crate::history::parse_month;
 use crate::rules::expr::{Pos, Text};
@@ -53,7 +52,6 @@ fn month(file: usize, t: &Text, field: &str, errs: &mut Errors) -> Option<i64> {
 }
 
 pub(super) fn check_adjustments(m: &Merged, n: &Names, errs: &mut Errors) {
-    check_unique("adjustment id", m.adjustments.iter().map(|a| (a.file, &a.item.id)), errs);
     let payees: Vec<String> = n.operators.iter().chain(&n.partners).cloned().collect();
     let programme = m.programme.as_ref().map(|p| &p.item);
     for At { file, item: a } in &m.adjustments {
@@ -123,7 +121,6 @@ fn check_payee(
 }
 
 pub(super) fn check_disputes(m: &Merged, n: &Names, errs: &mut Errors) {
-    check_unique("dispute id", m.disputes.iter().map(|d| (d.file, &d.item.id)), errs);
     let payees: Vec<String> = n.operators.iter().chain(&n.partners).cloned().collect();
     for At { file, item: d } in &m.disputes {
         let file = *file;

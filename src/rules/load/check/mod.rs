@@ -100,6 +100,8 @@ fn check_ids(m: &Merged, errs: &mut Errors) {
     check_unique("input name", m.inputs.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("aggregate name", m.aggregates.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("maintenance name", m.maintenance.iter().map(|s| (s.file, &s.item.name)), errs);
+    check_unique("adjustment id", m.adjustments.iter().map(|s| (s.file, &s.item.id)), errs);
+    check_unique("dispute id", m.disputes.iter().map(|s| (s.file, &s.item.id)), errs);
     for t in m.tiers.iter().chain(&m.partner_tiers) {
         let kind = format!("line id in tier `{}`", t.item.id);
         check_unique(&kind, t.item.lines.iter().map(|l| (t.file, &l.id)), errs);
