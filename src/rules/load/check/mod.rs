@@ -2,8 +2,8 @@
 //! reference and expression variable resolved (with "did you mean", in
 //! [`names`]), operators' tier histories ([`roster`]), line kinds
 //! ([`tiers`]), PromQL ([`promql`]), no control characters in text
-//! ([`text`]) and the programme's settings. Reports into the collector;
-//! builds nothing.
+//! ([`text`]), adjustments and disputes ([`ledger`]) and the programme's
+//! settings. Reports into the collector; builds nothing.
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
