@@ -32,6 +32,10 @@ pub struct Evaluation {
     pub partners: Vec<Statement>,
     /// Sum of all operator and partner totals.
     pub total: Decimal,
+    /// Sum of what is paid to every payee this month (their `payable`);
+    /// `None` while any payee's is not known.
+    #[serde(default)]
+    pub payable: Option<Decimal>,
     /// Things a reader must know (inputs that failed, nodes not on the roster …).
     pub warnings: Vec<String>,
     /// Leakage (seed 003): what the roster and the data disagree on, and pay
@@ -212,6 +216,10 @@ pub enum LineStatus {
     Error,
 }
 
+/// The `kind` and `category` of a line that is an adjustment kept in git
+/// (rules `adjustments:`), not a pay line of a tier.
+pub const ADJUSTMENT: &str = "adjustment";
+
 /// One pay line of one payee, with why it came out as it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayLine {
@@ -278,6 +286,10 @@ pub struct Statement {
     /// This calendar year's pay to date, this month included.
     #[serde(default)]
     pub year_to_date: YearToDate,
+    /// What is paid and what is carried (in the statement's JSON, its
+    /// fields are the statement's own).
+    #[serde(flatten)]
+    pub ledger: Ledger,
     /// Every variable the rules could read for this payee (inputs and
     /// aggregates included), so that later months can aggregate them;
     /// `None`: no value this month.
@@ -305,4 +317,49 @@ pub struct YearToDate {
     pub lines: BTreeMap<String, Decimal>,
     /// `None` while months are missing.
     pub total: Option<Decimal>,
+}
+
+/// A payee's month in the ledger: `total` is the sum of the lines; nothing
+/// negative is paid. `payable` = max(0, `balance_in` + `total`); what is
+/// below zero is carried into the next month (`balance_out`, the default)
+/// or written off (`programme.negative_balance`). Balances are ≤ 0: what
+/// the payee owes. `None`: not known, for the reason in `balance_unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Ledger {
+    /// Carried in from the month before (its `balance_out`); 0 in the payee's first month.
+    #[serde(default)]
+    pub balance_in: Option<Decimal>,
+    /// Paid this month: `balance_in` + `total`, at least 0.
+    #[serde(default)]
+    pub payable: Option<Decimal>,
+    /// Carried into the next month: `balance_in` + `total` when below 0
+    /// (0 when written off).
+    #[serde(default)]
+    pub balance_out: Option<Decimal>,
+    /// Written off this month (≥ 0; `negative_balance: write_off` only).
+    #[serde(default)]
+    pub written_off: Option<Decimal>,
+    /// Why the balance carried in is not known, naming the month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_unknown: Option<String>,
+    /// The payee's disputes open at the evaluation time (rules `disputes:`), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disputes: Vec<OpenDispute>,
+}
+
+/// A dispute of one of the payee's lines, open at the evaluation time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDispute {
+    pub id: String,
+    /// The month disputed (`YYYY-MM`).
+    pub period: String,
+    /// The line disputed: a pay line or an adjustment id.
+    pub line: String,
+    pub opened_on: NaiveDate,
+    pub opened_by: String,
+    pub text: String,
+    /// From the start of `opened_on` (programme time zone) to the evaluation time.
+    pub age_seconds: i64,
+    /// Whole days of `age_seconds`.
+    pub age_days: i64,
 }

@@ -1,7 +1,7 @@
 //! Renders an [`Evaluation`] for people and programs: a text table, JSON
 //! (amounts as decimal strings) or CSV (one row per payee and pay line).
 
-use crate::evaluation::{Evaluation, LineStatus, Statement};
+use crate::evaluation::{Evaluation, Ledger, LineStatus, OpenDispute, Statement};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -36,8 +36,9 @@ enum Cell {
     Text,
 }
 
-/// The CSV columns; `amount` and `year_to_date` are the numbers.
-const CSV_COLUMNS: [(&str, Cell); 14] = [
+/// The CSV columns; `amount`, `year_to_date` and the payee's ledger (the
+/// last four, the same on each of its rows; empty when not known) are the numbers.
+const CSV_COLUMNS: [(&str, Cell); 18] = [
     ("period", Cell::Text),
     ("payee_kind", Cell::Text),
     ("payee_id", Cell::Text),
@@ -52,6 +53,10 @@ const CSV_COLUMNS: [(&str, Cell); 14] = [
     ("formula", Cell::Text),
     ("reason", Cell::Text),
     ("year_to_date", Cell::Number),
+    ("balance_in", Cell::Number),
+    ("payable", Cell::Number),
+    ("balance_out", Cell::Number),
+    ("written_off", Cell::Number),
 ];
 
 /// One row per payee and pay line (the csv crate: RFC 4180 quoting, CRLF);
@@ -59,7 +64,7 @@ const CSV_COLUMNS: [(&str, Cell); 14] = [
 /// ([`neutralise`]), numbers are written as they are.
 pub fn csv(e: &Evaluation) -> String {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(vec![]);
-    let mut row = |cells: [&str; 14]| {
+    let mut row = |cells: [&str; 18]| {
         for ((_, kind), cell) in CSV_COLUMNS.iter().zip(cells) {
             let cell = if *kind == Cell::Text { neutralise(cell) } else { Cow::Borrowed(cell) };
             w.write_field(cell.as_bytes()).expect("writing CSV to memory");
@@ -67,8 +72,11 @@ pub fn csv(e: &Evaluation) -> String {
         w.write_record(None::<&[u8]>).expect("writing CSV to memory");
     };
     row(CSV_COLUMNS.map(|(name, _)| name));
+    let text = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
     for (kind, list) in [("operator", &e.operators), ("partner", &e.partners)] {
         for s in list {
+            let g = &s.ledger;
+            let ledger = [text(g.balance_in), text(g.payable), text(g.balance_out), text(g.written_off)];
             for l in &s.lines {
                 let amount = l.amount.to_string();
                 let ytd = s.year_to_date.lines.get(&l.id).map(|d| d.to_string()).unwrap_or_default();
@@ -87,6 +95,10 @@ pub fn csv(e: &Evaluation) -> String {
                     &l.formula,
                     &l.reason,
                     &ytd,
+                    &ledger[0],
+                    &ledger[1],
+                    &ledger[2],
+                    &ledger[3],
                 ]);
             }
         }
@@ -185,6 +197,15 @@ pub fn table(e: &Evaluation) -> String {
         }
     }
     let _ = writeln!(o, "\nTotal payouts: {} {}", e.total, e.currency);
+    match e.payable {
+        Some(p) => {
+            let _ = writeln!(o, "Total payable: {p} {}", e.currency);
+        }
+        None => {
+            let unknown = e.operators.iter().chain(&e.partners).filter(|s| s.ledger.payable.is_none()).count();
+            let _ = writeln!(o, "Total payable unknown: the balance carried in of {unknown} payee(s) is not known");
+        }
+    }
     if !e.warnings.is_empty() {
         let _ = writeln!(o, "\nWarnings:");
         for w in &e.warnings {
@@ -209,6 +230,7 @@ fn statement(o: &mut String, s: &Statement, currency: &str) {
         let _ = writeln!(o, "    {:<34} {:>9} {:>12}  {}", l.name, status(l.status), l.amount.to_string(), l.reason);
     }
     let _ = writeln!(o, "    {:<34} {:>9} {:>12} {currency}", "total", "", s.total.to_string());
+    ledger(o, &s.ledger, currency);
     let ytd = &s.year_to_date;
     match (ytd.total, ytd.months.first()) {
         (Some(t), Some(first)) => {
@@ -243,6 +265,48 @@ fn statement(o: &mut String, s: &Statement, currency: &str) {
     }
 }
 
+/// What is paid and carried: the payable always, balances when there are
+/// any; then the open disputes.
+fn ledger(o: &mut String, g: &Ledger, currency: &str) {
+    for d in &g.disputes {
+        let _ = writeln!(o, "    {}", dispute_line(d));
+    }
+    let Some(payable) = g.payable else {
+        let _ = writeln!(o, "    {}", payable_unknown(g));
+        return;
+    };
+    let zero = |d: Option<Decimal>| d.is_none_or(|d| d.is_zero());
+    let mut rows = vec![];
+    if !zero(g.balance_in) || !zero(g.balance_out) {
+        rows.push(("balance carried in", g.balance_in));
+    }
+    rows.push(("payable", Some(payable)));
+    if !zero(g.balance_in) || !zero(g.balance_out) {
+        rows.push(("balance carried out", g.balance_out));
+    }
+    if !zero(g.written_off) {
+        rows.push(("written off", g.written_off));
+    }
+    for (name, amount) in rows {
+        let amount = amount.map(|d| d.to_string()).unwrap_or_default();
+        let _ = writeln!(o, "    {name:<34} {:>9} {amount:>12} {currency}", "");
+    }
+}
+
+/// Why a payee's payable is not known, in one line.
+pub fn payable_unknown(g: &Ledger) -> String {
+    let why = g.balance_unknown.as_deref().unwrap_or("not evaluated");
+    format!("payable unknown: the balance carried in is not known ({why})")
+}
+
+/// An open dispute in one line: `open dispute d1 of 2026-08, line base, 26 days (opened 2026-09-05 by A): text`.
+pub fn dispute_line(d: &OpenDispute) -> String {
+    format!(
+        "open dispute {} of {}, line {}, {} day(s) (opened {} by {}): {}",
+        d.id, d.period, d.line, d.age_days, d.opened_on, d.opened_by, d.text
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +336,7 @@ mod tests {
     fn csv_fields_with_commas_quotes_or_newlines_are_quoted_rfc_4180_with_crlf() {
         let e = one_line("'Ann, \"the\" Op'", "\"two\\nlines\"", "100");
         let text = csv(&e);
-        assert!(text.starts_with("period,payee_kind,payee_id,payee_name,tier,line_id,line_name,category,status,amount,currency,formula,reason,year_to_date\r\n"), "{text}");
+        assert!(text.starts_with("period,payee_kind,payee_id,payee_name,tier,line_id,line_name,category,status,amount,currency,formula,reason,year_to_date,balance_in,payable,balance_out,written_off\r\n"), "{text}");
         assert!(text.contains(",op,\"Ann, \"\"the\"\" Op\",t,l,\"two\nlines\",,paid,100.00,USD,100.00,"), "{text}");
         assert!(text.ends_with("\r\n") && text.matches("\r\n").count() == 2, "{text}");
     }
@@ -320,6 +384,7 @@ mod tests {
                 total: Decimal::ZERO,
                 promotion: None,
                 year_to_date: Default::default(),
+                ledger: Default::default(),
                 variables: Default::default(),
             };
             st.year_to_date.missing = missing.iter().map(|m| m.to_string()).collect();

@@ -3,7 +3,7 @@
 //! written: condition, amounts, percentages, caps, bands), its formula with
 //! the numbers, and the reason it came out as it did.
 
-use crate::evaluation::{Evaluation, Statement};
+use crate::evaluation::{ADJUSTMENT, Evaluation, Statement};
 use crate::report::{percent, status};
 use crate::rules::Rules;
 use crate::rules::spec::{LineKind, LineSpec, Schedule};
@@ -48,12 +48,28 @@ pub fn explain(e: &Evaluation, rules: &Rules, id: &str) -> Result<String, String
         a.unknown_seconds,
         a.maintenance_seconds
     );
-    let _ = writeln!(o, "total {} {} = the sum of the {} line(s) below\n", s.total, e.currency, s.lines.len());
+    let _ = writeln!(o, "total {} {} = the sum of the {} line(s) below", s.total, e.currency, s.lines.len());
+    let g = &s.ledger;
+    match (g.balance_in, g.payable, g.balance_out, g.written_off) {
+        (Some(b_in), Some(payable), Some(b_out), Some(off)) => {
+            let off = if off.is_zero() { String::new() } else { format!(", {off} written off") };
+            let _ = writeln!(
+                o,
+                "payable {payable} {} = balance carried in {b_in} + total, at least 0; carried out {b_out}{off}\n",
+                e.currency
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "{}\n", crate::report::payable_unknown(g));
+        }
+    }
     for (i, l) in s.lines.iter().enumerate() {
         let _ = writeln!(o, "{}. {} ({}) — {}, category {}", i + 1, l.name, l.id, l.kind, l.category);
         let _ = writeln!(o, "   result:    {} {} {}", status(l.status), l.amount, e.currency);
         let spec = tier.and_then(|t| t.lines.iter().find(|x| x.id.value == l.id));
-        if let Some(spec) = spec {
+        if l.kind == ADJUSTMENT {
+            let _ = writeln!(o, "   rule:      an adjustment kept in git (rules `adjustments:`), paid in {}", e.period);
+        } else if let Some(spec) = spec {
             for t in thresholds(spec) {
                 let _ = writeln!(o, "   rule:      {t}");
             }
@@ -67,6 +83,9 @@ pub fn explain(e: &Evaluation, rules: &Rules, id: &str) -> Result<String, String
             let _ = writeln!(o, "   inputs:    {}", inputs.join(", "));
         }
         let _ = writeln!(o);
+    }
+    for d in &s.ledger.disputes {
+        let _ = writeln!(o, "{}", crate::report::dispute_line(d));
     }
     if let Some(p) = &s.promotion {
         let _ = writeln!(o, "promotion to {}: {}", p.to, if p.eligible { "eligible" } else { "not eligible" });

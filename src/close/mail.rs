@@ -399,6 +399,7 @@ mod tests {
             total: rust_decimal::Decimal::ZERO,
             promotion: None,
             year_to_date: Default::default(),
+            ledger: Default::default(),
             variables: Default::default(),
         };
         let m = Outgoing {

@@ -9,6 +9,9 @@
 //!   months: aggregates, year to date, eligible since.
 //! - [`leakage`]: roster nodes without data, nodes on no roster, payees paid
 //!   with no active node (seed 003).
+//! - [`ledger`]: adjustments kept in git as statement lines of their own;
+//!   what is payable and the negative balance carried or written off; open
+//!   disputes.
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
@@ -17,6 +20,7 @@
 mod availability;
 mod incidents;
 mod leakage;
+mod ledger;
 mod months;
 mod pay;
 mod payees;
@@ -130,18 +134,21 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         .collect();
 
     let ops = payees::operators(rules, facts, history, period, &nodes, &incidents, &fleet, &region_avail);
-    let operators: Vec<_> = ops
+    let mut operators: Vec<_> = ops
         .iter()
         .filter(|o| o.active)
         .map(|o| payees::operator_statement(rules, facts, history, period, o, &mut warnings))
         .collect();
-    let partners: Vec<_> = rules
+    let mut partners: Vec<_> = rules
         .partners
         .iter()
         .filter(|p| p.start <= period.last_day())
         .map(|p| payees::partner_statement(rules, facts, history, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
+    ledger::adjust(rules, history, period, &mut operators, &mut partners, &mut warnings);
+    let payable = ledger::settle_all(rules, history, period, &mut operators, &mut partners);
+    ledger::disputes(rules, now, &mut operators, &mut partners);
     let leakage = leakage::find(facts, rules, &nodes, &operators, &partners);
     let total = operators.iter().chain(&partners).map(|s| s.total).fold(pay::zero(rules), |a, b| a + b);
     warnings.sort();
@@ -166,6 +173,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         operators,
         partners,
         total,
+        payable,
         warnings,
         leakage,
     }

@@ -298,6 +298,7 @@ pub(crate) fn operator_statement(
         year_to_date: months::year_to_date(history, period, months::operators, &spec.id.value, active, &lines),
         lines,
         promotion,
+        ledger: Default::default(),
         variables: months::recorded(&vars),
     }
 }
@@ -425,6 +426,7 @@ pub(crate) fn partner_statement(
         year_to_date: months::year_to_date(history, period, months::partners, pid, me.active, &lines),
         lines,
         promotion: None,
+        ledger: Default::default(),
         variables: months::recorded(&vars),
     }
 }

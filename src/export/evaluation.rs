@@ -2,7 +2,7 @@
 //! samples in the evaluation's sorted order.
 
 use super::{PREFIX, encode, leakage, register, unix};
-use crate::evaluation::{Availability, Evaluation, LineStatus, Statement};
+use crate::evaluation::{ADJUSTMENT, Availability, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
@@ -93,6 +93,15 @@ struct PayeeLabels {
     payee: String,
     tier: String,
     currency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DisputeLabels {
+    payee_kind: &'static str,
+    payee: String,
+    dispute: String,
+    period: String,
+    line: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -437,6 +446,48 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
             })
             .collect(),
     );
+    let per_payee: Vec<_> = payees
+        .iter()
+        .map(|(payee_kind, s)| {
+            (PayeeLabels { payee_kind, payee: s.id.clone(), tier: s.tier.clone(), currency: currency.clone() }, *s)
+        })
+        .collect();
+    let money = |d: Option<rust_decimal::Decimal>| d.map(to_f64);
+    b.per(
+        "payee_adjustment_amount",
+        "Sum of the payee's adjustments this period (rules `adjustments:`); 0 without any",
+        None,
+        &per_payee,
+        |s| money(Some(s.lines.iter().filter(|l| l.kind == ADJUSTMENT).map(|l| l.amount).sum())),
+    );
+    b.per(
+        "payee_balance_in_amount",
+        "Negative balance carried into this period from the month before (0 or less); absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.balance_in),
+    );
+    b.per(
+        "payee_payable_amount",
+        "What the payee is paid this period: balance carried in plus total, at least 0; absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.payable),
+    );
+    b.per(
+        "payee_balance_out_amount",
+        "Negative balance carried into the next period (0 or less); absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.balance_out),
+    );
+    b.per(
+        "payee_written_off_amount",
+        "Negative balance written off this period (programme.negative_balance: write_off); absent while not known",
+        None,
+        &per_payee,
+        |s| money(s.ledger.written_off),
+    );
     b.gauge(
         "payee_year_to_date_amount",
         "Sum of the payee's pay this calendar year, this period included (absent while a month of the year is not closed)",
@@ -455,6 +506,32 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         "Sum of all payees' totals this period",
         None,
         vec![(CurrencyLabels { currency: currency.clone() }, to_f64(eval.total))],
+    );
+    b.gauge(
+        "dispute_open_age",
+        "Age of a payee's open dispute (rules `disputes:`): evaluation time minus the start of the day it was opened",
+        seconds(),
+        payees
+            .iter()
+            .flat_map(|(payee_kind, s)| {
+                s.ledger.disputes.iter().map(|d| {
+                    let labels = DisputeLabels {
+                        payee_kind,
+                        payee: s.id.clone(),
+                        dispute: d.id.clone(),
+                        period: d.period.clone(),
+                        line: d.line.clone(),
+                    };
+                    (labels, d.age_seconds as f64)
+                })
+            })
+            .collect(),
+    );
+    b.gauge(
+        "programme_payable_amount",
+        "Sum of what every payee is paid this period; absent while any payee's is not known",
+        None,
+        eval.payable.map(|p| (CurrencyLabels { currency: currency.clone() }, to_f64(p))).into_iter().collect(),
     );
     b.gauge(
         "promotion_eligible",

@@ -56,6 +56,11 @@ promotions:
     to: t2
     checks:
       - {{ name: six months, when: "tenure_months >= 6" }}
+adjustments:
+  - {{ id: backpay, payee: alice, amount: 75.25, currency: USD, reason: Missed bonus, reference: FIN-1, approved_by: Dana, period: 2026-10, corrects: 2026-09, dispute: d1 }}
+disputes:
+  - {{ id: d1, payee: alice, period: 2026-09, line: uptime_bonus, opened_on: 2026-10-01, opened_by: Alice, text: Bonus missing, status: resolved, resolution: Paid back, resolved_on: 2026-10-03 }}
+  - {{ id: d2, payee: alice, period: 2026-09, line: stipend, opened_on: 2026-10-02, opened_by: Alice, text: One node short, status: open }}
 "#
     )
 }
@@ -90,9 +95,11 @@ fn realistic(extra_operators: &str) -> Evaluation {
 /// (see [`realistic`]'s inputs): paid with no active node.
 const LEAKING: &str = "  - { id: dan, name: Dan, tier: t1, start: 2026-01-01, nodes: [d1], region: eu }";
 
-/// September closed for bob (who joined on the 10th): his year to date is known.
+/// September closed for bob (who joined on the 10th): his year to date is
+/// known; alice owes 100 from it, the partner nothing; dan (when on the
+/// roster) was paid nothing.
 fn september() -> History {
-    let yaml = "- period: 2026-09\n  operators:\n    bob: {tier: t1, lines: {stipend: 700.5}}\n";
+    let yaml = "- period: 2026-09\n  operators:\n    bob: {tier: t1, lines: {stipend: 700.5}}\n    alice: {tier: t1, lines: {stipend: -100}, balance_out: -100}\n    dan: {tier: t1}\n  partners:\n    bronze1: {tier: bronze}\n";
     crate::history::figures::history(serde_saphyr::from_str(yaml).unwrap(), "test").unwrap()
 }
 
@@ -130,8 +137,15 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_pay_line_amount", &["payee_kind", "payee", "line", "kind", "category", "currency"]),
     ("fleet_incentives_pay_line_status", &["payee_kind", "payee", "line", "status"]),
     ("fleet_incentives_payee_total_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_adjustment_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_balance_in_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_payable_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_balance_out_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_payee_written_off_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_payee_year_to_date_amount", &["payee_kind", "payee", "tier", "currency"]),
     ("fleet_incentives_programme_total_amount", &["currency"]),
+    ("fleet_incentives_programme_payable_amount", &["currency"]),
+    ("fleet_incentives_dispute_open_age_seconds", &["payee_kind", "payee", "dispute", "period", "line"]),
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
     ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),
@@ -356,6 +370,22 @@ fn values_are_the_evaluations_numbers() {
     assert_eq!(one("fleet_incentives_programme_total_amount", &|_| true), to_f64(e.total));
     let alice = e.operators.iter().find(|o| o.id == "alice").unwrap();
     assert_eq!(one("fleet_incentives_payee_total_amount", &label("payee", "alice")), to_f64(alice.total));
+    assert_eq!(one("fleet_incentives_payee_adjustment_amount", &label("payee", "alice")), 75.25);
+    assert_eq!(one("fleet_incentives_payee_adjustment_amount", &label("payee", "bob")), 0.0);
+    // Alice carries 100 in from September and pays it off.
+    assert_eq!(one("fleet_incentives_payee_balance_in_amount", &label("payee", "alice")), -100.0);
+    let alice_payable = alice.total - rust_decimal::Decimal::ONE_HUNDRED;
+    assert_eq!(one("fleet_incentives_payee_payable_amount", &label("payee", "alice")), to_f64(alice_payable));
+    assert_eq!(one("fleet_incentives_payee_balance_out_amount", &label("payee", "alice")), 0.0);
+    assert_eq!(one("fleet_incentives_payee_written_off_amount", &label("payee", "alice")), 0.0);
+    assert_eq!(one("fleet_incentives_programme_payable_amount", &|_| true), to_f64(e.payable.unwrap()));
+    assert_eq!(e.payable.unwrap(), e.total - rust_decimal::Decimal::ONE_HUNDRED);
+    // d2 is open, opened on the 2nd (evaluated on the 15th at noon); d1 was resolved on the 3rd.
+    let d2 = one("fleet_incentives_dispute_open_age_seconds", &label("dispute", "d2"));
+    assert_eq!(d2, 13.5 * 86_400.0);
+    let l = &samples_named(&s, "fleet_incentives_dispute_open_age_seconds")[0].labels;
+    assert_eq!((l["payee"].as_str(), l["period"].as_str(), l["line"].as_str()), ("alice", "2026-09", "stipend"));
+    assert_eq!(samples_named(&s, "fleet_incentives_dispute_open_age_seconds").len(), 1);
     let bob = e.operators.iter().find(|s| s.id == "bob").unwrap();
     let bob_ytd = rust_decimal::Decimal::new(7005, 1) + bob.total;
     assert_eq!(one("fleet_incentives_payee_year_to_date_amount", &label("payee", "bob")), to_f64(bob_ytd));

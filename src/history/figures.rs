@@ -12,6 +12,7 @@
 //!       variables: {major_incidents: 0}
 //!       lines: {base_stipend: 1000}
 //!       eligible: true
+//!       balance_out: -120.50   # carried into the next month (default 0)
 //! ```
 
 use super::{ClosedMonth, History, PayeeMonth};
@@ -56,6 +57,8 @@ pub struct PayeeFigures {
     #[serde(default)]
     pub lines: BTreeMap<String, Dec>,
     pub eligible: Option<bool>,
+    /// The negative balance carried out of the month (≤ 0); default 0.
+    pub balance_out: Option<Dec>,
 }
 
 impl PayeeFigures {
@@ -64,6 +67,9 @@ impl PayeeFigures {
         let (up, down, unknown) = (self.up_seconds, self.down_seconds, self.unknown_seconds);
         if [up, down, unknown, self.maintenance_seconds].iter().any(|s| *s < 0) {
             return Err("seconds cannot be negative".into());
+        }
+        if self.balance_out.is_some_and(|b| b.0 > Decimal::ZERO) {
+            return Err("balance_out cannot be positive (a balance carried is what the payee owes)".into());
         }
         let availability = Availability {
             nodes: 0,
@@ -86,6 +92,7 @@ impl PayeeFigures {
             total: lines.values().copied().sum(),
             lines,
             eligible: self.eligible,
+            balance_out: Some(self.balance_out.map_or(Decimal::ZERO, |b| b.0)),
         })
     }
 }

@@ -41,6 +41,11 @@ pub struct PayeeMonth {
     pub total: Decimal,
     /// Promotion eligibility that month (`None`: no promotion from the tier, or undecided).
     pub eligible: Option<bool>,
+    /// The negative balance carried out of the month (≤ 0; see
+    /// [`Ledger`](crate::evaluation::Ledger)); `None`: not known at its
+    /// close, or closed by a version without balances.
+    #[serde(default)]
+    pub balance_out: Option<Decimal>,
 }
 
 impl PayeeMonth {
@@ -52,6 +57,7 @@ impl PayeeMonth {
             lines: s.lines.iter().map(|l| (l.id.clone(), l.amount)).collect(),
             total: s.total,
             eligible: s.promotion.as_ref().map(|p| p.eligible),
+            balance_out: s.ledger.balance_out,
         }
     }
 }
@@ -105,16 +111,18 @@ pub fn months_before(year: i32, month: u32, n: u32) -> Vec<String> {
     (at - n as i64..at).map(label).collect()
 }
 
+/// The month index of `YYYY-MM`.
+pub fn parse_month(s: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .ok()
+        .filter(|_| s.len() == 7)
+        .map(|d| index(chrono::Datelike::year(&d), chrono::Datelike::month(&d)))
+        .ok_or_else(|| format!("`{s}` is not a month (YYYY-MM)"))
+}
+
 /// The months from `from` to `to` (`YYYY-MM`, both included), in order.
 pub fn months_from_to(from: &str, to: &str) -> Result<Vec<String>, String> {
-    let parse = |s: &str| {
-        chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
-            .ok()
-            .filter(|_| s.len() == 7)
-            .map(|d| index(chrono::Datelike::year(&d), chrono::Datelike::month(&d)))
-            .ok_or_else(|| format!("`{s}` is not a month (YYYY-MM)"))
-    };
-    let (a, b) = (parse(from)?, parse(to)?);
+    let (a, b) = (parse_month(from)?, parse_month(to)?);
     if a > b {
         return Err(format!("{from} is after {to}"));
     }

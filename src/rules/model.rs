@@ -44,6 +44,10 @@ pub struct Rules {
     pub opening: History,
     /// The programme's targets (`targets:`; each optional).
     pub targets: TargetsSpec,
+    /// Manual credits and debits (`adjustments:`), each paid in its month.
+    pub adjustments: Vec<AdjustmentSpec>,
+    /// Payees' disputes (`disputes:`), shown on their statements while open.
+    pub disputes: Vec<DisputeSpec>,
 }
 
 /// A variable over several months, validated: `how` resolved.

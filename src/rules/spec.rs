@@ -8,6 +8,7 @@
 //! rejects a section or id defined twice.
 
 mod aggregate;
+mod ledger;
 mod targets;
 
 use super::expr::{Expr, Pos, Text};
@@ -15,6 +16,7 @@ use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
+pub use ledger::{AdjustmentSpec, DisputeSpec, DisputeStatus, NegativeBalance};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 pub use targets::{AboveTarget, BelowTarget, CountTarget, TargetsSpec};
@@ -59,6 +61,12 @@ pub struct RuleFile {
     pub opening_figures: Vec<crate::history::figures::MonthFigures>,
     /// The programme's targets, shown in the programme report.
     pub targets: Option<TargetsSpec>,
+    /// Manual credits and debits per payee (see [`AdjustmentSpec`]).
+    #[serde(default)]
+    pub adjustments: Vec<AdjustmentSpec>,
+    /// Payees' disputes of their lines (see [`DisputeSpec`]).
+    #[serde(default)]
+    pub disputes: Vec<DisputeSpec>,
 }
 
 /// Programme-wide settings.
@@ -75,6 +83,10 @@ pub struct ProgrammeSpec {
     pub time_zone: Option<Text>,
     #[serde(default)]
     pub rounding: RoundingSpec,
+    /// A month that ends below zero pays nothing; its balance is carried
+    /// forward (default) or written off.
+    #[serde(default)]
+    pub negative_balance: NegativeBalance,
 }
 
 fn default_currency() -> String {

@@ -52,7 +52,7 @@ operators:
 /// Down minutes of n1 in August (a major incident); n2 is up all quarter.
 const AUGUST_DOWN_MINUTES: i64 = 2000;
 
-fn plan() -> Plan {
+pub(super) fn plan() -> Plan {
     let start = Utc.with_ymd_and_hms(2026, 7, 1, 0, 0, 0).unwrap();
     let end = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
     let down = Utc.with_ymd_and_hms(2026, 8, 10, 12, 0, 0).unwrap();
@@ -69,26 +69,41 @@ fn plan() -> Plan {
     }
 }
 
-struct Fixture {
-    prometheus: Prometheus,
-    root: tempfile::TempDir,
-    rules: PathBuf,
-    out: PathBuf,
+pub(super) struct Fixture {
+    pub(super) prometheus: Prometheus,
+    pub(super) root: tempfile::TempDir,
+    pub(super) rules: PathBuf,
+    pub(super) out: PathBuf,
 }
 
-fn bin() -> Command {
+pub(super) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_fleet-incentives"));
     c.env("RUST_LOG", "warn");
     c
 }
 
-fn ok(o: Output) -> Output {
+pub(super) fn ok(o: Output) -> Output {
     assert!(o.status.success(), "exit {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
     o
 }
 
 impl Fixture {
-    fn close(&self, period: &str, out: &Path) -> Output {
+    /// A real Prometheus holding the quarter of [`plan`], and a rules
+    /// directory of `files` (name, text).
+    pub(super) fn start(files: &[(&str, &str)]) -> Fixture {
+        let plan = plan();
+        let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
+        let root = tempfile::tempdir().unwrap();
+        let rules = root.path().join("rules");
+        std::fs::create_dir_all(&rules).unwrap();
+        for (name, text) in files {
+            std::fs::write(rules.join(name), text).unwrap();
+        }
+        let out = root.path().join("out");
+        Fixture { prometheus, root, rules, out }
+    }
+
+    pub(super) fn close(&self, period: &str, out: &Path) -> Output {
         bin()
             .args(["close", "--period", period, "--prometheus.url", &self.prometheus.url()])
             .arg("--rules.dir")
@@ -104,14 +119,7 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let plan = plan();
-        let prometheus = Prometheus::start(&plan.series("fleet-node"), plan.span);
-        let root = tempfile::tempdir().unwrap();
-        let rules = root.path().join("rules");
-        std::fs::create_dir_all(&rules).unwrap();
-        std::fs::write(rules.join("rules.yaml"), RULES).unwrap();
-        let out = root.path().join("out");
-        let f = Fixture { prometheus, root, rules, out };
+        let f = Fixture::start(&[("rules.yaml", RULES)]);
         for month in ["2026-07", "2026-08", "2026-09"] {
             ok(f.close(month, &f.out));
         }
@@ -119,7 +127,7 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn statement(dir: &Path) -> Value {
+pub(super) fn statement(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("statement.json")).unwrap()).unwrap()
 }
 

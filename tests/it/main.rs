@@ -20,6 +20,7 @@ mod evaluate;
 mod history;
 mod hostile;
 mod leakage;
+mod ledger;
 mod paging;
 mod perf_record;
 mod rules;

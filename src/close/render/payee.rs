@@ -123,6 +123,7 @@ mod tests {
             total: Decimal::ZERO,
             promotion: None,
             year_to_date: Default::default(),
+            ledger: Default::default(),
             variables: Default::default(),
         };
         let warnings: Vec<String> = [

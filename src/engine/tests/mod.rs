@@ -7,6 +7,7 @@ mod availability;
 mod escalation;
 mod incidents;
 mod leakage;
+mod ledger;
 mod months;
 mod pay;
 mod payees;

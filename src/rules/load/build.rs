@@ -50,6 +50,8 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         aggregates: items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids)).collect(),
         opening,
         targets: m.targets.map(|t| t.item).unwrap_or_default(),
+        adjustments: items(m.adjustments),
+        disputes: items(m.disputes),
     })
 }
 

@@ -40,6 +40,8 @@ pub(super) struct Merged {
     pub(super) aggregates: Vec<At<AggregateSpec>>,
     pub(super) opening_figures: Vec<At<MonthFigures>>,
     pub(super) targets: Option<At<TargetsSpec>>,
+    pub(super) adjustments: Vec<At<AdjustmentSpec>>,
+    pub(super) disputes: Vec<At<DisputeSpec>>,
 }
 
 pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged {
@@ -71,6 +73,8 @@ pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged
         m.aggregates.extend(tag(i, f.aggregates));
         m.opening_figures.extend(tag(i, f.opening_figures));
         set_once(&mut m.targets, i, f.targets, "targets", errs);
+        m.adjustments.extend(tag(i, f.adjustments));
+        m.disputes.extend(tag(i, f.disputes));
     }
     m
 }

@@ -2,11 +2,12 @@
 //! reference and expression variable resolved (with "did you mean", in
 //! [`names`]), operators' tier histories ([`roster`]), line kinds
 //! ([`tiers`]), PromQL ([`promql`]), no control characters in text
-//! ([`text`]) and the programme's settings. Reports into the collector;
-//! builds nothing.
+//! ([`text`]), adjustments and disputes ([`ledger`]) and the programme's
+//! settings. Reports into the collector; builds nothing.
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
+mod ledger;
 mod names;
 mod opening;
 mod promql;
@@ -49,6 +50,8 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     aggregates::check_aggregates(m, &names, errs);
     opening::check_opening(m, &names, errs);
     targets::check_targets(m, errs);
+    ledger::check_adjustments(m, &names, errs);
+    ledger::check_disputes(m, &names, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }
@@ -99,6 +102,8 @@ fn check_ids(m: &Merged, errs: &mut Errors) {
     check_unique("input name", m.inputs.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("aggregate name", m.aggregates.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("maintenance name", m.maintenance.iter().map(|s| (s.file, &s.item.name)), errs);
+    check_unique("adjustment id", m.adjustments.iter().map(|s| (s.file, &s.item.id)), errs);
+    check_unique("dispute id", m.disputes.iter().map(|s| (s.file, &s.item.id)), errs);
     for t in m.tiers.iter().chain(&m.partner_tiers) {
         let kind = format!("line id in tier `{}`", t.item.id);
         check_unique(&kind, t.item.lines.iter().map(|l| (t.file, &l.id)), errs);

@@ -54,6 +54,8 @@ fn files(m: &Merged) -> BTreeSet<usize> {
     files.extend(m.promotions.iter().map(|a| a.file));
     files.extend(m.aggregates.iter().map(|a| a.file));
     files.extend(m.targets.as_ref().map(|a| a.file));
+    files.extend(m.adjustments.iter().map(|a| a.file));
+    files.extend(m.disputes.iter().map(|a| a.file));
     files
 }
 
