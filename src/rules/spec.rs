@@ -8,12 +8,14 @@
 //! rejects a section or id defined twice.
 
 mod aggregate;
+mod incident;
 
 use super::expr::{Expr, Pos, Text};
 use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
+pub use incident::{IncidentClassSpec, IncidentSourceSpec, OpenWhen};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -32,6 +34,12 @@ pub struct RuleFile {
     /// The on-call escalation ladder, lowest level first.
     #[serde(default)]
     pub escalation: Vec<EscalationLevelSpec>,
+    /// Incidents that are not node outages: where they come from.
+    #[serde(default)]
+    pub incident_sources: Vec<IncidentSourceSpec>,
+    /// Their classes and targets.
+    #[serde(default)]
+    pub incident_classes: Vec<IncidentClassSpec>,
     #[serde(default)]
     pub inputs: Vec<InputSpec>,
     pub missing_data: Option<MissingDataSpec>,

@@ -7,6 +7,7 @@
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
+mod incidents;
 mod names;
 mod opening;
 mod promql;
@@ -37,6 +38,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     check_references(m, &names, errs);
     check_severities(m, &names, errs);
     check_escalation(m, &names, errs);
+    incidents::check_incidents(m, &names, errs);
     check_inputs(m, &names, errs);
     for t in &m.tiers {
         check_tier(t.file, &t.item, false, &names, errs);
