@@ -3,6 +3,10 @@
 //! Amounts are `Decimal` and serialize as decimal strings; collections are
 //! sorted so that the same input gives the same bytes.
 
+mod classes;
+
+pub use classes::{ClassIncident, ClassSummary};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -28,6 +32,13 @@ pub struct Evaluation {
     pub nodes: Vec<NodeResult>,
     pub incidents: Vec<Incident>,
     pub severities: Vec<SeveritySummary>,
+    /// Incidents of the rules' incident classes (tickets, service outages,
+    /// alerts), sorted by (start, id); node outages are `incidents`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_incidents: Vec<ClassIncident>,
+    /// One summary per incident class, in rules order; none without classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassSummary>,
     pub operators: Vec<Statement>,
     pub partners: Vec<Statement>,
     /// Sum of all operator and partner totals.

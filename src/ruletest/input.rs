@@ -148,6 +148,7 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
         degraded,
         inputs,
         acknowledgements,
+        ..Facts::default()
     };
     let history = crate::history::figures::history(case.history.clone(), "rule test").map_err(|e| vec![e])?;
     Ok(Prepared { period, now, facts, history })
