@@ -149,6 +149,8 @@ pub(crate) fn summaries(rules: &Rules, incidents: &[ClassIncident]) -> Vec<Class
             ClassSummary {
                 class: c.id.value.clone(),
                 name: c.name.clone(),
+                respond_target_seconds: c.respond_within.seconds(),
+                resolve_target_seconds: c.resolve_within.map(|d| d.seconds()),
                 incidents: of.len() as u64,
                 open: of.iter().filter(|i| i.end.is_none()).count() as u64,
                 mttr_seconds: mean(of.iter().filter(|i| i.end.is_some()).map(|i| i.duration_seconds)),

@@ -7,6 +7,18 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+impl Verdict {
+    /// The verdict as written in JSON and the rule tests: `met`, `breached`, `open`, `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Breached => "breached",
+            Verdict::Open => "open",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
 /// One incident of an incident class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassIncident {
@@ -51,6 +63,9 @@ pub struct ClassIncident {
 pub struct ClassSummary {
     pub class: String,
     pub name: String,
+    pub respond_target_seconds: i64,
+    /// `None`: the class has no resolve target.
+    pub resolve_target_seconds: Option<i64>,
     pub incidents: u64,
     pub open: u64,
     /// Mean duration of the resolved incidents; `None` without any.
@@ -59,4 +74,16 @@ pub struct ClassSummary {
     pub resolve_breaches: u64,
     /// Mean `response_seconds` of the acknowledged incidents; `None` without any.
     pub mean_response_seconds: Option<Decimal>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_name_is_its_json() {
+        for v in [Verdict::Met, Verdict::Breached, Verdict::Open, Verdict::Unknown] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.name());
+        }
+    }
 }

@@ -14,6 +14,8 @@ use chrono::Duration as Span;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+mod classes;
+
 /// Rules with operators on node lists, a partner, tiers with conditions,
 /// inputs and a promotion.
 fn programme_yaml(extra_operators: &str) -> String {
