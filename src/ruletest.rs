@@ -18,6 +18,7 @@
 //! - [`input`]: a test case → facts.
 //! - [`compare`]: expectations vs the evaluation, one sentence per mismatch.
 
+mod classes;
 pub mod compare;
 pub mod file;
 pub mod input;

@@ -19,6 +19,7 @@ use super::answer::{Labels, SourceError};
 use super::plan::{self, Job, Window};
 use super::prometheus::Client;
 use super::record::{QueryKind, QueryRecord};
+use super::samples::Sample;
 use crate::facts::ReportedIncident;
 use crate::rules::Rules;
 use crate::rules::spec::IncidentSourceSpec;
@@ -133,20 +134,28 @@ pub async fn read(client: &Client, rules: &Rules, w: Window, log: &mut Vec<Query
     }
     let answers = plan::run_all(client, jobs.clone(), log).await?;
     for ((job, answer), src) in jobs.iter().zip(answers).zip(of_job) {
-        let step = src.step.unwrap_or(rules.source.step).seconds();
         for (labels, samples) in plan::matrix(&job.query, answer)? {
-            let key = plan::node_of(&job.query, &labels, &src.id_label)?.to_string();
-            let meta = meta(src, &labels);
-            let entry = out.points.entry((src.name.value.clone(), key)).or_insert_with(|| (step, vec![]));
-            entry.1.extend(samples.into_iter().map(|(t, v)| (t, src.open_when.is_open(v), meta.clone())));
+            plan::node_of(&job.query, &labels, &src.id_label)?;
+            out.add(src, rules, &labels, &samples);
         }
     }
-    for (_, points) in out.points.values_mut() {
-        // Two series of one id at the same time: the open sample wins.
+    Ok(out)
+}
+
+impl Read {
+    /// Add one series of `src` (it has the source's `id_label`; others are
+    /// ignored): its samples, sorted and one per time (of two series of one
+    /// id at the same time, the open sample wins). Rule tests build their
+    /// windows with it too.
+    pub fn add(&mut self, src: &IncidentSourceSpec, rules: &Rules, labels: &Labels, samples: &[Sample]) {
+        let Some(key) = labels.get(&src.id_label) else { return };
+        let step = src.step.unwrap_or(rules.source.step).seconds();
+        let meta = meta(src, labels);
+        let (_, points) = self.points.entry((src.name.value.clone(), key.clone())).or_insert_with(|| (step, vec![]));
+        points.extend(samples.iter().map(|(t, v)| (*t, src.open_when.is_open(*v), meta.clone())));
         points.sort_by(|a, b| (a.0, !a.1, &a.2).cmp(&(b.0, !b.1, &b.2)));
         points.dedup_by_key(|p| p.0);
     }
-    Ok(out)
 }
 
 fn meta(src: &IncidentSourceSpec, labels: &Labels) -> Meta {
