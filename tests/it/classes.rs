@@ -248,7 +248,8 @@ fn tickets_and_a_service_outage_get_their_classes_targets_and_pay_effects() {
         e.warnings
     );
     // Per class, in rules order.
-    let classes: Vec<(&str, u64, u64, u64, u64, Option<Decimal>)> = e
+    type Summary<'a> = (&'a str, u64, u64, u64, u64, Option<Decimal>);
+    let classes: Vec<Summary> = e
         .classes
         .iter()
         .map(|c| (c.class.as_str(), c.incidents, c.open, c.respond_breaches, c.resolve_breaches, c.mttr_seconds))
