@@ -394,7 +394,9 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         Some(i.max_nodes_down as f64)
     });
 
-    classes::register(&mut b, eval);
+    for f in classes::families(eval) {
+        b.gauge(f.name, f.help, f.seconds.then_some(Unit::Seconds), f.samples);
+    }
 
     // Pay.
     let payees: Vec<(&'static str, &Statement)> =

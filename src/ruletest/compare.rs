@@ -22,7 +22,6 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
         num(&mut out, &what, "respond breaches", s.respond_breaches, got.respond_breaches);
         mttr(&mut out, &what, s.mttr, got.mttr_seconds);
     }
-    super::classes::compare(exp, ev, &mut out);
     for p in &exp.operators {
         payee("operator", p, &ev.operators, &mut out);
     }

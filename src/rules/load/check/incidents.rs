@@ -2,7 +2,6 @@
 //! selectors, labels, a class for every source, targets, and no variable
 //! of a class that another name already has.
 
-use super::check_unique;
 use super::names::{Names, check_word, resolve};
 use super::promql::parse_promql;
 use crate::rules::load::errors::Errors;
@@ -14,8 +13,6 @@ use crate::rules::vars;
 const MAX_STEP_SECONDS: i64 = 86_400;
 
 pub(super) fn check_incidents(m: &Merged, n: &Names, errs: &mut Errors) {
-    check_unique("incident class id", m.incident_classes.iter().map(|c| (c.file, &c.item.id)), errs);
-    check_unique("incident source name", m.incident_sources.iter().map(|s| (s.file, &s.item.name)), errs);
     for At { file, item: c } in &m.incident_classes {
         check_word(*file, &c.id, "incident class id", true, errs);
         if n.severities.contains(&c.id.value) {

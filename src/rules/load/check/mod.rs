@@ -99,6 +99,8 @@ fn check_ids(m: &Merged, errs: &mut Errors) {
     check_unique("input name", m.inputs.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("aggregate name", m.aggregates.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("maintenance name", m.maintenance.iter().map(|s| (s.file, &s.item.name)), errs);
+    check_unique("incident class id", m.incident_classes.iter().map(|c| (c.file, &c.item.id)), errs);
+    check_unique("incident source name", m.incident_sources.iter().map(|s| (s.file, &s.item.name)), errs);
     for t in m.tiers.iter().chain(&m.partner_tiers) {
         let kind = format!("line id in tier `{}`", t.item.id);
         check_unique(&kind, t.item.lines.iter().map(|l| (t.file, &l.id)), errs);
