@@ -321,6 +321,22 @@ tests:
     assert!(e.contains("`partner_revnue` is not an input"), "{e}");
 }
 
+/// Run the tests of `dir` with seed 002's critical and question classes
+/// fed by `support_ticket_open`, then remove it.
+fn run_with_tickets(dir: &Path) -> Report {
+    let tickets = r#"version: 1
+incident_sources:
+  - {name: support, selector: support_ticket_open, id_label: ticket}
+incident_classes:
+  - {id: critical, name: Critical, respond_within: 2h, resolve_within: 24h}
+  - {id: questions, name: Question, respond_within: 48h}
+"#;
+    std::fs::write(dir.join("tickets.yaml"), tickets).unwrap();
+    let report = run_dir(dir).unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+    report
+}
+
 #[test]
 fn ticket_series_feed_incident_classes_and_tests_expect_them_by_class() {
     let dir = temp_rules(
@@ -356,10 +372,7 @@ tests:
       class_incidents: [{class: major, respond: met}]
 "#,
     );
-    let tickets = "version: 1\nincident_sources:\n  - {name: support, selector: support_ticket_open, id_label: ticket}\nincident_classes:\n  - {id: critical, name: Critical, respond_within: 2h, resolve_within: 24h}\n  - {id: questions, name: Question, respond_within: 48h}\n";
-    std::fs::write(dir.join("tickets.yaml"), tickets).unwrap();
-    let report = run_dir(&dir).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let report = run_with_tickets(&dir);
     let cases = &report.suites[0].cases;
     assert!(cases[0].passed(), "{:#?}", cases[0]);
     let e = cases[1].error.as_deref().unwrap();
@@ -384,10 +397,7 @@ tests:
       classes: [{class: critical, resolve_breaches: 1}, {class: blocker}]
 "#,
     );
-    let tickets = "version: 1\nincident_sources:\n  - {name: support, selector: support_ticket_open, id_label: ticket}\nincident_classes:\n  - {id: critical, name: Critical, respond_within: 2h, resolve_within: 24h}\n";
-    std::fs::write(dir.join("tickets.yaml"), tickets).unwrap();
-    let report = run_dir(&dir).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let report = run_with_tickets(&dir);
     let f = &report.suites[0].cases[0].failures;
     let what = "class incident 1 (critical T-1 from 2026-11-01T00:10:00+00:00 for 3h)";
     assert_eq!(
