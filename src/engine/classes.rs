@@ -30,6 +30,7 @@ use crate::rules::model::OfKind;
 use crate::rules::spec::IncidentClassSpec;
 use crate::rules::vars;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 fn class<'a>(rules: &'a Rules, id: &str) -> Option<&'a IncidentClassSpec> {
     rules.incident_classes.iter().find(|c| c.id.value == id)
@@ -37,6 +38,7 @@ fn class<'a>(rules: &'a Rules, id: &str) -> Option<&'a IncidentClassSpec> {
 
 /// Every incident of a known class, sorted by (start, id).
 pub(crate) fn build(facts: &Facts, rules: &Rules, warnings: &mut Vec<String>) -> Vec<ClassIncident> {
+    let index = Index::new(facts);
     let mut out = vec![];
     for r in &facts.reported {
         let what = format!("incident {} of source {} at {}", r.key, r.source, r.start.to_rfc3339());
@@ -48,7 +50,7 @@ pub(crate) fn build(facts: &Facts, rules: &Rules, warnings: &mut Vec<String>) ->
             warnings.push(format!("{what} is of class {c}, which is not in incident_classes; not counted"));
             continue;
         };
-        let i = incident(facts, spec, r);
+        let i = incident(facts, &index, spec, r);
         match &i.operator {
             None => warnings.push(format!("incident {} has no operator label: it counts for no payee", i.id)),
             Some(op) if !rules.operators.iter().any(|o| o.id.value == *op) => warnings.push(format!(
@@ -63,16 +65,49 @@ pub(crate) fn build(facts: &Facts, rules: &Rules, warnings: &mut Vec<String>) ->
     out
 }
 
-/// The acknowledgement window of `r`: from the end of the previous incident
-/// of its key (the window start for the first) to the next one's start.
-fn ack_window(facts: &Facts, r: &ReportedIncident) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
-    let same = || facts.reported.iter().filter(|o| o.source == r.source && o.key == r.key);
-    let from = same().filter(|o| o.start < r.start).map(|o| o.end).max().unwrap_or(facts.start);
-    let to = same().filter(|o| o.start > r.start).map(|o| o.start).min();
-    (from, to)
+/// The reported incidents by (source, key), and the acknowledgements by
+/// the incident they name, each sorted by time.
+struct Index<'a> {
+    runs: BTreeMap<(&'a str, &'a str), Vec<&'a ReportedIncident>>,
+    acks: BTreeMap<&'a str, Vec<DateTime<Utc>>>,
 }
 
-fn incident(facts: &Facts, spec: &IncidentClassSpec, r: &ReportedIncident) -> ClassIncident {
+impl<'a> Index<'a> {
+    fn new(facts: &'a Facts) -> Self {
+        let mut runs: BTreeMap<(&str, &str), Vec<&ReportedIncident>> = BTreeMap::new();
+        for r in &facts.reported {
+            runs.entry((&r.source, &r.key)).or_default().push(r);
+        }
+        runs.values_mut().for_each(|v| v.sort_by_key(|r| r.start));
+        let mut acks: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+        for a in &facts.incident_acknowledgements {
+            acks.entry(&a.incident).or_default().push(a.at);
+        }
+        acks.values_mut().for_each(|v| v.sort());
+        Index { runs, acks }
+    }
+
+    /// The acknowledgement window of `r`: from the end of the previous
+    /// incident of its key (`start` for the first) to the next one's start.
+    fn window(&self, r: &ReportedIncident, start: DateTime<Utc>) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        let same = &self.runs[&(r.source.as_str(), r.key.as_str())];
+        let k = same.partition_point(|o| o.start < r.start);
+        let from = k.checked_sub(1).map_or(start, |p| same[p].end);
+        (from, same.get(k + 1).map(|o| o.start))
+    }
+
+    /// The first acknowledgement naming `names` in `[from, to)`.
+    fn first_ack(&self, names: [&str; 2], (from, to): (DateTime<Utc>, Option<DateTime<Utc>>)) -> Option<DateTime<Utc>> {
+        names
+            .iter()
+            .filter_map(|n| self.acks.get(n))
+            .filter_map(|ats| ats.iter().find(|at| **at >= from).filter(|at| to.is_none_or(|t| **at < t)))
+            .min()
+            .copied()
+    }
+}
+
+fn incident(facts: &Facts, index: &Index, spec: &IncidentClassSpec, r: &ReportedIncident) -> ClassIncident {
     let id = format!("{}-{}-{}", spec.id.value, r.start.format("%Y%m%dT%H%MZ"), r.key);
     let until = if r.open { facts.end } else { r.end };
     let duration = (until - r.start).num_seconds().max(0);
@@ -90,13 +125,7 @@ fn incident(facts: &Facts, spec: &IncidentClassSpec, r: &ReportedIncident) -> Cl
     let (acknowledged_at, respond_verdict) = match &facts.acknowledgements {
         None => (None, Verdict::Unknown),
         Some(_) => {
-            let (from, to) = ack_window(facts, r);
-            let ack = facts
-                .incident_acknowledgements
-                .iter()
-                .filter(|a| (a.incident == id || a.incident == r.key) && a.at >= from && to.is_none_or(|t| a.at < t))
-                .map(|a| a.at)
-                .min();
+            let ack = index.first_ack([&id, &r.key], index.window(r, facts.start));
             // Its resolution answered it, if that came first.
             let answered = [ack, (!r.open).then_some(r.end)].into_iter().flatten().min();
             let verdict = match answered {
