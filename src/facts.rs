@@ -31,6 +31,15 @@ pub struct Facts {
     /// source is configured (response lines then say so instead of paying).
     #[serde(default)]
     pub acknowledgements: Option<Vec<Acknowledgement>>,
+    /// Incidents read from the rules' `incident_sources` (tickets, service
+    /// outages, firing alerts), sorted by (start, source, key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reported: Vec<ReportedIncident>,
+    /// Acknowledgements that name an incident by id: the value of a
+    /// silence's `incident` matcher, whatever it names (set with
+    /// `acknowledgements`, empty without an acknowledgement source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incident_acknowledgements: Vec<IncidentAcknowledgement>,
 }
 
 /// One node over the window.
@@ -98,5 +107,35 @@ pub enum InputFacts {
 pub struct Acknowledgement {
     /// Node the acknowledgement names.
     pub node: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One incident of an incident source: a run of "open" samples of the
+/// series with one id. It starts at its first open sample and ends at its
+/// last open sample + the source's step, or at the window end while open.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReportedIncident {
+    pub start: DateTime<Utc>,
+    /// Name of the source (`incident_sources[].name`).
+    pub source: String,
+    /// The value of the source's `id_label` (a ticket number …).
+    pub key: String,
+    /// The class: the source's `class`, or its class label (of the run's
+    /// last sample); `None` without one.
+    pub class: Option<String>,
+    /// The operator label (the payee), if any.
+    pub operator: Option<String>,
+    /// The severity label, if the source names one.
+    pub severity: Option<String>,
+    pub end: DateTime<Utc>,
+    /// Its last sample is open and less than a step before the window end.
+    pub open: bool,
+}
+
+/// An acknowledgement naming an incident by its id, as a silence's
+/// `incident="<id>"` matcher does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentAcknowledgement {
+    pub incident: String,
     pub at: DateTime<Utc>,
 }

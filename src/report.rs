@@ -187,6 +187,7 @@ pub fn table(e: &Evaluation) -> String {
             s.severity, s.name, s.incidents, s.open, mttr, s.resolve_breaches
         );
     }
+    class_incidents(&mut o, e);
     for (title, list) in [("Operators", &e.operators), ("Partners", &e.partners)] {
         if list.is_empty() {
             continue;
@@ -213,6 +214,35 @@ pub fn table(e: &Evaluation) -> String {
         }
     }
     o
+}
+
+/// Incidents of the incident classes (tickets …): per class, then each one
+/// with its verdicts; nothing without classes.
+fn class_incidents(o: &mut String, e: &Evaluation) {
+    if e.classes.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\nIncidents by class:");
+    for c in &e.classes {
+        let mttr = c.mttr_seconds.map(|m| format!("{:.2} h", m / Decimal::from(3600))).unwrap_or("n/a".into());
+        let _ = writeln!(
+            o,
+            "  {:<12} {:<24} {:>3} incidents ({} open)  MTTR {:>9}  respond breaches {}  resolve breaches {}",
+            c.class, c.name, c.incidents, c.open, mttr, c.respond_breaches, c.resolve_breaches
+        );
+    }
+    for i in &e.class_incidents {
+        let _ = writeln!(
+            o,
+            "    {} ({}) {} {} — respond {}, resolve {}",
+            i.id,
+            i.operator.as_deref().unwrap_or("no payee"),
+            i.start.to_rfc3339(),
+            i.end.map_or("open".to_string(), |t| format!("→ {}", t.to_rfc3339())),
+            i.respond_verdict.name(),
+            i.resolve_verdict.map_or("none", |v| v.name())
+        );
+    }
 }
 
 fn statement(o: &mut String, s: &Statement, currency: &str) {

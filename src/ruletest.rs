@@ -17,7 +17,10 @@
 //! - [`series`]: the series selector and the promtool value notation.
 //! - [`input`]: a test case → facts.
 //! - [`compare`]: expectations vs the evaluation, one sentence per mismatch.
+//! - `classes`: series that feed the rules' incident sources, acknowledgements
+//!   by node or incident, and the expected class incidents and classes.
 
+mod classes;
 pub mod compare;
 pub mod file;
 pub mod input;
@@ -375,7 +378,10 @@ fn run_case(case: &file::TestCase, rules: &Rules, result: &mut CaseResult) {
         crate::engine::evaluate(&prepared.facts, &prepared.history, rules, &prepared.period, prepared.now)
     }));
     match ev {
-        Ok(ev) => result.failures = compare::compare(&case.expect, &ev),
+        Ok(ev) => {
+            result.failures = compare::compare(&case.expect, &ev);
+            classes::compare(&case.expect, &ev, &mut result.failures);
+        }
         Err(p) => result.error = Some(format!("the evaluation panicked: {}", panic_text(p))),
     }
 }

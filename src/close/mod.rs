@@ -188,7 +188,9 @@ fn planned_queries(rules: &Rules, start: DateTime<Utc>, end: DateTime<Utc>) -> u
     let days = days.max(0) as usize;
     let maintenance = rules.maintenance_intervals(start, end).len();
     let degraded = if rules.source.degraded.is_some() { days } else { 0 };
-    2 * days + 2 * maintenance + degraded + rules.inputs.len()
+    // One raw query a day per incident source.
+    let incidents = days * rules.incident_sources.len();
+    2 * days + 2 * maintenance + degraded + incidents + rules.inputs.len()
 }
 
 /// A close's progress on stderr: "N of ≥ M queries answered" about once a

@@ -335,7 +335,7 @@ pub(crate) fn mttr<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> Opt
 }
 
 /// Exact mean of whole seconds; `None` without any.
-fn mean(seconds: impl IntoIterator<Item = i64>) -> Option<Decimal> {
+pub(super) fn mean(seconds: impl IntoIterator<Item = i64>) -> Option<Decimal> {
     let all: Vec<i64> = seconds.into_iter().collect();
     if all.is_empty() {
         return None;

@@ -2,6 +2,8 @@
 //!
 //! - [`availability`]: roster → node/operator/region, availability sums.
 //! - [`incidents`]: failures → incidents, severities, SLA verdicts, summaries.
+//! - [`classes`]: incidents of the incident classes (tickets, service
+//!   outages, alerts): class, payee, verdicts, summaries, per-class variables.
 //! - [`payees`]: operator and partner variables and statements.
 //! - [`pay`]: one pay line (condition, missing-data policy, formula, rounding).
 //! - [`promotion`]: promotion checks.
@@ -18,6 +20,7 @@
 //! [`crate::money::to_f64`] and [`crate::money::from_f64`]).
 
 mod availability;
+mod classes;
 mod incidents;
 mod leakage;
 mod ledger;
@@ -103,6 +106,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
 
     let nodes = availability::resolve_nodes(facts, rules, &maint, &mut warnings);
     let incidents = incidents::build(facts, rules, &nodes, &maint, &mut warnings);
+    let class_incidents = classes::build(facts, rules, &mut warnings);
 
     let fleet = availability::availability(nodes.values(), step);
     let mut by_region: BTreeMap<String, Vec<&availability::NodeInfo>> = BTreeMap::new();
@@ -133,7 +137,8 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         })
         .collect();
 
-    let ops = payees::operators(rules, facts, history, period, &nodes, &incidents, &fleet, &region_avail);
+    let mut ops = payees::operators(rules, facts, history, period, &nodes, &incidents, &fleet, &region_avail);
+    classes::add_operator_vars((rules, history, period), facts, &class_incidents, &mut ops);
     let mut operators: Vec<_> = ops
         .iter()
         .filter(|o| o.active)
@@ -170,6 +175,8 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         nodes: node_results,
         severities: incidents::summaries(rules, &incidents),
         incidents,
+        classes: classes::summaries(rules, &class_incidents),
+        class_incidents,
         operators,
         partners,
         total,

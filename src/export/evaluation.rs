@@ -1,6 +1,8 @@
 //! The evaluation's metric families: one fresh registry per evaluation, its
 //! samples in the evaluation's sorted order.
 
+mod classes;
+
 use super::{PREFIX, encode, leakage, register, unix};
 use crate::evaluation::{ADJUSTMENT, Availability, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
@@ -400,6 +402,10 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
     b.per("incident_nodes_down", "Most nodes of an open incident down at the same time", None, &open, |i| {
         Some(i.max_nodes_down as f64)
     });
+
+    for f in classes::families(eval) {
+        b.gauge(f.name, f.help, f.seconds.then_some(Unit::Seconds), f.samples);
+    }
 
     // Pay.
     let payees: Vec<(&'static str, &Statement)> =

@@ -14,6 +14,7 @@ use chrono::Duration as Span;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+mod classes;
 mod exposition;
 mod leakage;
 

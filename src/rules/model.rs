@@ -30,6 +30,9 @@ pub struct Rules {
     pub severities: Vec<SeveritySpec>,
     /// The escalation ladder, lowest level first (may be empty: no paging levels).
     pub escalation: Vec<EscalationLevelSpec>,
+    /// Incidents that are not node outages: their sources and classes.
+    pub incident_sources: Vec<IncidentSourceSpec>,
+    pub incident_classes: Vec<IncidentClassSpec>,
     pub inputs: Vec<InputSpec>,
     pub missing_data: MissingDataSpec,
     pub operators: Vec<OperatorSpec>,

@@ -8,6 +8,7 @@
 //! rejects a section or id defined twice.
 
 mod aggregate;
+mod incident;
 mod ledger;
 mod targets;
 
@@ -16,6 +17,7 @@ use crate::money::{Dec, RoundingMode};
 use crate::period::Dur;
 pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
+pub use incident::{IncidentClassSpec, IncidentSourceSpec, OpenWhen};
 pub use ledger::{AdjustmentSpec, DisputeSpec, DisputeStatus, NegativeBalance};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -36,6 +38,12 @@ pub struct RuleFile {
     /// The on-call escalation ladder, lowest level first.
     #[serde(default)]
     pub escalation: Vec<EscalationLevelSpec>,
+    /// Incidents that are not node outages: where they come from.
+    #[serde(default)]
+    pub incident_sources: Vec<IncidentSourceSpec>,
+    /// Their classes and targets.
+    #[serde(default)]
+    pub incident_classes: Vec<IncidentClassSpec>,
     #[serde(default)]
     pub inputs: Vec<InputSpec>,
     pub missing_data: Option<MissingDataSpec>,

@@ -25,7 +25,7 @@ pub const OPERATOR: &[(&str, &str)] = &[
     ("fleet_uptime", "uptime of the whole fleet"),
     ("region_uptime", "uptime of the operator's region (unknown without region)"),
     ("incidents", "incidents involving the operator's nodes"),
-    ("major_incidents", "of which severities marked major"),
+    ("major_incidents", "of which severities marked major, plus the operator's incidents of classes marked major"),
     ("incidents_P0", "incidents of severity P0 (one variable per severity id)"),
     ("resolve_breaches", "incidents resolved later than their severity's target"),
     (
@@ -59,6 +59,29 @@ pub const OPERATOR: &[(&str, &str)] = &[
     ("period_month", "calendar month of the period, 1–12"),
     ("referred", "true if a partner referred this operator"),
 ];
+
+/// Operator variables per incident class of `incident_classes` (`<class>`
+/// stands for the class id): the class' incidents whose payee is the
+/// operator. Node outages count in the variables above, by severity.
+pub const CLASS: &[(&str, &str)] = &[
+    ("incidents_<class>", "incidents of the class whose payee is the operator, open or resolved"),
+    (
+        "respond_breaches_<class>",
+        "of which acknowledged later than the class' respond_within after their start, or not acknowledged once it \
+         passed (one resolved within it without an acknowledgement was responded to by its resolution); unknown \
+         without acknowledgements",
+    ),
+    (
+        "resolve_breaches_<class>",
+        "of which resolved later than the class' resolve_within, or still open past it; 0 for a class without \
+         resolve_within",
+    ),
+];
+
+/// The names of the [`CLASS`] variables of class `id`.
+pub fn class_vars(id: &str) -> Vec<String> {
+    CLASS.iter().map(|(n, _)| n.replace("<class>", id)).collect()
+}
 
 /// Partner variables, for partner tier lines (with `per_referral`, the
 /// referred operator's variables are available too).

@@ -20,17 +20,7 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
         num(&mut out, &what, "open incidents", s.open, got.open);
         num(&mut out, &what, "resolve breaches", s.resolve_breaches, got.resolve_breaches);
         num(&mut out, &what, "respond breaches", s.respond_breaches, got.respond_breaches);
-        if let Some(OptDur(m)) = s.mttr {
-            let want = m.map(|d| Decimal::from(d.seconds()));
-            let same = match (want, got.mttr_seconds) {
-                (Some(w), Some(g)) => w == g,
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
-                out.push(format!("{what} mttr: expected {}, got {}", opt_dur(want), opt_dur(got.mttr_seconds)));
-            }
-        }
+        mttr(&mut out, &what, s.mttr, got.mttr_seconds);
     }
     for p in &exp.operators {
         payee("operator", p, &ev.operators, &mut out);
@@ -60,11 +50,26 @@ pub fn compare(exp: &Expect, ev: &Evaluation) -> Vec<String> {
     out
 }
 
-fn num<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, what: &str, field: &str, want: Option<T>, got: T) {
+pub(super) fn num<T: PartialEq + std::fmt::Display>(
+    out: &mut Vec<String>,
+    what: &str,
+    field: &str,
+    want: Option<T>,
+    got: T,
+) {
     if let Some(w) = want
         && w != got
     {
         out.push(format!("{what} {field}: expected {w}, got {got}"));
+    }
+}
+
+/// A mean time to resolve: `want` (a duration or `none`) against `got`.
+pub(super) fn mttr(out: &mut Vec<String>, what: &str, want: Option<OptDur>, got: Option<Decimal>) {
+    let Some(OptDur(m)) = want else { return };
+    let want = m.map(|d| Decimal::from(d.seconds()));
+    if want != got {
+        out.push(format!("{what} mttr: expected {}, got {}", opt_dur(want), opt_dur(got)));
     }
 }
 

@@ -99,10 +99,14 @@ impl<'de> Deserialize<'de> for InputValues {
     }
 }
 
+/// An acknowledgement: a silence on `node`, or on `incident` (a node
+/// incident's id, or an incident source's incident id or key, as a
+/// silence's `incident` matcher names it). One of the two.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AckSpec {
-    pub node: String,
+    pub node: Option<String>,
+    pub incident: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -115,6 +119,12 @@ pub struct Expect {
     /// Only the listed severities are compared.
     #[serde(default)]
     pub severities: Vec<ExpSeverity>,
+    /// When present: the exact list of the incident classes' incidents
+    /// (tickets …), in start order.
+    pub class_incidents: Option<Vec<ExpClassIncident>>,
+    /// Only the listed incident classes are compared.
+    #[serde(default)]
+    pub classes: Vec<ExpClass>,
     #[serde(default)]
     pub operators: Vec<ExpPayee>,
     #[serde(default)]
@@ -158,6 +168,52 @@ pub struct ExpSeverity {
     pub mttr: Option<OptDur>,
     pub resolve_breaches: Option<u64>,
     pub respond_breaches: Option<u64>,
+}
+
+/// An incident of an incident class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpClassIncident {
+    pub class: String,
+    /// Its id in the source (the `id_label` value).
+    pub key: Option<String>,
+    /// The payee (`none`: no operator label).
+    pub operator: Option<String>,
+    pub severity: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    /// Wall-clock duration to its resolution (or the window end while open).
+    pub duration: Option<Dur>,
+    pub open: Option<bool>,
+    pub respond: Option<Verdict>,
+    /// A verdict, or `none` for a class without a resolve target.
+    pub resolve: Option<OptVerdict>,
+}
+
+/// A verdict, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptVerdict(pub Option<Verdict>);
+
+impl<'de> Deserialize<'de> for OptVerdict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "none" {
+            return Ok(OptVerdict(None));
+        }
+        Verdict::deserialize(de::value::StrDeserializer::<D::Error>::new(&s)).map(|v| OptVerdict(Some(v)))
+    }
+}
+
+/// One incident class over the period.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpClass {
+    pub class: String,
+    pub incidents: Option<u64>,
+    pub open: Option<u64>,
+    pub respond_breaches: Option<u64>,
+    pub resolve_breaches: Option<u64>,
+    /// Mean time to resolve, or `none` when no incident was resolved.
+    pub mttr: Option<OptDur>,
 }
 
 /// A duration, or `none`.

@@ -4,7 +4,7 @@
 
 use super::file::TestCase;
 use super::series::{Selector, parse_series, parse_values};
-use crate::facts::{Acknowledgement, Facts, InputFacts, Interval};
+use crate::facts::{Facts, InputFacts, Interval};
 use crate::history::History;
 use crate::period::Period;
 use crate::rules::Rules;
@@ -49,6 +49,7 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
         None => None,
     };
     let maintenance = rules.maintenance_intervals(period.start, end);
+    let mut sources = super::classes::Sources::new(rules)?;
 
     let mut nodes = BTreeMap::new();
     let mut degraded = vec![];
@@ -74,15 +75,36 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
             errs.push(format!("{at}: more than {MAX_VALUES_PER_TEST} values in the series of one test"));
             break;
         }
-        let Some(node) = series.labels.get(&rules.source.node_label).cloned() else {
-            errs.push(format!("{at}: no `{}` label naming the node", rules.source.node_label));
-            continue;
-        };
         let samples: Vec<Sample> = values
             .iter()
             .enumerate()
             .filter_map(|(i, v)| v.map(|v| (period.start + Duration::seconds(step * (i as i64 + 1)), v)))
             .collect();
+        let in_window: Vec<Sample> = samples.iter().copied().filter(|(t, _)| *t <= end).collect();
+        let fed = match sources.feed(&series, &in_window) {
+            Ok(fed) => fed,
+            Err(e) => {
+                errs.push(format!("{at}: {e}"));
+                continue;
+            }
+        };
+        let node = series.labels.get(&rules.source.node_label).cloned();
+        let feeds_nodes = up_sel.matches(&series) || degraded_sel.as_ref().is_some_and(|d| d.matches(&series));
+        let Some(node) = node.filter(|_| feeds_nodes) else {
+            if feeds_nodes {
+                errs.push(format!("{at}: no `{}` label naming the node", rules.source.node_label));
+            } else if !fed {
+                let also = rules
+                    .source
+                    .degraded
+                    .as_ref()
+                    .map(|d| format!(" nor source.degraded `{}`", d.value))
+                    .unwrap_or_default();
+                let sources = if rules.incident_sources.is_empty() { "" } else { " nor an incident source" };
+                errs.push(format!("{at}: feeds neither source.up `{}`{also}{sources}", rules.source.up.value));
+            }
+            continue;
+        };
         if up_sel.matches(&series) {
             let mut nf = samples::node_facts(&node, &samples, period.start, end, step, &maintenance);
             nf.operator = rules.source.operator_label.as_ref().and_then(|l| series.labels.get(l).cloned());
@@ -90,20 +112,12 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
             if nodes.insert(node.clone(), nf).is_some() {
                 errs.push(format!("{at}: a second `up` series for node {node}"));
             }
-        } else if degraded_sel.as_ref().is_some_and(|d| d.matches(&series)) {
+        } else {
             // Runs of 1 are degraded: the same runs `outages` finds in the inverted series.
             let inverted: Vec<Sample> = samples.iter().map(|(t, v)| (*t, if *v == 0.0 { 1.0 } else { 0.0 })).collect();
             for o in samples::outages(&inverted, period.start, end, step) {
                 degraded.push(Interval { node: node.clone(), start: o.start, end: o.end });
             }
-        } else {
-            let also = rules
-                .source
-                .degraded
-                .as_ref()
-                .map(|d| format!(" nor source.degraded `{}`", d.value))
-                .unwrap_or_default();
-            errs.push(format!("{at}: feeds neither source.up `{}`{also}", rules.source.up.value));
         }
     }
     degraded.sort();
@@ -130,12 +144,13 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
         inputs.insert(name.clone(), InputFacts::Failed(message.clone()));
     }
 
-    let acknowledgements = case.acknowledgements.as_ref().map(|acks| {
-        let mut v: Vec<Acknowledgement> =
-            acks.iter().map(|a| Acknowledgement { node: a.node.clone(), at: a.at }).collect();
-        v.sort_by(|a, b| (a.at, &a.node).cmp(&(b.at, &b.node)));
-        v
-    });
+    let (acknowledgements, incident_acknowledgements) = match &case.acknowledgements {
+        None => (None, vec![]),
+        Some(acks) => {
+            let (nodes, incidents) = super::classes::acknowledgements(acks, &mut errs);
+            (Some(nodes), incidents)
+        }
+    };
 
     if !errs.is_empty() {
         return Err(errs);
@@ -148,6 +163,8 @@ pub fn prepare(case: &TestCase, rules: &Rules) -> Result<Prepared, Vec<String>> 
         degraded,
         inputs,
         acknowledgements,
+        reported: sources.incidents(end),
+        incident_acknowledgements,
     };
     let history = crate::history::figures::history(case.history.clone(), "rule test").map_err(|e| vec![e])?;
     Ok(Prepared { period, now, facts, history })

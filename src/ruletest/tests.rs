@@ -320,3 +320,95 @@ tests:
     assert!(e.contains("feeds neither source.up"), "{e}");
     assert!(e.contains("`partner_revnue` is not an input"), "{e}");
 }
+
+/// Run the tests of `dir` with seed 002's critical and question classes
+/// fed by `support_ticket_open`, then remove it.
+fn run_with_tickets(dir: &Path) -> Report {
+    let tickets = r#"version: 1
+incident_sources:
+  - {name: support, selector: support_ticket_open, id_label: ticket}
+incident_classes:
+  - {id: critical, name: Critical, respond_within: 2h, resolve_within: 24h}
+  - {id: questions, name: Question, respond_within: 48h}
+"#;
+    std::fs::write(dir.join("tickets.yaml"), tickets).unwrap();
+    let report = run_dir(dir).unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+    report
+}
+
+#[test]
+fn ticket_series_feed_incident_classes_and_tests_expect_them_by_class() {
+    let dir = temp_rules(
+        "classes",
+        r#"
+tests:
+  - name: a critical ticket breaches, a question has no resolve target
+    period: 2026-11
+    evaluated_at: 2026-11-03T00:00:00Z
+    input_series:
+      - {series: 'up{instance="node-001", region="eu"}', values: '1x2879'}
+      # Opened at 00:10, closed after 3 h: acknowledged at 02:40, 2 h 30 after it opened.
+      - {series: 'support_ticket_open{ticket="T-1", class="critical", operator="alice"}', values: '_x9 1x179 0'}
+      # A question open since 01:00 on the 2nd, never answered.
+      - {series: 'support_ticket_open{ticket="Q-1", class="questions", operator="alice"}', values: '_x1499 1x1380'}
+    acknowledgements:
+      - {incident: T-1, at: 2026-11-01T02:40:00Z}
+    expect:
+      class_incidents:
+        - {class: critical, key: T-1, operator: alice, start: 2026-11-01T00:10:00Z, duration: 3h, open: false, respond: breached, resolve: met}
+        - {class: questions, key: Q-1, start: 2026-11-02T01:00:00Z, open: true, respond: open, resolve: none}
+      classes:
+        - {class: critical, incidents: 1, respond_breaches: 1, resolve_breaches: 0, mttr: 3h}
+        - {class: questions, incidents: 1, open: 1, mttr: none}
+  - name: mismatches are named
+    period: 2026-11
+    evaluated_at: 2026-11-03T00:00:00Z
+    input_series:
+      - {series: 'support_ticket_open{ticket="T-1", class="critical", operator="alice"}', values: '_x9 1x179 0'}
+      - {series: 'support_ticket_open{class="critical"}', values: '1'}
+    acknowledgements: [{at: 2026-11-01T02:40:00Z}]
+    expect:
+      class_incidents: [{class: major, respond: met}]
+"#,
+    );
+    let report = run_with_tickets(&dir);
+    let cases = &report.suites[0].cases;
+    assert!(cases[0].passed(), "{:#?}", cases[0]);
+    let e = cases[1].error.as_deref().unwrap();
+    assert!(e.contains("feeds incident source support but has no `ticket` label naming the incident"), "{e}");
+    assert!(e.contains("acknowledgement at 2026-11-01T02:40:00+00:00: give `node` or `incident`"), "{e}");
+}
+
+#[test]
+fn a_wrong_class_incident_is_reported_field_by_field() {
+    let dir = temp_rules(
+        "class-mismatch",
+        r#"
+tests:
+  - name: wrong
+    period: 2026-11
+    evaluated_at: 2026-11-03T00:00:00Z
+    input_series:
+      - {series: 'support_ticket_open{ticket="T-1", class="critical", operator="alice"}', values: '_x9 1x179 0'}
+    acknowledgements: []
+    expect:
+      class_incidents: [{class: critical, operator: bob, respond: met, resolve: none}, {class: critical}]
+      classes: [{class: critical, resolve_breaches: 1}, {class: blocker}]
+"#,
+    );
+    let report = run_with_tickets(&dir);
+    let f = &report.suites[0].cases[0].failures;
+    let what = "class incident 1 (critical T-1 from 2026-11-01T00:10:00+00:00 for 3h)";
+    assert_eq!(
+        f,
+        &[
+            "class incidents: expected 2, got 1: [critical T-1 from 2026-11-01T00:10:00+00:00 for 3h]".to_string(),
+            format!("{what}: expected operator bob, got alice"),
+            format!("{what}: expected respond met, got breached"),
+            format!("{what}: expected resolve none, got met"),
+            "incident class critical resolve breaches: expected 1, got 0".to_string(),
+            "incident class blocker: not in the evaluation".to_string(),
+        ]
+    );
+}

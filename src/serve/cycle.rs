@@ -13,7 +13,7 @@
 //!   flaky query never changes a payout); without one, its lines are withheld.
 //! - A new month starts new totals (month rollover).
 //! - A reload that changes how data is read (source, maintenance, time
-//!   zone) starts the totals again from the month start.
+//!   zone, incident sources) starts the totals again from the month start.
 //! - The history of closed months (`--history.dir`) is read again when the
 //!   month, the months the rules need, or a closed month's statement changes.
 
@@ -215,7 +215,11 @@ impl Evaluator {
     pub fn reload(&mut self) -> Result<(), LoadError> {
         let new = rules::load_dir(&self.rules_dir)?;
         let old = &self.rules;
-        if new.source != old.source || new.maintenance != old.maintenance || new.time_zone != old.time_zone {
+        if new.source != old.source
+            || new.maintenance != old.maintenance
+            || new.time_zone != old.time_zone
+            || new.incident_sources != old.incident_sources
+        {
             tracing::info!("the new rules read Prometheus differently: month-to-date totals are read again");
             self.running = None;
         }

@@ -11,12 +11,16 @@
 //! A silence acknowledges when one of its matchers is an equality (not a
 //! regex, not `!=`) on the label `incident` (the node is the part after the
 //! incident's start time in the id: `<severity>-<YYYYMMDDTHHMMZ>-<node>`)
-//! or on the label `node`. A silence that starts after the window end
+//! or on the label `node`. An equality matcher on `incident` also
+//! acknowledges, by its value, the incident of an incident source
+//! (`incident_sources`) whose id is that value (`<class>-<YYYYMMDDTHHMMZ>-<key>`)
+//! or whose key (its `id_label` value, a ticket number) is that value.
+//! A silence that starts after the window end
 //! (pending) does not count yet. Silences are kept in the evidence of a
 //! closed month, so a replay gives the same response times.
 
 use super::redact::redact_url;
-use crate::facts::{Acknowledgement, Facts};
+use crate::facts::{Acknowledgement, Facts, IncidentAcknowledgement};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -183,12 +187,39 @@ pub async fn read_silences(config: Option<AlertmanagerConfig>) -> Result<Option<
 /// withheld, never paid or deducted).
 pub fn attach(facts: &mut Facts, silences: Option<&[Silence]>) {
     facts.acknowledgements = silences.map(|s| acknowledgements(s, facts.end));
+    facts.incident_acknowledgements = silences.map(|s| incident_acknowledgements(s, facts.end)).unwrap_or_default();
+}
+
+/// The acknowledgements by incident id known at `until`: one per equality
+/// matcher on `incident`, with its value, at the silence's start. Sorted by
+/// time and id.
+pub fn incident_acknowledgements(silences: &[Silence], until: DateTime<Utc>) -> Vec<IncidentAcknowledgement> {
+    let mut acks: Vec<IncidentAcknowledgement> = silences
+        .iter()
+        .filter(|s| s.starts_at <= until)
+        .flat_map(|s| {
+            incident_matchers(s).map(|m| IncidentAcknowledgement { incident: m.value.clone(), at: s.starts_at })
+        })
+        .collect();
+    acks.sort_by(|a, b| (a.at, &a.incident).cmp(&(b.at, &b.incident)));
+    acks.dedup();
+    acks
+}
+
+/// A silence's equality matchers on `incident`.
+fn incident_matchers(s: &Silence) -> impl Iterator<Item = &Matcher> {
+    s.matchers.iter().filter(|m| m.is_equal && !m.is_regex && m.name == "incident" && !m.value.is_empty())
 }
 
 /// The silences that acknowledge something: those with an equality
-/// matcher on `incident` (whose id names a node) or `node`.
+/// matcher on `node` or `incident` (a node's incident id, or the id or key
+/// of an incident source's incident).
 pub fn acknowledging(silences: &[Silence]) -> Vec<Silence> {
-    silences.iter().filter(|s| !acknowledged_nodes(s).is_empty()).cloned().collect()
+    silences
+        .iter()
+        .filter(|s| !acknowledged_nodes(s).is_empty() || incident_matchers(s).next().is_some())
+        .cloned()
+        .collect()
 }
 
 /// The acknowledgements known at `until`: one per node a silence names,
@@ -306,6 +337,33 @@ mod tests {
         assert_eq!(acknowledgements(&silences, t(15, 0)).len(), 3);
         let kept: Vec<String> = acknowledging(&silences).into_iter().map(|s| s.id).collect();
         assert_eq!(kept, vec!["1", "2", "6"]);
+    }
+
+    #[test]
+    fn an_incident_matcher_acknowledges_by_its_value_whatever_it_names() {
+        let silences = vec![
+            silence("1", t(14, 20), &[("incident", "T-1042", false, true)]),
+            silence("2", t(14, 25), &[("incident", "critical-20261008T1410Z-T-7", false, true)]),
+            silence("3", t(14, 26), &[("incident", "T-.*", true, true)]),
+            silence("4", t(14, 27), &[("incident", "T-9", false, false)]),
+            silence("5", t(15, 0), &[("incident", "T-8", false, true)]),
+        ];
+        let got: Vec<(String, DateTime<Utc>)> =
+            incident_acknowledgements(&silences, t(14, 59)).into_iter().map(|a| (a.incident, a.at)).collect();
+        assert_eq!(
+            got,
+            vec![("T-1042".into(), t(14, 20)), ("critical-20261008T1410Z-T-7".into(), t(14, 25))],
+            "regex and negative matchers do not acknowledge, a pending silence not yet"
+        );
+        // A ticket number names no node, yet its silence is kept in the evidence.
+        assert!(acknowledgements(&silences[..1], t(15, 0)).is_empty());
+        let kept: Vec<String> = acknowledging(&silences).into_iter().map(|s| s.id).collect();
+        assert_eq!(kept, vec!["1", "2", "5"]);
+        let mut facts = Facts { end: t(15, 0), ..Facts::default() };
+        attach(&mut facts, Some(&silences));
+        assert_eq!(facts.incident_acknowledgements.len(), 3);
+        attach(&mut facts, None);
+        assert!(facts.acknowledgements.is_none() && facts.incident_acknowledgements.is_empty());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   Prometheus' limits on a 10,000-node fleet, and the inputs ([`read_inputs`]).
 //! - [`running`]: month-to-date running totals, read window by window
 //!   (`evaluate` reads one window, [`read_facts`], `serve` one per cycle).
+//! - [`incidents`]: the rules' incident sources (tickets, service outages,
+//!   firing alerts), read raw and kept as runs window by window.
 //! - [`samples`]: the slot model, raw samples → outages and counts (shared
 //!   with rule tests).
 //! - [`evidence`]: every query and its full answer, recorded by the client;
@@ -25,6 +27,7 @@
 pub mod alertmanager;
 pub mod answer;
 pub mod evidence;
+pub mod incidents;
 pub mod plan;
 pub mod prometheus;
 pub mod record;

@@ -1,5 +1,6 @@
 //! Running totals: the month-to-date state of the `up` (and degraded)
-//! series, kept so that each reading only reads what is new.
+//! series and of the incident sources ([`incidents`]), kept so that each
+//! reading only reads what is new.
 //!
 //! A [`Running`] covers `(start, end]`. [`read_window`] reads `(end, new_end]`
 //! into a [`Delta`] (async, may fail: then nothing changes) and
@@ -25,6 +26,7 @@
 //!   `sum_over_time` give counts; raw samples only where there was downtime.
 
 use super::answer::{Labels, SourceError};
+use super::incidents;
 use super::plan::{self, Count, Job, Window};
 use super::prometheus::Client;
 use super::record::{QueryKind, QueryRecord, Reading};
@@ -107,6 +109,8 @@ pub struct Running {
     step: i64,
     nodes: BTreeMap<String, NodeRun>,
     degraded: BTreeMap<String, Track>,
+    /// The incidents of the rules' `incident_sources`.
+    reported: incidents::Reported,
 }
 
 /// What one window `(from, to]` read; applied only when every query succeeded.
@@ -123,6 +127,8 @@ pub struct Delta {
     /// Read raw: the nodes with any sample of the degraded series. `None`
     /// when read per day (then a run not reaching the window end is closed).
     degraded_seen: Option<BTreeSet<String>>,
+    /// The incident sources' samples.
+    reported: incidents::Read,
 }
 
 impl Running {
@@ -134,6 +140,7 @@ impl Running {
             step: rules.source.step.seconds(),
             nodes: BTreeMap::new(),
             degraded: BTreeMap::new(),
+            reported: incidents::Reported::default(),
         }
     }
 
@@ -146,7 +153,8 @@ impl Running {
     pub fn apply(&mut self, delta: Delta) {
         assert_eq!(delta.from, self.end, "windows must follow each other");
         let (start, end, step) = (self.start, delta.to, self.step);
-        let Delta { counts, down, degraded, degraded_seen, .. } = delta;
+        let Delta { counts, down, degraded, degraded_seen, reported, .. } = delta;
+        self.reported.apply(reported);
         for (node, (count, maint, labels)) in counts {
             let closes = count.count > 0.0 && !down.contains_key(&node);
             let n = self.nodes.entry(node).or_default();
@@ -208,7 +216,8 @@ impl Running {
             })
             .collect();
         degraded.sort();
-        Facts { start, end, step_seconds: step, nodes, degraded, inputs, acknowledgements: None }
+        let reported = self.reported.facts(end);
+        Facts { start, end, step_seconds: step, nodes, degraded, inputs, reported, ..Facts::default() }
     }
 }
 
@@ -253,11 +262,13 @@ pub async fn read_window(
     }
     let seconds = (to - from).num_seconds();
     let slots = (seconds / step + 1) as u64;
-    if seconds <= RAW_WINDOW_SECONDS && running.node_count() as u64 * slots <= RAW_WINDOW_MAX_SAMPLES {
+    let mut delta = if seconds <= RAW_WINDOW_SECONDS && running.node_count() as u64 * slots <= RAW_WINDOW_MAX_SAMPLES {
         read_raw(client, rules, (from, to), log).await
     } else {
         read_aggregate(client, rules, (from, to), log).await
-    }
+    }?;
+    delta.reported = incidents::read(client, rules, (from, to), log).await?;
+    Ok(delta)
 }
 
 /// Every sample of a short window.

@@ -114,6 +114,7 @@ const ALERTS: &[&str] = &[
     "FleetIncidentSLAAtRisk",
     "FleetIncidentSLABreached",
     "FleetNodeOffline",
+    "FleetRecoveryObjectiveBreached",
     "FleetIncentivesExporterDown",
     "FleetIncentivesEvaluationStale",
     "FleetIncentivesRulesReloadFailed",
@@ -536,6 +537,17 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
         "a node offline pages the operator",
         "alertname=FleetNodeOffline node=node-004 operator=carol region=ap",
         &["operator-pager"],
+    ),
+    // Recovery objectives: the core team, per service.
+    (
+        "an API service past its RTO pages the core team",
+        "alertname=FleetRecoveryObjectiveBreached service=api job=api rto=15m rpo=5m",
+        &["core-team-pager"],
+    ),
+    (
+        "backup systems past their RTO page the core team",
+        "alertname=FleetRecoveryObjectiveBreached service=backup job=backup rto=4h rpo=24h",
+        &["core-team-pager"],
     ),
     // The exporter's health.
     (

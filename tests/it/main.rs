@@ -13,6 +13,7 @@ mod common;
 
 mod alerting;
 mod backends;
+mod classes;
 mod close;
 mod dashboards;
 mod deploy;

@@ -4,6 +4,7 @@
 //! 2026's facts, and lookups in an evaluation.
 
 mod availability;
+mod classes;
 mod escalation;
 mod incidents;
 mod leakage;

@@ -40,6 +40,8 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         maintenance,
         severities: items(m.severities),
         escalation: items(m.escalation),
+        incident_sources: items(m.incident_sources),
+        incident_classes: items(m.incident_classes),
         inputs: items(m.inputs),
         missing_data,
         operators: items(m.operators),

@@ -31,6 +31,8 @@ pub(super) struct Merged {
     pub(super) maintenance: Vec<At<MaintenanceSpec>>,
     pub(super) severities: Vec<At<SeveritySpec>>,
     pub(super) escalation: Vec<At<EscalationLevelSpec>>,
+    pub(super) incident_sources: Vec<At<IncidentSourceSpec>>,
+    pub(super) incident_classes: Vec<At<IncidentClassSpec>>,
     pub(super) inputs: Vec<At<InputSpec>>,
     pub(super) operators: Vec<At<OperatorSpec>>,
     pub(super) partners: Vec<At<PartnerSpec>>,
@@ -64,6 +66,8 @@ pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged
         } else {
             m.escalation.extend(tag(i, f.escalation));
         }
+        m.incident_sources.extend(tag(i, f.incident_sources));
+        m.incident_classes.extend(tag(i, f.incident_classes));
         m.inputs.extend(tag(i, f.inputs));
         m.operators.extend(tag(i, f.operators));
         m.partners.extend(tag(i, f.partners));

@@ -7,6 +7,7 @@
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
+mod incidents;
 mod ledger;
 mod names;
 mod opening;
@@ -39,6 +40,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     check_references(m, &names, errs);
     check_severities(m, &names, errs);
     check_escalation(m, &names, errs);
+    incidents::check_incidents(m, &names, errs);
     check_inputs(m, &names, errs);
     for t in &m.tiers {
         check_tier(t.file, &t.item, false, &names, errs);
@@ -104,6 +106,8 @@ fn check_ids(m: &Merged, errs: &mut Errors) {
     check_unique("maintenance name", m.maintenance.iter().map(|s| (s.file, &s.item.name)), errs);
     check_unique("adjustment id", m.adjustments.iter().map(|s| (s.file, &s.item.id)), errs);
     check_unique("dispute id", m.disputes.iter().map(|s| (s.file, &s.item.id)), errs);
+    check_unique("incident class id", m.incident_classes.iter().map(|c| (c.file, &c.item.id)), errs);
+    check_unique("incident source name", m.incident_sources.iter().map(|s| (s.file, &s.item.name)), errs);
     for t in m.tiers.iter().chain(&m.partner_tiers) {
         let kind = format!("line id in tier `{}`", t.item.id);
         check_unique(&kind, t.item.lines.iter().map(|l| (t.file, &l.id)), errs);

@@ -11,6 +11,8 @@ use crate::rules::vars;
 /// The names references may point at and expressions may read.
 pub(super) struct Names {
     pub(super) severities: Vec<String>,
+    /// Ids of `incident_classes`.
+    pub(super) classes: Vec<String>,
     pub(super) tiers: Vec<String>,
     pub(super) partner_tiers: Vec<String>,
     pub(super) operators: Vec<String>,
@@ -58,8 +60,16 @@ impl Names {
         };
         let operator_aggregates = of(&builtin_operator_vars, &builtin_partner_vars);
         let partner_aggregates = of(&builtin_partner_vars, &builtin_operator_vars);
-        let operator_vars: Vec<String> =
-            builtin_operator_vars.iter().chain(&inputs).chain(&operator_aggregates).cloned().collect();
+        // The per-class variables are read like built-in ones, but not aggregated.
+        let classes = ids(&m.incident_classes, |c| &c.id);
+        let class_vars: Vec<String> = classes.iter().flat_map(|c| vars::class_vars(c)).collect();
+        let operator_vars: Vec<String> = builtin_operator_vars
+            .iter()
+            .chain(&class_vars)
+            .chain(&inputs)
+            .chain(&operator_aggregates)
+            .cloned()
+            .collect();
         let partner_vars: Vec<String> =
             builtin_partner_vars.iter().chain(&inputs).chain(&partner_aggregates).cloned().collect();
         let mut referral_vars: Vec<String> = partner_vars.iter().chain(&operator_vars).cloned().collect();
@@ -67,6 +77,7 @@ impl Names {
         referral_vars.dedup();
         Names {
             severities: ids(&m.severities, |s| &s.id),
+            classes,
             tiers: ids(&m.tiers, |t| &t.id),
             partner_tiers: ids(&m.partner_tiers, |t| &t.id),
             operators: ids(&m.operators, |o| &o.id),

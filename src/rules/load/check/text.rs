@@ -23,7 +23,7 @@ use std::fmt;
 fn allowed(field: &str) -> (&'static [char], &'static str) {
     match field {
         "description" | "definition" => (&['\n'], "a description may hold line breaks but no other control character"),
-        "when" | "quantity" | "over" | "ratio" | "factor" | "by" | "up" | "degraded" | "query" => {
+        "when" | "quantity" | "over" | "ratio" | "factor" | "by" | "up" | "degraded" | "query" | "selector" => {
             (&['\n', '\t'], "an expression or a query may hold line breaks and tabs but no other control character")
         }
         _ => (&[], "names, ids, e-mail addresses and labels are one line of printable text"),
@@ -46,6 +46,8 @@ fn files(m: &Merged) -> BTreeSet<usize> {
     files.extend(m.maintenance.iter().map(|a| a.file));
     files.extend(m.severities.iter().map(|a| a.file));
     files.extend(m.escalation.iter().map(|a| a.file));
+    files.extend(m.incident_sources.iter().map(|a| a.file));
+    files.extend(m.incident_classes.iter().map(|a| a.file));
     files.extend(m.inputs.iter().map(|a| a.file));
     files.extend(m.operators.iter().map(|a| a.file));
     files.extend(m.partners.iter().map(|a| a.file));
