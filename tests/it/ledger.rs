@@ -297,3 +297,31 @@ fn explain_shows_an_adjustment() {
         "{text}"
     );
 }
+
+/// `diff` on a closed month's evidence shows what an adjustment added in
+/// git would change: the payee's new line and total, nothing else.
+#[test]
+fn diff_shows_an_adjustments_effect_on_a_closed_month() {
+    let f = fixture();
+    let new = f.root.path().join("rules-with-a-bonus");
+    std::fs::create_dir_all(&new).unwrap();
+    for entry in std::fs::read_dir(&f.rules).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, new.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        new.join("bonus.yaml"),
+        "version: 1\nadjustments:\n  - {id: sep-bonus, payee: op-a, amount: 75.50, currency: USD, reason: Quarter review, reference: FIN-20, approved_by: Dana, period: 2026-09}\n",
+    )
+    .unwrap();
+    let evidence = f.out.join("2026-09/evidence.json");
+    let o = bin().args(["diff", "--new"]).arg(&new).arg("--evidence").arg(&evidence).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "a difference exits 1, like diff(1)");
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("sep-bonus"), "{text}");
+    assert!(text.contains("75.50"), "{text}");
+    let before = dec(&payee(&f.statement("2026-09"), "op-a")["total"]);
+    let after = (before + Decimal::new(7550, 2)).to_string();
+    assert!(text.contains(&after), "op-a's new total {after}: {text}");
+    assert!(!text.contains("op-b"), "op-b is unchanged: {text}");
+}
