@@ -1,7 +1,7 @@
 //! Renders an [`Evaluation`] for people and programs: a text table, JSON
 //! (amounts as decimal strings) or CSV (one row per payee and pay line).
 
-use crate::evaluation::{Evaluation, Ledger, LineStatus, OpenDispute, Statement};
+use crate::evaluation::{Evaluation, Ledger, LineStatus, OpenDispute, PROGRAMME_HOLD, StateInForce, Statement};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -206,6 +206,9 @@ pub fn table(e: &Evaluation) -> String {
             let _ = writeln!(o, "Total payable unknown: the balance carried in of {unknown} payee(s) is not known");
         }
     }
+    if let Some(h) = &e.hold_all {
+        let _ = writeln!(o, "All payouts held: {}", state_line(h));
+    }
     if !e.warnings.is_empty() {
         let _ = writeln!(o, "\nWarnings:");
         for w in &e.warnings {
@@ -271,6 +274,12 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
     for d in &g.disputes {
         let _ = writeln!(o, "    {}", dispute_line(d));
     }
+    for s in &g.states {
+        let _ = writeln!(o, "    state: {}", state_line(s));
+    }
+    if let Some(line) = held_line(g, currency) {
+        let _ = writeln!(o, "    {line}");
+    }
     let Some(payable) = g.payable else {
         let _ = writeln!(o, "    {}", payable_unknown(g));
         return;
@@ -287,6 +296,12 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
     if !zero(g.written_off) {
         rows.push(("written off", g.written_off));
     }
+    if !zero(g.held_in) {
+        rows.insert(0, ("held, carried in", g.held_in));
+    }
+    if g.held() || !zero(g.held_out) {
+        rows.push(("held, carried out", g.held_out));
+    }
     for (name, amount) in rows {
         let amount = amount.map(|d| d.to_string()).unwrap_or_default();
         let _ = writeln!(o, "    {name:<34} {:>9} {amount:>12} {currency}", "");
@@ -297,6 +312,29 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
 pub fn payable_unknown(g: &Ledger) -> String {
     let why = g.balance_unknown.as_deref().unwrap_or("not evaluated");
     format!("payable unknown: the balance carried in is not known ({why})")
+}
+
+/// A state in force in one line: `suspended since 2026-08-10 until 2026-09-30: reason`.
+pub fn state_line(s: &StateInForce) -> String {
+    let name = if s.state == PROGRAMME_HOLD { "programme hold (every payout)" } else { s.state.as_str() };
+    let until = s.until.map(|u| format!(" until {u}")).unwrap_or_default();
+    format!("{name} since {}{until}: {}", s.since, s.reason)
+}
+
+/// What is held or released this month, in one line; `None` when nothing is.
+pub fn held_line(g: &Ledger, currency: &str) -> Option<String> {
+    let held_in = g.held_in.filter(|h| !h.is_zero());
+    if g.held() {
+        let why: Vec<String> = g.holds.iter().map(state_line).collect();
+        let out = g.held_out.map_or_else(|| "unknown".to_string(), |h| format!("{h} {currency}"));
+        Some(format!(
+            "payout held ({}): nothing is payable; held and carried into the next month: {out}",
+            why.join("; ")
+        ))
+    } else {
+        held_in
+            .map(|h| format!("released: {h} {currency} held in earlier months, paid with this month (in the payable)"))
+    }
 }
 
 /// An open dispute in one line: `open dispute d1 of 2026-08, line base, 26 days (opened 2026-09-05 by A): text`.

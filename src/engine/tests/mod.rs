@@ -5,6 +5,7 @@
 
 mod availability;
 mod escalation;
+mod holds;
 mod incidents;
 mod leakage;
 mod ledger;
