@@ -31,9 +31,43 @@ pub fn json(e: &Evaluation) -> String {
 
 /// A CSV column: a number (a decimal string, written as it is) or text.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Cell {
+pub enum Cell {
     Number,
     Text,
+}
+
+/// A CSV file being written (the csv crate: RFC 4180 quoting, CRLF): a
+/// header of the columns' names, then rows; text cells a spreadsheet would
+/// run as a formula are neutralised ([`neutralise`]), numbers are written
+/// as they are.
+pub struct CsvTable<'c> {
+    columns: &'c [(&'c str, Cell)],
+    w: csv::Writer<Vec<u8>>,
+}
+
+impl<'c> CsvTable<'c> {
+    pub fn new(columns: &'c [(&'c str, Cell)]) -> CsvTable<'c> {
+        let w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(vec![]);
+        let mut t = CsvTable { columns, w };
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        t.row(&names);
+        t
+    }
+
+    /// One row, a cell per column.
+    pub fn row(&mut self, cells: &[&str]) {
+        debug_assert_eq!(cells.len(), self.columns.len());
+        for ((_, kind), cell) in self.columns.iter().zip(cells) {
+            let cell = if *kind == Cell::Text { neutralise(cell) } else { Cow::Borrowed(*cell) };
+            self.w.write_field(cell.as_bytes()).expect("writing CSV to memory");
+        }
+        self.w.write_record(None::<&[u8]>).expect("writing CSV to memory");
+    }
+
+    pub fn finish(self) -> String {
+        let bytes = self.w.into_inner().expect("writing CSV to memory");
+        String::from_utf8(bytes).expect("CSV of UTF-8 text is UTF-8")
+    }
 }
 
 /// The CSV columns; `amount`, `year_to_date` and the payee's ledger (the
@@ -63,15 +97,7 @@ const CSV_COLUMNS: [(&str, Cell); 18] = [
 /// text cells a spreadsheet would run as a formula are neutralised
 /// ([`neutralise`]), numbers are written as they are.
 pub fn csv(e: &Evaluation) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(vec![]);
-    let mut row = |cells: [&str; 18]| {
-        for ((_, kind), cell) in CSV_COLUMNS.iter().zip(cells) {
-            let cell = if *kind == Cell::Text { neutralise(cell) } else { Cow::Borrowed(cell) };
-            w.write_field(cell.as_bytes()).expect("writing CSV to memory");
-        }
-        w.write_record(None::<&[u8]>).expect("writing CSV to memory");
-    };
-    row(CSV_COLUMNS.map(|(name, _)| name));
+    let mut t = CsvTable::new(&CSV_COLUMNS);
     let text = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
     for (kind, list) in [("operator", &e.operators), ("partner", &e.partners)] {
         for s in list {
@@ -80,7 +106,7 @@ pub fn csv(e: &Evaluation) -> String {
             for l in &s.lines {
                 let amount = l.amount.to_string();
                 let ytd = s.year_to_date.lines.get(&l.id).map(|d| d.to_string()).unwrap_or_default();
-                row([
+                t.row(&[
                     &e.period,
                     kind,
                     &s.id,
@@ -103,8 +129,7 @@ pub fn csv(e: &Evaluation) -> String {
             }
         }
     }
-    let bytes = w.into_inner().expect("writing CSV to memory");
-    String::from_utf8(bytes).expect("CSV of UTF-8 text is UTF-8")
+    t.finish()
 }
 
 /// A text cell as a spreadsheet cannot run it (OWASP, CSV injection): one

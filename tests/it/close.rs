@@ -501,7 +501,10 @@ fn received(smtp: &Smtp) -> Vec<(String, Vec<String>)> {
 fn expected_mail() -> Vec<(String, Vec<String>)> {
     vec![
         ("eu@example.org".into(), vec!["statement-2026-10-op-eu.csv".into(), "statement-2026-10-op-eu.html".into()]),
-        ("finance@example.org".into(), vec!["programme-report-2026-10.md".into(), "statement-2026-10.csv".into()]),
+        (
+            "finance@example.org".into(),
+            vec!["payroll-2026-10.csv".into(), "programme-report-2026-10.md".into(), "statement-2026-10.csv".into()],
+        ),
         ("us@example.org".into(), vec!["statement-2026-10-op-us.csv".into(), "statement-2026-10-op-us.html".into()]),
     ]
 }
