@@ -185,6 +185,14 @@ fn the_kill_switch_holds_every_payout_the_payroll_pays_nothing_and_every_stateme
         let html = std::fs::read_to_string(h.killed.join("2026-09/statements").join(format!("{id}.html"))).unwrap();
         assert!(html.contains("Every payout of the programme is held since 2026-09-01: Payout audit FIN-88"), "{id}");
     }
+    // The programme report says it too.
+    let report = std::fs::read_to_string(h.killed.join("2026-09/programme-report.md")).unwrap();
+    assert!(
+        report.contains("> **All payouts are held** (`programme.hold_all`) since 2026-09-01: Payout audit FIN-88."),
+        "{report}"
+    );
+    let report = std::fs::read_to_string(h.f.out.join("2026-09/programme-report.md")).unwrap();
+    assert!(!report.contains("All payouts are held"), "{report}");
     // And the table.
     let evidence = h.killed.join("2026-09/evidence.json");
     let o = ok(bin().args(["replay", "--format", "table", "--evidence"]).arg(evidence).output().unwrap());
