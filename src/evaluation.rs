@@ -49,6 +49,10 @@ pub struct Evaluation {
     /// with no node seen behind it. Empty in statements written before it.
     #[serde(default)]
     pub leakage: Leakage,
+    /// The kill switch (rules `programme.hold_all`) when it is in force this
+    /// period: every payee's payout is held (see [`Ledger::holds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_all: Option<StateInForce>,
 }
 
 /// Leakage (seed 003), each list sorted. The node findings also have their
@@ -426,7 +430,52 @@ pub struct Ledger {
     /// The payee's disputes open at the evaluation time (rules `disputes:`), by id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disputes: Vec<OpenDispute>,
+    /// The payee's enforcement states governing the period (roster
+    /// `states:`, in force on any day of it; see `crate::rules::states`),
+    /// oldest first. Empty: in good standing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<StateInForce>,
+    /// Why the payout is held this period: the kill switch
+    /// (`programme_hold`) and/or a suspension (`suspended`). Held: nothing
+    /// is payable; what would be is carried in `held_out`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<StateInForce>,
+    /// Held in earlier months and carried in (> 0): paid with this month's
+    /// pay unless this month is held too. `None`: nothing held (0), or not
+    /// known while `payable` is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_in: Option<Decimal>,
+    /// Held at the end of this month and carried into the next (≥ 0): what
+    /// would be payable (`held_in` included) when the month is held.
+    /// `None`: nothing held (0), or not known while `payable` is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<Decimal>,
 }
+
+impl Ledger {
+    /// The payout is held this period.
+    pub fn held(&self) -> bool {
+        !self.holds.is_empty()
+    }
+}
+
+/// A state of enforcement in force in the period: one of a payee's
+/// (`warned`, `throttled`, `suspended`, `terminated`) or the programme's
+/// kill switch (`programme_hold`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateInForce {
+    pub state: String,
+    /// The first day in force.
+    pub since: NaiveDate,
+    /// The last day in force, if it is known (`until`, or the day before
+    /// the payee's next state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+    pub reason: String,
+}
+
+/// The `state` of the kill switch in [`Ledger::holds`] and [`Evaluation::hold_all`].
+pub const PROGRAMME_HOLD: &str = "programme_hold";
 
 /// A dispute of one of the payee's lines, open at the evaluation time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Renders an [`Evaluation`] for people and programs: a text table, JSON
 //! (amounts as decimal strings) or CSV (one row per payee and pay line).
 
-use crate::evaluation::{Evaluation, Ledger, LineStatus, OpenDispute, Statement};
+use crate::evaluation::{Evaluation, Ledger, LineStatus, OpenDispute, PROGRAMME_HOLD, StateInForce, Statement};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -31,9 +31,43 @@ pub fn json(e: &Evaluation) -> String {
 
 /// A CSV column: a number (a decimal string, written as it is) or text.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Cell {
+pub enum Cell {
     Number,
     Text,
+}
+
+/// A CSV file being written (the csv crate: RFC 4180 quoting, CRLF): a
+/// header of the columns' names, then rows; text cells a spreadsheet would
+/// run as a formula are neutralised ([`neutralise`]), numbers are written
+/// as they are.
+pub struct CsvTable<'c> {
+    columns: &'c [(&'c str, Cell)],
+    w: csv::Writer<Vec<u8>>,
+}
+
+impl<'c> CsvTable<'c> {
+    pub fn new(columns: &'c [(&'c str, Cell)]) -> CsvTable<'c> {
+        let w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(vec![]);
+        let mut t = CsvTable { columns, w };
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        t.row(&names);
+        t
+    }
+
+    /// One row, a cell per column.
+    pub fn row(&mut self, cells: &[&str]) {
+        debug_assert_eq!(cells.len(), self.columns.len());
+        for ((_, kind), cell) in self.columns.iter().zip(cells) {
+            let cell = if *kind == Cell::Text { neutralise(cell) } else { Cow::Borrowed(*cell) };
+            self.w.write_field(cell.as_bytes()).expect("writing CSV to memory");
+        }
+        self.w.write_record(None::<&[u8]>).expect("writing CSV to memory");
+    }
+
+    pub fn finish(self) -> String {
+        let bytes = self.w.into_inner().expect("writing CSV to memory");
+        String::from_utf8(bytes).expect("CSV of UTF-8 text is UTF-8")
+    }
 }
 
 /// The CSV columns; `amount`, `year_to_date` and the payee's ledger (the
@@ -63,15 +97,7 @@ const CSV_COLUMNS: [(&str, Cell); 18] = [
 /// text cells a spreadsheet would run as a formula are neutralised
 /// ([`neutralise`]), numbers are written as they are.
 pub fn csv(e: &Evaluation) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(vec![]);
-    let mut row = |cells: [&str; 18]| {
-        for ((_, kind), cell) in CSV_COLUMNS.iter().zip(cells) {
-            let cell = if *kind == Cell::Text { neutralise(cell) } else { Cow::Borrowed(cell) };
-            w.write_field(cell.as_bytes()).expect("writing CSV to memory");
-        }
-        w.write_record(None::<&[u8]>).expect("writing CSV to memory");
-    };
-    row(CSV_COLUMNS.map(|(name, _)| name));
+    let mut t = CsvTable::new(&CSV_COLUMNS);
     let text = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
     for (kind, list) in [("operator", &e.operators), ("partner", &e.partners)] {
         for s in list {
@@ -80,7 +106,7 @@ pub fn csv(e: &Evaluation) -> String {
             for l in &s.lines {
                 let amount = l.amount.to_string();
                 let ytd = s.year_to_date.lines.get(&l.id).map(|d| d.to_string()).unwrap_or_default();
-                row([
+                t.row(&[
                     &e.period,
                     kind,
                     &s.id,
@@ -103,8 +129,7 @@ pub fn csv(e: &Evaluation) -> String {
             }
         }
     }
-    let bytes = w.into_inner().expect("writing CSV to memory");
-    String::from_utf8(bytes).expect("CSV of UTF-8 text is UTF-8")
+    t.finish()
 }
 
 /// A text cell as a spreadsheet cannot run it (OWASP, CSV injection): one
@@ -207,6 +232,9 @@ pub fn table(e: &Evaluation) -> String {
             let _ = writeln!(o, "Total payable unknown: the balance carried in of {unknown} payee(s) is not known");
         }
     }
+    if let Some(h) = &e.hold_all {
+        let _ = writeln!(o, "All payouts held: {}", state_line(h));
+    }
     if !e.warnings.is_empty() {
         let _ = writeln!(o, "\nWarnings:");
         for w in &e.warnings {
@@ -301,6 +329,12 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
     for d in &g.disputes {
         let _ = writeln!(o, "    {}", dispute_line(d));
     }
+    for s in &g.states {
+        let _ = writeln!(o, "    state: {}", state_line(s));
+    }
+    if let Some(line) = held_line(g, currency) {
+        let _ = writeln!(o, "    {line}");
+    }
     let Some(payable) = g.payable else {
         let _ = writeln!(o, "    {}", payable_unknown(g));
         return;
@@ -317,6 +351,12 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
     if !zero(g.written_off) {
         rows.push(("written off", g.written_off));
     }
+    if !zero(g.held_in) {
+        rows.insert(0, ("held, carried in", g.held_in));
+    }
+    if g.held() || !zero(g.held_out) {
+        rows.push(("held, carried out", g.held_out));
+    }
     for (name, amount) in rows {
         let amount = amount.map(|d| d.to_string()).unwrap_or_default();
         let _ = writeln!(o, "    {name:<34} {:>9} {amount:>12} {currency}", "");
@@ -327,6 +367,29 @@ fn ledger(o: &mut String, g: &Ledger, currency: &str) {
 pub fn payable_unknown(g: &Ledger) -> String {
     let why = g.balance_unknown.as_deref().unwrap_or("not evaluated");
     format!("payable unknown: the balance carried in is not known ({why})")
+}
+
+/// A state in force in one line: `suspended since 2026-08-10 until 2026-09-30: reason`.
+pub fn state_line(s: &StateInForce) -> String {
+    let name = if s.state == PROGRAMME_HOLD { "programme hold (every payout)" } else { s.state.as_str() };
+    let until = s.until.map(|u| format!(" until {u}")).unwrap_or_default();
+    format!("{name} since {}{until}: {}", s.since, s.reason)
+}
+
+/// What is held or released this month, in one line; `None` when nothing is.
+pub fn held_line(g: &Ledger, currency: &str) -> Option<String> {
+    let held_in = g.held_in.filter(|h| !h.is_zero());
+    if g.held() {
+        let why: Vec<String> = g.holds.iter().map(state_line).collect();
+        let out = g.held_out.map_or_else(|| "unknown".to_string(), |h| format!("{h} {currency}"));
+        Some(format!(
+            "payout held ({}): nothing is payable; held and carried into the next month: {out}",
+            why.join("; ")
+        ))
+    } else {
+        held_in
+            .map(|h| format!("released: {h} {currency} held in earlier months, paid with this month (in the payable)"))
+    }
 }
 
 /// An open dispute in one line: `open dispute d1 of 2026-08, line base, 26 days (opened 2026-09-05 by A): text`.

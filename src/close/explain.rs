@@ -53,15 +53,28 @@ pub fn explain(e: &Evaluation, rules: &Rules, id: &str) -> Result<String, String
     match (g.balance_in, g.payable, g.balance_out, g.written_off) {
         (Some(b_in), Some(payable), Some(b_out), Some(off)) => {
             let off = if off.is_zero() { String::new() } else { format!(", {off} written off") };
-            let _ = writeln!(
-                o,
-                "payable {payable} {} = balance carried in {b_in} + total, at least 0; carried out {b_out}{off}\n",
-                e.currency
-            );
+            let held_in = g.held_in.map(|h| format!(" + held carried in {h}")).unwrap_or_default();
+            let sum = format!("balance carried in {b_in}{held_in} + total, at least 0");
+            let cur = &e.currency;
+            let _ = match g.held_out.filter(|_| g.held()) {
+                Some(h) => {
+                    writeln!(o, "payable {payable} {cur}: held; {sum}, is held ({h}); carried out {b_out}{off}\n")
+                }
+                None => writeln!(o, "payable {payable} {cur} = {sum}; carried out {b_out}{off}\n"),
+            };
         }
         _ => {
             let _ = writeln!(o, "{}\n", crate::report::payable_unknown(g));
         }
+    }
+    for st in &g.states {
+        let _ = writeln!(o, "state: {}", crate::report::state_line(st));
+    }
+    if let Some(line) = crate::report::held_line(g, &e.currency) {
+        let _ = writeln!(o, "{line}");
+    }
+    if !g.states.is_empty() || g.held() || g.held_in.is_some() {
+        let _ = writeln!(o);
     }
     for (i, l) in s.lines.iter().enumerate() {
         let _ = writeln!(o, "{}. {} ({}) — {}, category {}", i + 1, l.name, l.id, l.kind, l.category);

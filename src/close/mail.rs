@@ -1,8 +1,16 @@
 //! The statement by e-mail (lettre, SMTP): finance gets the whole statement
-//! (CSV and the programme report attached), each payee with an e-mail
-//! address on the roster gets their own lines (their HTML statement and
-//! their CSV rows attached; a partner its partner report too). The
-//! attachments are the closed month's files, as `close` wrote them.
+//! (CSV, the payroll file and the programme report attached), each payee
+//! with an e-mail address on the roster gets their own lines (their HTML
+//! statement and their CSV rows attached; a partner its partner report
+//! too). The attachments are the closed month's files, as `close` wrote
+//! them.
+//!
+//! A payout that is held (a suspension, or the kill switch
+//! `programme.hold_all` for everyone) is mailed as held: the payee still
+//! gets the statement, its subject says "payout held" instead of an amount
+//! and its body why, that nothing is payable and what is carried; finance's
+//! message says every payout is held, with the reason, and the payroll
+//! file pays 0. Nothing payable is ever sent for a held month.
 //!
 //! Idempotent: `mail-sent.json` in the closed month's directory records the
 //! message id of every message sent, rewritten after each successful send.
@@ -16,7 +24,7 @@
 
 use super::render::{partner_report_path, statement_path};
 use super::statement::{self, StatementFile};
-use super::{Error, PROGRAMME_REPORT_MD, STATEMENT_CSV, STATEMENT_JSON, write_atomic};
+use super::{Error, PAYROLL_CSV, PROGRAMME_REPORT_MD, STATEMENT_CSV, STATEMENT_JSON, write_atomic};
 use crate::evaluation::Statement;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
@@ -190,28 +198,8 @@ pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>
     let message_id = |key: &str| format!("<fleet-incentives.{}.{}.{hash}@{domain}>", e.period, key.replace(':', "."));
     let mut out = vec![];
     if !finance.is_empty() {
-        let mut body = format!(
-            "The {} statement of {} is closed.\n\nTotal payout: {} {}\nRules sha256: {}\nEngine: {} {}\n\n",
-            e.period, e.programme, e.total, e.currency, file.rules_sha256, file.engine, file.engine_version
-        );
-        for (kind, s) in statement::payees(e) {
-            let _ = writeln!(body, "{kind:<8} {:<20} {:<28} {:>12} {}", s.id, s.name, s.total, e.currency);
-        }
-        body.push_str(
-            "\nAttached: the statement (one row per payee and pay line) and the programme report. \
-             Each payee's HTML statement is in statements/, each partner's report in partners/.\n",
-        );
-        out.push(Outgoing {
-            key: "finance".into(),
-            to: finance.to_vec(),
-            subject: format!("{}: statement {} (total {} {})", e.programme, e.period, e.total, e.currency),
-            body,
-            attachments: vec![
-                (format!("statement-{}.csv", e.period), "text/csv; charset=utf-8".into(), csv),
-                (format!("programme-report-{}.md", e.period), "text/markdown; charset=utf-8".into(), report),
-            ],
-            message_id: message_id("finance"),
-        });
+        let payroll = read(PAYROLL_CSV)?;
+        out.push(finance_message(&file, finance, csv, payroll, report, message_id("finance")));
     }
     let mut no_address = vec![];
     for (kind, s) in statement::payees(e) {
@@ -240,16 +228,77 @@ pub fn plan(dir: &Path, finance: &[String], from: &str) -> Result<(Vec<Outgoing>
                 report,
             ));
         }
+        let subject = if s.ledger.held() {
+            format!("{}: your statement for {} (payout held)", e.programme, e.period)
+        } else {
+            format!("{}: your statement for {} ({} {})", e.programme, e.period, s.total, e.currency)
+        };
         out.push(Outgoing {
             message_id: message_id(&key),
             key,
             to: vec![to],
-            subject: format!("{}: your statement for {} ({} {})", e.programme, e.period, s.total, e.currency),
+            subject,
             body: payee_body(s, &e.period, &e.currency),
             attachments,
         });
     }
     Ok((out, no_address))
+}
+
+/// Finance's message: the month's totals, what is payable and held, each
+/// payee's line; the statement, the payroll file and the programme report attached.
+fn finance_message(
+    file: &StatementFile,
+    finance: &[String],
+    csv: Vec<u8>,
+    payroll: Vec<u8>,
+    report: Vec<u8>,
+    message_id: String,
+) -> Outgoing {
+    let e = &file.evaluation;
+    let mut body = format!("The {} statement of {} is closed.\n\n", e.period, e.programme);
+    if let Some(h) = &e.hold_all {
+        let _ = writeln!(
+            body,
+            "ALL PAYOUTS ARE HELD: {}.\nNothing is payable this month: every payee's pay is carried as held and paid in the first month closed without the hold; payroll.csv pays 0.\n",
+            crate::report::state_line(h)
+        );
+    }
+    let payable = match e.payable {
+        Some(p) => format!("{p} {}", e.currency),
+        None => "unknown: the balance carried in of a payee is not known (payroll.csv says whose and why)".into(),
+    };
+    let _ = write!(
+        body,
+        "Total payout: {} {}\nTotal payable: {payable}\nRules sha256: {}\nEngine: {} {}\n\n",
+        e.total, e.currency, file.rules_sha256, file.engine, file.engine_version
+    );
+    for (kind, s) in statement::payees(e) {
+        let payable = s.ledger.payable.map_or_else(|| "unknown".to_string(), |p| p.to_string());
+        let hold = if s.ledger.held() { format!("  held: {}", super::payroll::hold(s)) } else { String::new() };
+        let _ = writeln!(
+            body,
+            "{kind:<8} {:<20} {:<28} {:>12} {} payable {payable}{hold}",
+            s.id, s.name, s.total, e.currency
+        );
+    }
+    body.push_str(
+        "\nAttached: the statement (one row per payee and pay line), the payroll file (one row per payee: net payable, hold, reference) and the programme report. \
+         Each payee's HTML statement is in statements/, each partner's report in partners/.\n",
+    );
+    let held = if e.hold_all.is_some() { "; ALL PAYOUTS HELD" } else { "" };
+    Outgoing {
+        key: "finance".into(),
+        to: finance.to_vec(),
+        subject: format!("{}: statement {} (total {} {}{held})", e.programme, e.period, e.total, e.currency),
+        body,
+        attachments: vec![
+            (format!("statement-{}.csv", e.period), "text/csv; charset=utf-8".into(), csv),
+            (format!("payroll-{}.csv", e.period), "text/csv; charset=utf-8".into(), payroll),
+            (format!("programme-report-{}.md", e.period), "text/markdown; charset=utf-8".into(), report),
+        ],
+        message_id,
+    }
 }
 
 fn payee_body(s: &Statement, period: &str, currency: &str) -> String {
@@ -258,6 +307,29 @@ fn payee_body(s: &Statement, period: &str, currency: &str) -> String {
         let _ = writeln!(b, "  {:<34} {:>9} {:>12}  {}", l.name, crate::report::status(l.status), l.amount, l.formula);
     }
     let _ = writeln!(b, "  {:<34} {:>9} {:>12} {currency}", "total", "", s.total);
+    let g = &s.ledger;
+    match g.payable {
+        Some(p) => {
+            let _ = writeln!(b, "  {:<34} {:>9} {:>12} {currency}", "payable", "", p);
+        }
+        None => {
+            let _ = writeln!(b, "  {}", crate::report::payable_unknown(g));
+        }
+    }
+    for st in &g.states {
+        let _ = writeln!(b, "\nYour standing: {}.", crate::report::state_line(st));
+    }
+    if g.held() {
+        let reasons: Vec<String> = g.holds.iter().map(crate::report::state_line).collect();
+        let held = g.held_out.map_or_else(|| "what is payable".to_string(), |h| format!("{h} {currency}"));
+        let _ = writeln!(
+            b,
+            "\nYour payout for {period} is held ({}). Nothing is paid for this month now; {held} is carried as held and paid in the first month closed without a hold.",
+            reasons.join("; ")
+        );
+    } else if let Some(h) = g.held_in {
+        let _ = writeln!(b, "\nReleased with this month: {h} {currency} held in earlier months (in the payable).");
+    }
     b.push_str("\nThe attached statement (HTML, opens in any browser and prints on A4) shows every line with its formula and reason; the CSV holds the same lines.\n");
     b
 }
@@ -366,6 +438,33 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_held_payout_is_mailed_as_held_and_finance_is_told_why() {
+        use crate::engine::testutil::*;
+        let yaml = "version: 1\nprogramme: {name: P, hold_all: {since: 2026-10-20, reason: Payout audit}}\noperators:\n  - {id: a, name: A, email: a@example.org, tier: t, start: 2026-10-01}\ntiers:\n  - {id: t, name: T, lines: [{id: l, name: L, kind: fixed, amount: 100}]}\n";
+        let p = period("2026-10");
+        let e = crate::engine::evaluate(&facts(&p), &Default::default(), &rules(yaml), &p, p.end);
+        let body = payee_body(&e.operators[0], "2026-10", "USD");
+        assert!(body.contains("  payable                                              0.00 USD\n"), "{body}");
+        assert!(
+            body.contains("Your payout for 2026-10 is held (programme hold (every payout) since 2026-10-20: Payout audit). Nothing is paid for this month now; 100.00 USD is carried as held"),
+            "{body}"
+        );
+        let file =
+            StatementFile { engine: "e".into(), engine_version: "1".into(), rules_sha256: "x".into(), evaluation: e };
+        let m = finance_message(&file, &["f@example.org".into()], vec![], vec![], vec![], "<id>".into());
+        assert_eq!(m.subject, "P: statement 2026-10 (total 100.00 USD; ALL PAYOUTS HELD)");
+        assert!(
+            m.body.contains("ALL PAYOUTS ARE HELD: programme hold (every payout) since 2026-10-20: Payout audit.\n"),
+            "{}",
+            m.body
+        );
+        assert!(m.body.contains("Total payable: 0.00 USD\n"), "{}", m.body);
+        assert!(m.body.contains("payable 0.00  held: programme_hold\n"), "{}", m.body);
+        let names: Vec<&str> = m.attachments.iter().map(|a| a.0.as_str()).collect();
+        assert_eq!(names, ["statement-2026-10.csv", "payroll-2026-10.csv", "programme-report-2026-10.md"]);
     }
 
     /// The names of the header lines of a rendered message (continuation

@@ -8,6 +8,8 @@
 //!   files and the rule that a closed month is never overwritten with a
 //!   different result.
 //! - [`statement`]: `statement.json` / `statement.csv` and per-payee CSV.
+//! - [`payroll`]: `payroll.csv`, finance's payroll file: one row per payee
+//!   with the net payable, the hold and a reference.
 //! - [`render`]: the documents people read, from templates: the programme
 //!   report (`programme-report.md`, after the seed's template), each payee's
 //!   HTML statement (`statements/<payee-id>.html`), each partner's report
@@ -22,6 +24,7 @@
 pub mod diff;
 pub mod explain;
 pub mod mail;
+pub mod payroll;
 pub mod render;
 pub mod statement;
 
@@ -47,9 +50,10 @@ pub const STATEMENT_CSV: &str = "statement.csv";
 pub const STATEMENT_JSON: &str = history::dir::STATEMENT_JSON;
 pub const EVIDENCE_JSON: &str = "evidence.json";
 pub const PROGRAMME_REPORT_MD: &str = render::PROGRAMME_REPORT_FILE;
+pub const PAYROLL_CSV: &str = payroll::PAYROLL_CSV;
 /// The files every closed month has, in the order they are compared and
 /// written; the payees' statements and the partners' reports follow.
-pub const FILES: [&str; 4] = [STATEMENT_CSV, STATEMENT_JSON, EVIDENCE_JSON, PROGRAMME_REPORT_MD];
+pub const FILES: [&str; 5] = [STATEMENT_CSV, STATEMENT_JSON, EVIDENCE_JSON, PROGRAMME_REPORT_MD, PAYROLL_CSV];
 
 /// Rules and the files they were read from (kept in the evidence).
 pub struct LoadedRules {
@@ -262,6 +266,7 @@ pub fn render_files(reading: &Reading, rules: &Rules, templates: &Templates) -> 
         (STATEMENT_JSON.to_string(), statement::json(e)),
         (EVIDENCE_JSON.to_string(), reading.evidence.to_json()),
         report,
+        (PAYROLL_CSV.to_string(), payroll::csv(e)),
     ];
     files.extend(documents);
     Ok(files)

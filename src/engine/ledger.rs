@@ -10,14 +10,16 @@
 //! closed month before's; one closed without a known balance is settled
 //! again from its recorded total, back to a month with one or to the
 //! payee's first month (balance 0). A month that is needed and not closed
-//! makes the balance unknown, naming the month: never guessed.
+//! makes the balance unknown, naming the month: never guessed. A month
+//! whose payout is held ([`super::holds`]) pays nothing: what it would
+//! pay is carried as held and paid in the first month that is not held.
 //!
 //! Disputes kept in git show on their payee's statement while they are open
 //! at the evaluation time, with their age ([`disputes`]).
 
 use super::months::{self, Active};
 use super::pay::zero;
-use crate::evaluation::{ADJUSTMENT, Ledger, LineStatus, OpenDispute, PayLine, Statement};
+use crate::evaluation::{ADJUSTMENT, LineStatus, OpenDispute, PayLine, Statement};
 use crate::history::{ClosedMonth, History, PayeeMonth, index, label, not_closed, parse_month};
 use crate::money::round;
 use crate::period::Period;
@@ -121,8 +123,8 @@ fn add_line(rules: &Rules, s: &mut Statement, a: &AdjustmentSpec) {
 }
 
 /// Settle every statement's month: balance carried in, payable, carried
-/// out or written off. Returns the sum of what is payable, `None` while
-/// any payee's is not known.
+/// out or written off, held (see [`super::holds`]). Returns the sum of
+/// what is payable, `None` while any payee's is not known.
 pub(crate) fn settle_all(
     rules: &Rules,
     history: &History,
@@ -133,52 +135,57 @@ pub(crate) fn settle_all(
     let mut payable = Some(zero(rules));
     for s in operators.iter_mut() {
         let first = rules.operators.iter().find(|o| o.id.value == s.id).map(|o| Active::new(o.start, o.end).from);
-        s.ledger = ledger(rules, history, period, months::operators, s, first);
+        settle_payee(rules, history, period, months::operators, s, first);
         payable = payable.zip(s.ledger.payable).map(|(a, b)| a + b);
     }
     for s in partners.iter_mut() {
-        let first = rules.partners.iter().find(|p| p.id.value == s.id).map(|p| Active::new(p.start, None).from);
-        s.ledger = ledger(rules, history, period, months::partners, s, first);
+        let first = rules.partners.iter().find(|p| p.id.value == s.id).map(|p| Active::new(p.start, p.end).from);
+        settle_payee(rules, history, period, months::partners, s, first);
         payable = payable.zip(s.ledger.payable).map(|(a, b)| a + b);
     }
     payable
 }
 
-/// The ledger of one payee's month; `first` is its first month in the programme.
-fn ledger(
+/// Settle one payee's month into its ledger (its states and holds are
+/// set); `first` is its first month in the programme.
+fn settle_payee(
     rules: &Rules,
     history: &History,
     period: &Period,
     payees: fn(&ClosedMonth) -> &BTreeMap<String, PayeeMonth>,
-    s: &Statement,
+    s: &mut Statement,
     first: Option<i64>,
-) -> Ledger {
+) {
     let now = index(period.year, period.month);
     let mode = rules.programme.negative_balance;
     let zero = zero(rules);
+    let held = s.ledger.held();
+    let g = &mut s.ledger;
     match carried_in(history, payees, &s.id, first.unwrap_or(now), now, mode, zero) {
-        Ok(mut balance_in) => {
+        Ok((mut balance_in, mut held_in)) => {
             // A balance given by hand as `-100` shows as `-100.00`; more decimals stay.
-            if balance_in.scale() < zero.scale() {
-                balance_in.rescale(zero.scale());
+            for d in [&mut balance_in, &mut held_in] {
+                if d.scale() < zero.scale() {
+                    d.rescale(zero.scale());
+                }
             }
-            let (payable, balance_out, written_off) = settle(balance_in, s.total, mode, zero);
-            Ledger {
-                balance_in: Some(balance_in),
-                payable: Some(payable),
-                balance_out: Some(balance_out),
-                written_off: Some(written_off),
-                balance_unknown: None,
-                disputes: vec![],
-            }
+            let out = settle_held((balance_in, held_in), s.total, held, mode, zero);
+            (g.balance_in, g.payable, g.balance_out) = (Some(balance_in), Some(out.payable), Some(out.balance_out));
+            (g.written_off, g.balance_unknown) = (Some(out.written_off), None);
+            g.held_in = (!held_in.is_zero()).then_some(held_in);
+            g.held_out = (held || !out.held_out.is_zero()).then_some(out.held_out);
         }
-        Err(why) => Ledger { balance_unknown: Some(why), ..Ledger::default() },
+        Err(why) => {
+            (g.balance_in, g.payable, g.balance_out, g.written_off) = (None, None, None, None);
+            (g.held_in, g.held_out, g.balance_unknown) = (None, None, Some(why));
+        }
     }
 }
 
-/// The balance carried into month `now`: the closed month before's, or,
-/// where it was closed without one, settled again from the recorded
-/// totals back to a month with one (or to the payee's `first` month: 0).
+/// The balance and the pay held carried into month `now`: the closed
+/// month before's, or, where it was closed without one, settled again from
+/// the recorded totals (held or not) back to a month with one (or to the
+/// payee's `first` month: 0).
 fn carried_in(
     history: &History,
     payees: fn(&ClosedMonth) -> &BTreeMap<String, PayeeMonth>,
@@ -187,41 +194,67 @@ fn carried_in(
     now: i64,
     mode: NegativeBalance,
     zero: Decimal,
-) -> Result<Decimal, String> {
+) -> Result<(Decimal, Decimal), String> {
     let mut totals = vec![];
     let mut m = now - 1;
-    let mut balance = loop {
+    let mut carried = loop {
         if m < first {
-            break zero;
+            break (zero, zero);
         }
         let closed = history.months.get(&label(m)).ok_or_else(|| not_closed(&[label(m)]))?;
         let p = payees(closed).get(id).ok_or_else(|| format!("{id} is not in the closed statement of {}", label(m)))?;
         if let Some(b) = p.balance_out {
-            break b;
+            break (b, p.held_out);
         }
-        totals.push(p.total);
+        totals.push((p.total, p.held));
         m -= 1;
     };
-    for total in totals.into_iter().rev() {
-        balance = settle(balance, total, mode, zero).1;
+    for (total, held) in totals.into_iter().rev() {
+        let out = settle_held(carried, total, held, mode, zero);
+        carried = (out.balance_out, out.held_out);
     }
-    Ok(balance)
+    Ok(carried)
 }
 
-/// (payable, balance out, written off) of a month's `total` with `balance_in`.
+/// (payable, balance out, written off) of a month's `total` with `balance_in`, not held.
+#[cfg(test)]
 pub(crate) fn settle(
     balance_in: Decimal,
     total: Decimal,
     mode: NegativeBalance,
     zero: Decimal,
 ) -> (Decimal, Decimal, Decimal) {
-    let net = balance_in + total;
-    let payable = net.max(zero);
+    let out = settle_held((balance_in, zero), total, false, mode, zero);
+    (out.payable, out.balance_out, out.written_off)
+}
+
+/// A month settled.
+pub(crate) struct Settled {
+    pub payable: Decimal,
+    pub balance_out: Decimal,
+    pub written_off: Decimal,
+    pub held_out: Decimal,
+}
+
+/// A month's `total` with the balance (≤ 0) and the pay held (≥ 0) carried
+/// in: what is owed, `balance_in + held_in + total`, is payable, or held
+/// when the month is `held`; what is below zero is carried or written off.
+pub(crate) fn settle_held(
+    (balance_in, held_in): (Decimal, Decimal),
+    total: Decimal,
+    held: bool,
+    mode: NegativeBalance,
+    zero: Decimal,
+) -> Settled {
+    let net = balance_in + held_in + total;
+    let owed = net.max(zero);
     let below = net.min(zero);
-    match mode {
-        NegativeBalance::CarryForward => (payable, below, zero),
-        NegativeBalance::WriteOff => (payable, zero, zero - below),
-    }
+    let (payable, held_out) = if held { (zero, owed) } else { (owed, zero) };
+    let (balance_out, written_off) = match mode {
+        NegativeBalance::CarryForward => (below, zero),
+        NegativeBalance::WriteOff => (zero, zero - below),
+    };
+    Settled { payable, balance_out, written_off, held_out }
 }
 
 /// Every payee's disputes open at `now`, oldest first, with their age.

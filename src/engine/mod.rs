@@ -14,6 +14,8 @@
 //! - [`ledger`]: adjustments kept in git as statement lines of their own;
 //!   what is payable and the negative balance carried or written off; open
 //!   disputes.
+//! - [`holds`]: enforcement: the payee's states governing the period, the
+//!   lines a throttle stops, payouts held (a suspension, the kill switch).
 //!
 //! No I/O, no clock; every collection is sorted so that the same input gives
 //! the same bytes. Money is `Decimal`; expressions see `f64` (through
@@ -21,6 +23,7 @@
 
 mod availability;
 mod classes;
+mod holds;
 mod incidents;
 mod leakage;
 mod ledger;
@@ -147,11 +150,12 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
     let mut partners: Vec<_> = rules
         .partners
         .iter()
-        .filter(|p| p.start <= period.last_day())
+        .filter(|p| p.start <= period.last_day() && p.end.is_none_or(|e| e >= period.first_day()))
         .map(|p| payees::partner_statement(rules, facts, history, period, p, &ops, &nodes, &mut warnings))
         .collect();
 
     ledger::adjust(rules, history, period, &mut operators, &mut partners, &mut warnings);
+    let hold_all = holds::hold(rules, period, &mut operators, &mut partners);
     let payable = ledger::settle_all(rules, history, period, &mut operators, &mut partners);
     ledger::disputes(rules, now, &mut operators, &mut partners);
     let leakage = leakage::find(facts, rules, &nodes, &operators, &partners);
@@ -183,5 +187,6 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
         payable,
         warnings,
         leakage,
+        hold_all,
     }
 }

@@ -4,8 +4,8 @@
 use super::availability::{NodeInfo, availability, operator_region};
 use super::months::{self, Active, Whose};
 use super::pay::{Payee, eval_line};
-use super::{Notes, incidents, promotion};
-use crate::evaluation::{Availability, Incident, LineStatus, PayLine, Statement, Verdict};
+use super::{Notes, holds, incidents, promotion};
+use crate::evaluation::{Availability, Incident, Ledger, LineStatus, PayLine, Statement, Verdict};
 use crate::facts::{Facts, InputFacts};
 use crate::history::History;
 use crate::money::to_f64;
@@ -273,10 +273,13 @@ pub(crate) fn operator_statement(
     let tier = spec.tier_in(period);
     let tier_id = tier.map_or("", |t| t.tier.value.as_str());
     let lines_spec = tier_or_warn(rules.tier(tier_id), &format!("operator {}", spec.id.value), tier_id, warnings);
+    let states = holds::in_force(spec.states_in(period));
+    let throttle = holds::Throttle::new(&states, rules.tier(tier_id));
     let mut done: BTreeMap<String, PayLine> = BTreeMap::new();
     let mut lines = vec![];
     for l in lines_spec {
-        let pl = eval_line(l, rules, &payee, &done);
+        let mut pl = eval_line(l, rules, &payee, &done);
+        throttle.apply(&mut pl);
         done.insert(pl.id.clone(), pl.clone());
         lines.push(pl);
     }
@@ -298,7 +301,7 @@ pub(crate) fn operator_statement(
         year_to_date: months::year_to_date(history, period, months::operators, &spec.id.value, active, &lines),
         lines,
         promotion,
-        ledger: Default::default(),
+        ledger: Ledger { states, ..Default::default() },
         variables: months::recorded(&vars),
     }
 }
@@ -355,13 +358,13 @@ pub(crate) fn partner_statement(
         );
     }
     let ctx = (rules, history, period);
-    let me = Whose { payees: months::partners, id: pid, active: Active::new(partner.start, None) };
+    let me = Whose { payees: months::partners, id: pid, active: Active::new(partner.start, partner.end) };
     months::set_aggregates(ctx, me, OfKind::Partner, &avail, &mut pv, &mut notes);
     let mut vars = pv.clone();
     let keys = Keys { partner: Some(pid), ..Keys::default() };
     add_inputs(rules, facts, &keys, &mut vars, &mut notes);
     months::set_aggregates(ctx, me, OfKind::Input, &avail, &mut vars, &mut notes);
-    let days = active_days(partner.start, None, period);
+    let days = active_days(partner.start, partner.end, period);
     let payee = Payee {
         vars: &vars,
         notes: &notes,
@@ -374,10 +377,12 @@ pub(crate) fn partner_statement(
 
     let lines_spec =
         tier_or_warn(rules.partner_tier(&partner.tier.value), &format!("partner {pid}"), &partner.tier.value, warnings);
+    let states = holds::in_force(partner.states_in(period));
+    let throttle = holds::Throttle::new(&states, rules.partner_tier(&partner.tier.value));
     let mut done: BTreeMap<String, PayLine> = BTreeMap::new();
     let mut lines = vec![];
     for l in lines_spec {
-        let pl = if l.per_referral {
+        let mut pl = if l.per_referral {
             let subs: Vec<(String, PayLine)> = active
                 .iter()
                 .map(|o| {
@@ -410,6 +415,7 @@ pub(crate) fn partner_statement(
         } else {
             eval_line(l, rules, &payee, &done)
         };
+        throttle.apply(&mut pl);
         done.insert(pl.id.clone(), pl.clone());
         lines.push(pl);
     }
@@ -426,7 +432,7 @@ pub(crate) fn partner_statement(
         year_to_date: months::year_to_date(history, period, months::partners, pid, me.active, &lines),
         lines,
         promotion: None,
-        ledger: Default::default(),
+        ledger: Ledger { states, ..Default::default() },
         variables: months::recorded(&vars),
     }
 }

@@ -3,11 +3,10 @@
 
 mod classes;
 
-use super::{PREFIX, encode, leakage, register, unix};
+use super::{Labels, PREFIX, Samples, encode, holds, leakage, register, unix};
 use crate::evaluation::{ADJUSTMENT, Availability, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
-use prometheus_client::metrics::MetricType;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
@@ -116,37 +115,6 @@ struct PromotionLabels {
     operator: String,
     to: String,
 }
-
-/// A gauge family whose samples are fixed when it is built and encoded in the
-/// order they were added — the evaluation's sorted order, so the same
-/// evaluation gives the same bytes. (`Family` encodes in hash-map order and
-/// pays for a lock and an atomic per sample, which values that never change
-/// after the build do not need.) Without samples it is left out of the
-/// exposition, `# HELP` and `# TYPE` included.
-#[derive(Debug)]
-struct Samples<S>(Vec<(S, f64)>);
-
-impl<S: EncodeLabelSet + Debug> EncodeMetric for Samples<S> {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        for (labels, value) in &self.0 {
-            encoder.encode_family(labels)?.encode_gauge(value)?;
-        }
-        Ok(())
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Gauge
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// The label set of a sample in a [`Samples`] family.
-trait Labels: EncodeLabelSet + Debug + Clone + Send + Sync + 'static {}
-
-impl<S: EncodeLabelSet + Debug + Clone + Send + Sync + 'static> Labels for S {}
 
 /// The uptime of an [`Availability`]: none without data.
 fn uptime(a: &Availability) -> Option<f64> {
@@ -494,6 +462,7 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         &per_payee,
         |s| money(s.ledger.written_off),
     );
+    holds::register_families(&mut b.0, eval);
     b.gauge(
         "payee_year_to_date_amount",
         "Sum of the payee's pay this calendar year, this period included (absent while a month of the year is not closed)",

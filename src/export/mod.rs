@@ -9,7 +9,11 @@
 //!   evaluation and then served as bytes.
 //! - `self_metrics.rs`: [`SelfMetrics`] is long-lived and updated in place by
 //!   the server.
-//! - `mod.rs`: [`exposition`] joins both into one body with one `# EOF`.
+//! - `leakage.rs`: the leakage families' label sets and samples
+//!   (registered by `evaluation.rs`); `holds.rs`: the enforcement families,
+//!   registered into the evaluation's registry.
+//! - `mod.rs`: [`exposition`] joins both into one body with one `# EOF`;
+//!   `Samples`, a gauge family of fixed samples.
 //!
 //! Money and ratios are `Decimal` up to here and become `f64` only here
 //! ([`crate::money::to_f64`], the nearest float to the decimal's text).
@@ -17,6 +21,7 @@
 //! resolved incident) has no sample: never a 0.
 
 mod evaluation;
+mod holds;
 mod leakage;
 mod self_metrics;
 #[cfg(test)]
@@ -26,14 +31,47 @@ pub use evaluation::{encode_evaluation, evaluation_registry};
 pub use self_metrics::SelfMetrics;
 
 use chrono::{DateTime, Utc};
-use prometheus_client::encoding::text;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, text};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Metric, Registry, Unit};
+use std::fmt::Debug;
 
 /// The `Content-Type` of [`exposition`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The namespace of every metric name.
 pub const PREFIX: &str = "fleet_incentives";
+
+/// A gauge family whose samples are fixed when it is built and encoded in the
+/// order they were added — the evaluation's sorted order, so the same
+/// evaluation gives the same bytes. (`Family` encodes in hash-map order and
+/// pays for a lock and an atomic per sample, which values that never change
+/// after the build do not need.) Without samples it is left out of the
+/// exposition, `# HELP` and `# TYPE` included.
+#[derive(Debug)]
+pub(super) struct Samples<S>(pub(super) Vec<(S, f64)>);
+
+impl<S: EncodeLabelSet + Debug> EncodeMetric for Samples<S> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, value) in &self.0 {
+            encoder.encode_family(labels)?.encode_gauge(value)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The label set of a sample in a [`Samples`] family.
+pub(super) trait Labels: EncodeLabelSet + Debug + Clone + Send + Sync + 'static {}
+
+impl<S: EncodeLabelSet + Debug + Clone + Send + Sync + 'static> Labels for S {}
 
 /// Registers `metric` under `name`, which is without the unit suffix: the
 /// registry appends it (`node_down` + seconds).

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 mod classes;
 mod exposition;
+mod holds;
 mod leakage;
 
 use exposition::{Sample, parse, samples_named};
@@ -38,7 +39,7 @@ inputs:
     query: sum by (operator) (revenue)
     unit: money
 operators:
-  - {{ id: alice, name: Alice, tier: t1, start: 2026-01-15, nodes: [a1, a2, a3], region: eu, referred_by: bronze1 }}
+  - {{ id: alice, name: Alice, tier: t1, start: 2026-01-15, nodes: [a1, a2, a3], region: eu, referred_by: bronze1, states: [{{ state: warned, since: 2026-10-02, reason: Late reports }}] }}
   - {{ id: bob, name: Bob, tier: t1, start: 2026-09-10, nodes: [b1, b2], region: us, referred_by: bronze1 }}
 {extra_operators}
 partners:
@@ -150,6 +151,10 @@ const EVALUATION_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_programme_total_amount", &["currency"]),
     ("fleet_incentives_programme_payable_amount", &["currency"]),
     ("fleet_incentives_dispute_open_age_seconds", &["payee_kind", "payee", "dispute", "period", "line"]),
+    ("fleet_incentives_payee_state", &["payee_kind", "payee", "state"]),
+    ("fleet_incentives_payee_held_amount", &["payee_kind", "payee", "tier", "currency"]),
+    ("fleet_incentives_programme_held_amount", &["currency"]),
+    ("fleet_incentives_programme_hold_all", &[]),
     ("fleet_incentives_promotion_eligible", &["operator", "to"]),
     ("fleet_incentives_promotion_eligible_since_timestamp_seconds", &["operator", "to"]),
     ("fleet_incentives_evaluation_warnings", &[]),

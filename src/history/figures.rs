@@ -13,6 +13,7 @@
 //!       lines: {base_stipend: 1000}
 //!       eligible: true
 //!       balance_out: -120.50   # carried into the next month (default 0)
+//!       held_out: 0            # pay held, carried into the next month (default 0)
 //! ```
 
 use super::{ClosedMonth, History, PayeeMonth};
@@ -59,6 +60,9 @@ pub struct PayeeFigures {
     pub eligible: Option<bool>,
     /// The negative balance carried out of the month (≤ 0); default 0.
     pub balance_out: Option<Dec>,
+    /// Pay held at the end of the month (a suspended payee's), carried
+    /// into the next (≥ 0); default 0.
+    pub held_out: Option<Dec>,
 }
 
 impl PayeeFigures {
@@ -70,6 +74,13 @@ impl PayeeFigures {
         }
         if self.balance_out.is_some_and(|b| b.0 > Decimal::ZERO) {
             return Err("balance_out cannot be positive (a balance carried is what the payee owes)".into());
+        }
+        let held_out = self.held_out.map_or(Decimal::ZERO, |h| h.0);
+        if held_out < Decimal::ZERO {
+            return Err("held_out cannot be negative (pay held is owed to the payee)".into());
+        }
+        if held_out > Decimal::ZERO && self.balance_out.is_some_and(|b| b.0 < Decimal::ZERO) {
+            return Err("balance_out and held_out cannot both be carried (what is held pays what is owed)".into());
         }
         let availability = Availability {
             nodes: 0,
@@ -93,6 +104,8 @@ impl PayeeFigures {
             lines,
             eligible: self.eligible,
             balance_out: Some(self.balance_out.map_or(Decimal::ZERO, |b| b.0)),
+            held_out,
+            held: held_out > Decimal::ZERO,
         })
     }
 }
@@ -142,5 +155,12 @@ mod tests {
         assert!(parse("- period: 2026-07\n- period: 2026-07\n").unwrap_err().contains("given twice"));
         let negative = parse("- period: 2026-07\n  operators:\n    a: {down_seconds: -1}\n").unwrap_err();
         assert!(negative.contains("2026-07, a: seconds cannot be negative"), "{negative}");
+        let held = parse("- period: 2026-07\n  operators:\n    a: {held_out: 250.5}\n").unwrap();
+        let a = &held.months["2026-07"].operators["a"];
+        assert_eq!((a.held_out, a.balance_out, a.held), (Decimal::new(2505, 1), Some(Decimal::ZERO), true));
+        let negative = parse("- period: 2026-07\n  operators:\n    a: {held_out: -1}\n").unwrap_err();
+        assert!(negative.contains("held_out cannot be negative"), "{negative}");
+        let both = parse("- period: 2026-07\n  operators:\n    a: {held_out: 1, balance_out: -1}\n").unwrap_err();
+        assert!(both.contains("cannot both be carried"), "{both}");
     }
 }

@@ -46,6 +46,15 @@ pub struct PayeeMonth {
     /// close, or closed by a version without balances.
     #[serde(default)]
     pub balance_out: Option<Decimal>,
+    /// Pay held at the end of the month, carried into the next (≥ 0; see
+    /// [`Ledger::held_out`](crate::evaluation::Ledger)); read only with a
+    /// known `balance_out`.
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    pub held_out: Decimal,
+    /// The month's payout was held (a suspension or the kill switch), so a
+    /// balance settled again from its total is held, not paid.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 impl PayeeMonth {
@@ -58,6 +67,8 @@ impl PayeeMonth {
             total: s.total,
             eligible: s.promotion.as_ref().map(|p| p.eligible),
             balance_out: s.ledger.balance_out,
+            held_out: s.ledger.held_out.unwrap_or_default(),
+            held: s.ledger.held(),
         }
     }
 }

@@ -10,6 +10,7 @@
 mod aggregate;
 mod incident;
 mod ledger;
+mod states;
 mod targets;
 
 use super::expr::{Expr, Pos, Text};
@@ -21,6 +22,7 @@ pub use incident::{IncidentClassSpec, IncidentSourceSpec, OpenWhen};
 pub use ledger::{AdjustmentSpec, DisputeSpec, DisputeStatus, NegativeBalance};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+pub use states::{HoldAllSpec, PayeeState, StateSpec};
 pub use targets::{AboveTarget, BelowTarget, CountTarget, TargetsSpec};
 
 /// One rule file.
@@ -95,6 +97,8 @@ pub struct ProgrammeSpec {
     /// forward (default) or written off.
     #[serde(default)]
     pub negative_balance: NegativeBalance,
+    /// The kill switch: every payout held while in force (see [`crate::rules::states`]).
+    pub hold_all: Option<HoldAllSpec>,
 }
 
 fn default_currency() -> String {
@@ -304,6 +308,9 @@ pub struct OperatorSpec {
     pub mentees: Vec<Text>,
     /// Partner id that referred this operator.
     pub referred_by: Option<Text>,
+    /// The enforcement history, oldest first (see [`crate::rules::states`]).
+    #[serde(default)]
+    pub states: Vec<StateSpec>,
 }
 
 /// One entry of an operator's tier history: `{tier: tier2, since: 2026-07-01}`.
@@ -340,6 +347,11 @@ pub struct PartnerSpec {
     /// Id of a tier in `partner_tiers`.
     pub tier: Text,
     pub start: NaiveDate,
+    /// Last day in the programme, if any (a `terminated` state's day).
+    pub end: Option<NaiveDate>,
+    /// The enforcement history, oldest first (see [`crate::rules::states`]).
+    #[serde(default)]
+    pub states: Vec<StateSpec>,
 }
 
 /// A tier and its pay lines.
@@ -350,6 +362,10 @@ pub struct TierSpec {
     pub name: String,
     pub description: Option<String>,
     pub lines: Vec<LineSpec>,
+    /// Ids of the lines that are not paid while a payee of the tier is
+    /// `throttled` (see [`crate::rules::states`]).
+    #[serde(default)]
+    pub throttled_lines: Vec<Text>,
 }
 
 /// One pay line. Which fields apply depends on `kind` (see the rules reference).

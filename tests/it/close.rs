@@ -410,15 +410,16 @@ fn explain_shows_every_line_with_inputs_thresholds_formula_and_reason() {
 
 // ------------------------------------------------------------------- mail
 
-/// A real SMTP server writing each message it receives into a Maildir.
-struct Smtp {
+/// A real SMTP server writing each message it receives into a Maildir
+/// (shared with `holds`).
+pub(super) struct Smtp {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
     maildir: PathBuf,
 }
 
 impl Smtp {
-    fn start(port: u16, maildir: &Path) -> Smtp {
+    pub(super) fn start(port: u16, maildir: &Path) -> Smtp {
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
@@ -441,16 +442,18 @@ impl Smtp {
         s
     }
 
-    /// Every message received: envelope recipients, headers, attachments.
-    fn messages(&self) -> Vec<serde_json::Value> {
+    /// Every message received: envelope recipients, headers, the plain text body, attachments.
+    pub(super) fn messages(&self) -> Vec<serde_json::Value> {
         const DUMP: &str = r#"
 import email, email.policy, glob, json, os, sys
 out = []
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "new", "*"))):
     m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
     atts = {p.get_filename(): p.get_content() for p in m.iter_attachments()}
+    body = m.get_body(preferencelist=("plain",))
     out.append({"rcpt": m["X-RcptTo"], "to": m["To"], "subject": m["Subject"],
-                "message_id": m["Message-ID"], "attachments": atts})
+                "message_id": m["Message-ID"], "attachments": atts,
+                "body": body.get_content() if body is not None else ""})
 print(json.dumps(out))
 "#;
         let o = Command::new("python3").args(["-c", DUMP]).arg(&self.maildir).output().unwrap();
@@ -466,7 +469,7 @@ impl Drop for Smtp {
     }
 }
 
-fn mail_flags(cmd: &mut Command, port: u16) -> &mut Command {
+pub(super) fn mail_flags(cmd: &mut Command, port: u16) -> &mut Command {
     cmd.args([
         "--smtp.host",
         "127.0.0.1",
@@ -501,7 +504,10 @@ fn received(smtp: &Smtp) -> Vec<(String, Vec<String>)> {
 fn expected_mail() -> Vec<(String, Vec<String>)> {
     vec![
         ("eu@example.org".into(), vec!["statement-2026-10-op-eu.csv".into(), "statement-2026-10-op-eu.html".into()]),
-        ("finance@example.org".into(), vec!["programme-report-2026-10.md".into(), "statement-2026-10.csv".into()]),
+        (
+            "finance@example.org".into(),
+            vec!["payroll-2026-10.csv".into(), "programme-report-2026-10.md".into(), "statement-2026-10.csv".into()],
+        ),
         ("us@example.org".into(), vec!["statement-2026-10-op-us.csv".into(), "statement-2026-10-op-us.html".into()]),
     ]
 }

@@ -19,6 +19,7 @@ mod dashboards;
 mod deploy;
 mod evaluate;
 mod history;
+mod holds;
 mod hostile;
 mod leakage;
 mod ledger;

@@ -329,7 +329,10 @@ fn each_payee_is_mailed_its_html_statement_and_a_partner_its_report() {
         names.sort();
         names
     };
-    assert_eq!(attachments("finance@example.org"), ["programme-report-2026-10.md", "statement-2026-10.csv"]);
+    assert_eq!(
+        attachments("finance@example.org"),
+        ["payroll-2026-10.csv", "programme-report-2026-10.md", "statement-2026-10.csv"]
+    );
     assert_eq!(attachments("eu@example.org"), ["statement-2026-10-op-eu.csv", "statement-2026-10-op-eu.html"]);
     assert_eq!(
         attachments("acme@example.org"),

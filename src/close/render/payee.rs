@@ -137,4 +137,64 @@ mod tests {
         .into();
         assert_eq!(concerning(&s, &warnings), [warnings[0].as_str(), warnings[2].as_str()]);
     }
+
+    /// The HTML of `id`'s statement in October under `yaml`, with `history`.
+    fn html(yaml: &str, history: &crate::history::History, id: &str) -> String {
+        use crate::engine::testutil::{facts, period, rules};
+        let r = rules(yaml);
+        let p = period("2026-10");
+        let e = crate::engine::evaluate(&facts(&p), history, &r, &p, p.end);
+        let docs = super::super::documents(&e, &r, &super::super::Templates::builtin()).unwrap();
+        docs.into_iter().find(|(n, _)| n == &format!("statements/{id}.html")).unwrap().1
+    }
+
+    const HELD: &str = "version: 1\nprogramme: {name: P, hold_all: {since: 2026-10-20, reason: Payout audit FIN-88}}\noperators:\n  - {id: a, name: A, tier: t, start: 2026-10-01, states: [{state: warned, since: 2026-10-02, until: 2026-10-09, reason: Late reports}, {state: suspended, since: 2026-10-10, reason: Node under review}]}\ntiers:\n  - {id: t, name: T, lines: [{id: l, name: L, kind: fixed, amount: 100}]}\nadjustments:\n  - {id: adj, payee: a, amount: 25, currency: USD, reason: Bonus, reference: F-1, approved_by: D, period: 2026-10}\ndisputes:\n  - {id: d1, payee: a, period: 2026-10, line: l, opened_on: 2026-10-05, opened_by: A, text: Too little, status: open}\n";
+
+    #[test]
+    fn a_held_statement_shows_the_hold_the_standing_the_ledger_and_the_disputes() {
+        let html = html(HELD, &Default::default(), "a");
+        for needle in [
+            "<div class=\"payable held\" id=\"payable\">Payable $0.00 · payout held</div>",
+            "<h3>Payout held</h3>",
+            "Nothing is paid for October 2026 now: $125.00 is carried as held and paid in the first month closed without a hold.",
+            "<li>Every payout of the programme is held since 2026-10-20: Payout audit FIN-88</li>",
+            "<li>Your payouts are suspended since 2026-10-10: Node under review</li>",
+            "<tr class=\"part\"><td>of which Adjustment (credit) (adj)</td><td class=\"num\">$25.00</td></tr>",
+            "<td>Payable: held, nothing is paid now</td><td class=\"num\" id=\"payable-amount\">$0.00</td>",
+            "<td>Held, carried into the next month</td><td class=\"num\" id=\"held-out\">$125.00</td>",
+            "<span class=\"state warned\">warned</span></td><td>2026-10-02</td><td>2026-10-09</td><td>Late reports</td>",
+            "<span class=\"state suspended\">suspended</span></td><td>2026-10-10</td><td>—</td><td>Node under review</td>",
+            "<td>d1</td><td>2026-10</td><td>l</td><td>2026-10-05 by A</td><td class=\"num\">27 day(s)</td><td>Too little</td>",
+        ] {
+            assert!(html.contains(needle), "missing {needle}:\n{html}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_payable_is_said_and_what_is_released_is_shown() {
+        let started = HELD
+            .replace("start: 2026-10-01", "start: 2026-09-01")
+            .replace(", hold_all: {since: 2026-10-20, reason: Payout audit FIN-88}", "");
+        let html = html(&started, &Default::default(), "a");
+        assert!(html.contains("<div class=\"payable\" id=\"payable\">Payable unknown</div>"), "{html}");
+        assert!(
+            html.contains("The balance carried in from the month before is not known (2026-09 is not closed)"),
+            "{html}"
+        );
+        let released = started.replace(
+            "{state: suspended, since: 2026-10-10, reason: Node under review}",
+            "{state: warned, since: 2026-10-10, reason: x}",
+        );
+        let yaml = "- period: 2026-09\n  operators:\n    a: {tier: t, lines: {l: 100}, held_out: 300}\n";
+        let h = crate::history::figures::history(serde_saphyr::from_str(yaml).unwrap(), "test").unwrap();
+        let html = super::tests::html(&released, &h, "a");
+        assert!(
+            html.contains(
+                "<td>Held in earlier months, carried in: released now</td><td class=\"num\" id=\"held-in\">$300.00</td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("id=\"payable-amount\">$425.00</td>"), "{html}");
+        assert!(!html.contains("Payout held"), "{html}");
+    }
 }

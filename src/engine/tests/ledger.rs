@@ -152,6 +152,7 @@ fn known(balance_in: &str, payable: &str, balance_out: &str, written_off: &str) 
         written_off: Some(dec(written_off)),
         balance_unknown: None,
         disputes: vec![],
+        ..Default::default()
     }
 }
 

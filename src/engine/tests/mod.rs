@@ -6,6 +6,7 @@
 mod availability;
 mod classes;
 mod escalation;
+mod holds;
 mod incidents;
 mod leakage;
 mod ledger;

@@ -41,7 +41,7 @@ fn tenure(m: &Merged, id: &str) -> Vec<Tenure> {
     let partners = m.partners.iter().filter(|p| p.item.id.value == id).map(|p| Tenure {
         what: format!("partner `{id}`"),
         from: (month_of(p.item.start), p.item.start),
-        to: None,
+        to: p.item.end.map(|e| (month_of(e), e)),
     });
     operators.chain(partners).collect()
 }

@@ -2,8 +2,9 @@
 //! reference and expression variable resolved (with "did you mean", in
 //! [`names`]), operators' tier histories ([`roster`]), line kinds
 //! ([`tiers`]), PromQL ([`promql`]), no control characters in text
-//! ([`text`]), adjustments and disputes ([`ledger`]) and the programme's
-//! settings. Reports into the collector; builds nothing.
+//! ([`text`]), adjustments and disputes ([`ledger`]), payees' enforcement
+//! states and the kill switch ([`states`]) and the programme's settings.
+//! Reports into the collector; builds nothing.
 
 mod aggregates;
 pub(super) use aggregates::POOLED;
@@ -13,6 +14,7 @@ mod names;
 mod opening;
 mod promql;
 mod roster;
+mod states;
 mod targets;
 mod text;
 mod tiers;
@@ -54,6 +56,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     targets::check_targets(m, errs);
     ledger::check_adjustments(m, &names, errs);
     ledger::check_disputes(m, &names, errs);
+    states::check_states(m, errs);
     if let Some(p) = &m.programme {
         check_programme(p.file, &p.item, errs);
     }
