@@ -115,6 +115,7 @@ const ALERTS: &[&str] = &[
     "FleetIncidentSLABreached",
     "FleetNodeOffline",
     "FleetRecoveryObjectiveBreached",
+    "FleetClassIncidentSLABreached",
     "FleetIncentivesExporterDown",
     "FleetIncentivesEvaluationStale",
     "FleetIncentivesRulesReloadFailed",
@@ -537,6 +538,12 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
         "a node offline pages the operator",
         "alertname=FleetNodeOffline node=node-004 operator=carol region=ap",
         &["operator-pager"],
+    ),
+    // Incident classes past a target: the operator's ticket queue.
+    (
+        "a ticket past its respond target is a ticket for the operator",
+        "alertname=FleetClassIncidentSLABreached class=critical incident=critical-20261101T0000Z-T-1 target=respond",
+        &["operator-ticket"],
     ),
     // Recovery objectives: the core team, per service.
     (
