@@ -245,6 +245,17 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
     if let Some(OptDec(u)) = want.uptime {
         uptime(&what, u, st.availability.uptime, out);
     }
+    let ledger =
+        [("payable", want.payable, st.ledger.payable), ("balance_out", want.balance_out, st.ledger.balance_out)];
+    for (field, want, got) in ledger {
+        if let Some(OptDec(w)) = want
+            && w.map(|w| w.0) != got
+        {
+            let show = |d: Option<Decimal>| d.map_or("none".to_string(), |d| d.to_string());
+            let why = st.ledger.balance_unknown.as_deref().map(|u| format!(" ({u})")).unwrap_or_default();
+            out.push(format!("{what} {field}: expected {}, got {}{why}", show(w.map(|w| w.0)), show(got)));
+        }
+    }
     if let Some(c) = want.coverage
         && !close(c.0, st.availability.coverage)
     {

@@ -245,6 +245,11 @@ pub struct ExpPayee {
     /// Availability of the payee's nodes.
     pub uptime: Option<OptDec>,
     pub coverage: Option<Dec>,
+    /// What is payable (exact), or `none` when it is not known (a month
+    /// before not closed).
+    pub payable: Option<OptDec>,
+    /// The negative balance carried into the next month (exact), or `none`.
+    pub balance_out: Option<OptDec>,
 }
 
 /// A line: an amount (`"500.00"`, compared alone), or `{amount, status, reason}`.
