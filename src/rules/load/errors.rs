@@ -150,6 +150,11 @@ impl<'a> Errors<'a> {
             .map_or(pos, |i| Pos { line: pos.line, column: i as u64 + 1 })
     }
 
+    /// How many rule files there are (indexes `0..file_count()`).
+    pub(super) fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
     pub(super) fn file_name(&self, file: usize) -> &'a str {
         &self.files[file].0
     }

@@ -63,7 +63,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     if let Some(s) = &m.source {
         check_source(s.file, &s.item, errs);
     }
-    text::check_text(m, errs);
+    text::check_text(errs);
 }
 
 fn check_required(m: &Merged, errs: &mut Errors) {

@@ -7,16 +7,16 @@
 //! scalar); expressions and PromQL may hold line breaks and tabs (white
 //! space to them). Nothing else may.
 //!
-//! The spec's text fields carry no position, so each file that defines
-//! sections is read again as a tree of positioned scalars: an error points
-//! at the scalar and names its field.
+//! The spec's text fields carry no position, so every rule file is read
+//! again as a tree of positioned scalars (whatever sections it has): an
+//! error points at the scalar and names its field. No cheaper pre-scan is
+//! sound: a blank line inside a quoted scalar, or a block scalar, makes a
+//! line break with no escape and no control character but `\n` in the file.
 
 use crate::rules::expr::Pos;
 use crate::rules::load::errors::Errors;
-use crate::rules::load::merge::Merged;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// What a string field may hold besides printable characters.
@@ -30,35 +30,13 @@ fn allowed(field: &str) -> (&'static [char], &'static str) {
     }
 }
 
-pub(super) fn check_text(m: &Merged, errs: &mut Errors) {
-    for file in files(m) {
-        // The file parsed as a rule file, so it parses as a tree.
+pub(super) fn check_text(errs: &mut Errors) {
+    for file in 0..errs.file_count() {
+        // A file that did not parse is reported already (and is no tree).
         if let Ok(root) = serde_saphyr::from_str::<Spanned<Node>>(errs.text(file)) {
             walk(file, &root, &mut vec![], errs);
         }
     }
-}
-
-/// The files that define a section.
-fn files(m: &Merged) -> BTreeSet<usize> {
-    let mut files: BTreeSet<usize> =
-        [m.programme.as_ref().map(|a| a.file), m.source.as_ref().map(|a| a.file)].into_iter().flatten().collect();
-    files.extend(m.maintenance.iter().map(|a| a.file));
-    files.extend(m.severities.iter().map(|a| a.file));
-    files.extend(m.escalation.iter().map(|a| a.file));
-    files.extend(m.incident_sources.iter().map(|a| a.file));
-    files.extend(m.incident_classes.iter().map(|a| a.file));
-    files.extend(m.inputs.iter().map(|a| a.file));
-    files.extend(m.operators.iter().map(|a| a.file));
-    files.extend(m.partners.iter().map(|a| a.file));
-    files.extend(m.tiers.iter().map(|a| a.file));
-    files.extend(m.partner_tiers.iter().map(|a| a.file));
-    files.extend(m.promotions.iter().map(|a| a.file));
-    files.extend(m.aggregates.iter().map(|a| a.file));
-    files.extend(m.targets.as_ref().map(|a| a.file));
-    files.extend(m.adjustments.iter().map(|a| a.file));
-    files.extend(m.disputes.iter().map(|a| a.file));
-    files
 }
 
 /// Report every string under `node` (at the field path `path`) that holds a
@@ -188,6 +166,20 @@ mod tests {
         let errs = errors(&files);
         let e = errs.iter().find(|e| e.message.contains("`partners.email`")).unwrap_or_else(|| panic!("{errs:#?}"));
         assert_error(e, "partners.yaml", at, &["holds a control character (U+000A)"]);
+    }
+
+    #[test]
+    fn a_file_of_opening_figures_alone_is_checked_too() {
+        // Regression: only files defining one of a list of sections were
+        // read again, so a file of opening figures alone was not.
+        let opening = "version: 1\nopening_figures:\n  - period: 2026-05\n    operators:\n      alice: {tier: \"tier1\\r\\nBcc: x\"}\n";
+        let files = with_file(fixture(), "opening.yaml", opening);
+        let errs = errors(&files);
+        let e = errs
+            .iter()
+            .find(|e| e.message.contains("`opening_figures.operators.alice.tier`"))
+            .unwrap_or_else(|| panic!("{errs:#?}"));
+        assert_error(e, "opening.yaml", pos(&files, "opening.yaml", "\"tier1"), &["U+000D"]);
     }
 
     #[test]
