@@ -150,7 +150,7 @@ pub fn evaluate(facts: &Facts, history: &History, rules: &Rules, period: &Period
     let mut partners: Vec<_> = rules
         .partners
         .iter()
-        .filter(|p| p.start <= period.last_day() && p.end.is_none_or(|e| e >= period.first_day()))
+        .filter(|p| p.in_programme(period.first_day(), period.last_day()))
         .map(|p| payees::partner_statement(rules, facts, history, period, p, &ops, &nodes, &mut warnings))
         .collect();
 

@@ -52,12 +52,12 @@ pub(crate) fn tenure_months(start: NaiveDate, period: &Period) -> i64 {
     period.month_number(start)
 }
 
-/// Days of the period within `[start, end]` (inclusive, local dates).
 /// Whether an operator is on the roster for any day of the period.
 fn active_in(spec: &OperatorSpec, period: &Period) -> bool {
-    spec.start <= period.last_day() && spec.end.is_none_or(|e| e >= period.first_day())
+    spec.in_programme(period.first_day(), period.last_day())
 }
 
+/// Days of the period within `[start, end]` (inclusive, local dates).
 pub(crate) fn active_days(start: NaiveDate, end: Option<NaiveDate>, period: &Period) -> u32 {
     let from = start.max(period.first_day());
     let to = end.unwrap_or(period.last_day()).min(period.last_day());

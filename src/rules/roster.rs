@@ -1,6 +1,7 @@
-//! The roster over time: an operator's tier history and the tier that
-//! governs a pay period, months in that tier, and whether an operator
-//! completed the programme's first six months.
+//! The roster over time: whether a payee is in the programme on some day
+//! of a span, an operator's tier history and the tier that governs a pay
+//! period, months in that tier, and whether an operator completed the
+//! programme's first six months.
 //!
 //! An operator has `tier: X` (X since `start`) or `tiers:`, a list of tiers
 //! with the day each started, the first on `start` (the loader checks it).
@@ -12,7 +13,7 @@
 //! August; one on 2026-07-01 for July. Nothing is prorated between tiers.
 
 use super::expr::Text;
-use super::spec::OperatorSpec;
+use super::spec::{OperatorSpec, PartnerSpec};
 use crate::period::{Period, month_number};
 use chrono::{Datelike, NaiveDate};
 
@@ -33,7 +34,25 @@ pub struct TierAt<'a> {
     pub from: NaiveDate,
 }
 
+/// Whether a payee from `start` to `end` (its last day) is in the
+/// programme on some day of `first ..= last`.
+fn in_programme(start: NaiveDate, end: Option<NaiveDate>, first: NaiveDate, last: NaiveDate) -> bool {
+    start <= last && end.is_none_or(|e| e >= first)
+}
+
+impl PartnerSpec {
+    /// In the programme on some day of `first ..= last`.
+    pub fn in_programme(&self, first: NaiveDate, last: NaiveDate) -> bool {
+        in_programme(self.start, self.end, first, last)
+    }
+}
+
 impl OperatorSpec {
+    /// In the programme on some day of `first ..= last`.
+    pub fn in_programme(&self, first: NaiveDate, last: NaiveDate) -> bool {
+        in_programme(self.start, self.end, first, last)
+    }
+
     /// The tier history, oldest first: `tier:` as one tier since `start`,
     /// or the `tiers:` list.
     pub fn tier_history(&self) -> impl Iterator<Item = TierAt<'_>> {

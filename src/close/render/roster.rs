@@ -31,15 +31,10 @@ pub struct RosterEntry {
     pub referred_by: Option<String>,
 }
 
-/// Whether `op` is in the programme on some day of `first ..= last`.
-pub fn in_programme(op: &OperatorSpec, first: NaiveDate, last: NaiveDate) -> bool {
-    op.start <= last && op.end.is_none_or(|e| e >= first)
-}
-
 /// Operators in the programme at some day of `period`, in roster order.
 pub fn roster(rules: &Rules, period: &Period) -> Vec<RosterEntry> {
     let (first, last) = (period.first_day(), period.last_day());
-    rules.operators.iter().filter(|op| in_programme(op, first, last)).map(|op| entry(rules, op, period)).collect()
+    rules.operators.iter().filter(|op| op.in_programme(first, last)).map(|op| entry(rules, op, period)).collect()
 }
 
 fn entry(rules: &Rules, op: &OperatorSpec, period: &Period) -> RosterEntry {

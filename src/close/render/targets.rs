@@ -4,7 +4,6 @@
 //! is `unknown`, never met or missed.
 
 use super::filters::{fixed_text, points};
-use super::roster::in_programme;
 use crate::evaluation::Evaluation;
 use crate::period::Period;
 use crate::report::percent;
@@ -71,7 +70,7 @@ pub fn evaluate(e: &Evaluation, rules: &Rules, period: &Period) -> Vec<TargetRes
     if let Some(c) = &t.operator_churn {
         let below = c.below.value.0;
         let (first, last) = (twelve_months_back(period).first_day(), period.last_day());
-        let in_window: Vec<_> = rules.operators.iter().filter(|op| in_programme(op, first, last)).collect();
+        let in_window: Vec<_> = rules.operators.iter().filter(|op| op.in_programme(first, last)).collect();
         let left = in_window.iter().filter(|op| op.end.is_some_and(|e| e >= first && e <= last)).count();
         let churn = ratio(left, in_window.len());
         out.push(ratio_target(
@@ -106,7 +105,7 @@ pub fn evaluate(e: &Evaluation, rules: &Rules, period: &Period) -> Vec<TargetRes
     if let Some(c) = &t.partner_sourced {
         let above = c.above.value.0;
         let (first, last) = (period.first_day(), period.last_day());
-        let operators: Vec<_> = rules.operators.iter().filter(|op| in_programme(op, first, last)).collect();
+        let operators: Vec<_> = rules.operators.iter().filter(|op| op.in_programme(first, last)).collect();
         let referred = operators.iter().filter(|op| op.referred_by.is_some()).count();
         let share = ratio(referred, operators.len());
         out.push(ratio_target(
