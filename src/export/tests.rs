@@ -234,6 +234,35 @@ fn every_contract_metric_appears_with_exactly_its_labels() {
     assert_eq!(written, contract);
 }
 
+/// The metric names of README's "Metrics reference" tables.
+fn readme_metrics() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("\n## Metrics reference").expect("README: ## Metrics reference");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|n| n.starts_with("fleet_incentives_"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn readmes_metrics_reference_documents_exactly_the_contract() {
+    let contract: BTreeSet<String> = EVALUATION_METRICS
+        .iter()
+        .chain(SELF_METRICS)
+        .chain(classes::CLASS_METRICS)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let readme = readme_metrics();
+    let undocumented: Vec<&String> = contract.difference(&readme).collect();
+    let stale: Vec<&String> = readme.difference(&contract).collect();
+    assert!(undocumented.is_empty() && stale.is_empty(), "not in README: {undocumented:?}; not exported: {stale:?}");
+}
+
 #[test]
 fn types_follow_the_contract_counters_total_infos_info_the_rest_gauges() {
     let body = exposition(Some(&encode_evaluation(&realistic(""))), &busy_self_metrics());

@@ -207,26 +207,9 @@ fn metric_tokens(text: &str) -> BTreeSet<String> {
     out
 }
 
-/// The metric names of README's "Metrics reference" tables.
-fn readme_metrics() -> BTreeSet<String> {
-    let readme = read(&root().join("README.md"));
-    let start = readme.find("\n## Metrics reference").expect("README: ## Metrics reference");
-    let section = &readme[start + 1..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
-    let names: BTreeSet<String> = section
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .filter_map(|l| l.split('`').next())
-        .filter(|n| n.starts_with("fleet_incentives_"))
-        .map(str::to_string)
-        .collect();
-    assert!(names.len() > 30, "README metrics reference: only {names:?}");
-    names
-}
-
 #[test]
 fn every_metric_the_alerts_read_is_in_the_metrics_reference() {
-    let known = readme_metrics();
+    let known = common::dashboards::readme_metrics();
     let mut unknown = vec![];
     for r in alert_rules() {
         let e = parser::parse(&r.expr).unwrap();

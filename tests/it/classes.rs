@@ -424,3 +424,34 @@ fn a_silence_in_a_real_alertmanager_acknowledges_a_ticket() {
     let op = &e.operators[0];
     assert_eq!(op.lines[0].amount, Decimal::ZERO, "the fast class breached");
 }
+
+/// The dashboards' incident-class panels answer from a Prometheus that
+/// scraped `serve` on October 12, 12:00: T-3 (critical) open again, T-1,
+/// T-2 and Q-2 resolved. The demo fleet has no incident source
+/// (tests/it/serve.rs).
+#[test]
+fn the_incident_class_panels_have_data_from_a_prometheus_that_scraped_serve() {
+    let f = fixture();
+    let port = common::free_port();
+    let scrape = format!("[{{job_name: fleet-incentives, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]");
+    let prom = Prometheus::start_scraping(&series(), Span { start: oct(1, 0, 0), end: month_end(), step: 60 }, &scrape);
+    let mut serve =
+        common::serve::Serve::start(port, &prom.url(), &f.rules_dir(), &["--clock.start=2026-10-12T12:00:00Z"]);
+    serve.wait_ready();
+    common::dashboards::wait_for_scrapes(prom.port, "fleet_incentives_class_incidents", 3.0);
+    let failures = common::dashboards::check_panels_against(&prom.url());
+    let ours: Vec<&common::dashboards::PanelFailure> =
+        failures.iter().filter(|f| f.panel.starts_with("Incident classes")).collect();
+    // Acknowledgements come from silences, made at the wall clock: October
+    // replayed has none (the last test of this file acknowledges live).
+    let unexpected: Vec<String> = ours
+        .iter()
+        .filter(|f| {
+            !(f.problem == common::dashboards::Problem::NoData
+                && (f.query.contains("mean_response") || f.query.contains("acknowledged")))
+        })
+        .map(|f| f.to_string())
+        .collect();
+    assert!(unexpected.is_empty(), "class panels without data:\n{}", unexpected.join("\n"));
+    assert_eq!(ours.len(), 2, "only the two acknowledgement queries are empty: {ours:#?}");
+}

@@ -204,6 +204,18 @@ fn every_panel_query_parses_with_its_variables_substituted() {
 }
 
 #[test]
+fn the_contract_the_dashboards_are_checked_against_is_readmes_metrics_reference() {
+    // src/export/tests.rs ties README's reference to what /metrics writes;
+    // this ties the dashboards' list to README, so a metric added to the
+    // exporter cannot be missed by the dashboard tests.
+    let contract: BTreeSet<String> = CONTRACT_METRICS.iter().map(|m| m.to_string()).collect();
+    let readme = common::dashboards::readme_metrics();
+    let missing: Vec<&String> = readme.difference(&contract).collect();
+    let extra: Vec<&String> = contract.difference(&readme).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "not in CONTRACT_METRICS: {missing:?}; not in README: {extra:?}");
+}
+
+#[test]
 fn every_metric_a_dashboard_reads_is_one_the_exporter_exports() {
     let contract: BTreeSet<&str> = CONTRACT_METRICS.iter().copied().collect();
     let mut bad = vec![];
@@ -485,6 +497,83 @@ fn exporter_like_series() -> Vec<Series> {
         );
     }
     add("programme_total_amount", &[("currency", "USD")], Box::new(move |t| mtd(t, programme, programme / 31.0)));
+    // The ledger: bob carries a 100.00 balance in (a clawback last month),
+    // carol is suspended (held), alice is warned and disputes a line.
+    for (kind, payee, tier, total) in [
+        ("operator", "alice", "tier1", 1200.0),
+        ("operator", "bob", "tier1", 274.19),
+        ("operator", "carol", "tier1", 500.0),
+    ] {
+        let l = [("payee_kind", kind), ("payee", payee), ("tier", tier), ("currency", "USD")];
+        let (balance_in, held): (f64, f64) = match payee {
+            "bob" => (-100.0, 0.0),
+            "carol" => (0.0, total),
+            _ => (0.0, 0.0),
+        };
+        let payable = (total + balance_in).max(0.0) - held;
+        add("payee_adjustment_amount", &l, Box::new(move |_| Some(if payee == "bob" { -100.0 } else { 0.0 })));
+        add("payee_balance_in_amount", &l, Box::new(move |_| Some(balance_in)));
+        add("payee_payable_amount", &l, Box::new(move |t| mtd(t, payable, payable / 31.0)));
+        add("payee_balance_out_amount", &l, Box::new(|_| Some(0.0)));
+        add("payee_written_off_amount", &l, Box::new(|_| Some(0.0)));
+        add("payee_held_amount", &l, Box::new(move |_| Some(held)));
+        add("payee_year_to_date_amount", &l, Box::new(move |t| mtd(t, 10.0 * total, 10.0 * total + total / 31.0)));
+    }
+    add("programme_payable_amount", &[("currency", "USD")], Box::new(move |t| mtd(t, 1374.19, 1374.19 / 31.0)));
+    add("programme_held_amount", &[("currency", "USD")], Box::new(|_| Some(500.0)));
+    add("programme_hold_all", &[], Box::new(|_| Some(0.0)));
+    for (payee, state) in [("alice", "warned"), ("carol", "suspended")] {
+        add("payee_state", &[("payee_kind", "operator"), ("payee", payee), ("state", state)], Box::new(|_| Some(1.0)));
+    }
+    let dispute = [
+        ("payee_kind", "operator"),
+        ("payee", "alice"),
+        ("dispute", "d-7"),
+        ("period", "2026-09"),
+        ("line", "uptime_bonus"),
+    ];
+    let opened = ts(midnight - Duration::days(20));
+    add("dispute_open_age_seconds", &dispute, Box::new(move |t| Some(ts(t) - opened)));
+    for operator in ["alice", "bob", "carol"] {
+        let since = ts(Utc.with_ymd_and_hms(2026, 8, 1, 0, 0, 0).unwrap());
+        add(
+            "promotion_eligible_since_timestamp_seconds",
+            &[("operator", operator), ("to", "tier2")],
+            Box::new(move |_| Some(since)),
+        );
+    }
+    // Incident classes: a critical ticket open since 02:30 (acknowledged at
+    // 03:00), and questions (no resolve target) resolved earlier.
+    for (class, incidents, open, mttr) in [("critical", 3.0, 1.0, Some(7200.0)), ("questions", 2.0, 0.0, None)] {
+        let c = [("class", class)];
+        add("class_incidents", &c, Box::new(move |_| Some(incidents)));
+        add("class_incidents_open", &c, Box::new(move |_| Some(open)));
+        if let Some(m) = mttr {
+            add("class_incident_mttr_seconds", &c, Box::new(move |_| Some(m)));
+        }
+        add("class_incident_mean_response_seconds", &c, Box::new(|_| Some(1800.0)));
+        add("class_sla_breaches", &[("class", class), ("target", "respond")], Box::new(|_| Some(1.0)));
+        if mttr.is_some() {
+            add("class_sla_breaches", &[("class", class), ("target", "resolve")], Box::new(|_| Some(0.0)));
+        }
+    }
+    let ticket_start = midnight + Duration::minutes(150);
+    let t = [
+        ("incident", "critical-20261101T0230Z-T-1"),
+        ("class", "critical"),
+        ("severity", "critical"),
+        ("operator", "bob"),
+    ];
+    let s0 = ts(ticket_start);
+    let open = move |t: DateTime<Utc>| t > ticket_start;
+    add("class_incident_start_timestamp_seconds", &t, Box::new(move |t| open(t).then_some(s0)));
+    add("class_incident_respond_deadline_timestamp_seconds", &t, Box::new(move |t| open(t).then_some(s0 + 7200.0)));
+    add("class_incident_resolve_deadline_timestamp_seconds", &t, Box::new(move |t| open(t).then_some(s0 + 86400.0)));
+    add(
+        "class_incident_acknowledged_timestamp_seconds",
+        &t,
+        Box::new(move |t| (ts(t) > s0 + 1800.0).then_some(s0 + 1800.0)),
+    );
     // Leakage: dan's node-021 never reported and dan is paid anyway;
     // node-099 (labelled operator rogue) is on no roster.
     for (kind, n) in [("roster_node_without_data", 1.0), ("unrostered_node", 1.0), ("paid_without_active_node", 1.0)] {

@@ -295,3 +295,54 @@ fn reclosing_and_replaying_are_byte_identical() {
         }
     }
 }
+
+/// The ledger panels (finance) and the payee panels of the operator
+/// scorecard (payable, year to date, standing, eligible since) answer from a
+/// Prometheus that scraped `serve` live in August, July closed: op-a
+/// throttled and disputing July's stipend, op-b suspended (held), an
+/// adjustment. The demo fleet has none of these (tests/it/serve.rs).
+#[test]
+fn the_ledger_and_standing_panels_have_data_from_a_prometheus_that_scraped_serve() {
+    let h = fixture();
+    let rules = h.f.root.path().join("rules-panels");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(h.f.rules.join("rules.yaml"), rules.join("rules.yaml")).unwrap();
+    std::fs::write(
+        rules.join("ledger.yaml"),
+        "version: 1\n\
+         disputes:\n  - {id: d-1, payee: op-a, period: 2026-07, line: base, opened_on: 2026-08-02, opened_by: A, text: Two nodes, status: open}\n\
+         adjustments:\n  - {id: adj-1, payee: op-a, amount: 25, currency: USD, reason: On call, reference: FIN-1, approved_by: Dana, period: 2026-08}\n",
+    )
+    .unwrap();
+    let port = common::free_port();
+    let plan = crate::history::plan();
+    let scrape = format!("[{{job_name: fleet-incentives, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]");
+    let prom = common::Prometheus::start_scraping(&plan.series("fleet-node"), plan.span, &scrape);
+    let history = format!("--history.dir={}", h.f.out.display());
+    let mut serve =
+        common::serve::Serve::start(port, &prom.url(), &rules, &["--clock.start=2026-08-15T12:00:00Z", &history]);
+    serve.wait_ready();
+    common::dashboards::wait_for_scrapes(prom.port, "fleet_incentives_payee_payable_amount", 3.0);
+    let ours = |title: &str| {
+        title.starts_with("Ledger")
+            || ["Payable", "Year to date", "Standing", "Promotion eligible since"].contains(&title)
+    };
+    let boards = common::dashboards::load_dashboards();
+    let checked: Vec<&str> = boards
+        .iter()
+        .flat_map(|b| b.panels())
+        .filter(|p| !common::dashboards::is_row(p))
+        .filter_map(|p| p["title"].as_str())
+        .filter(|t| ours(t))
+        .collect();
+    assert_eq!(checked.len(), 10, "{checked:?}");
+    // The scorecard's operator is the first one (op-a), throttled; nobody is
+    // eligible for a promotion here (one tier), so "eligible since" has no
+    // row: the exporter-shaped test of tests/it/dashboards.rs covers it.
+    let failures: Vec<String> = common::dashboards::check_panels_against(&prom.url())
+        .into_iter()
+        .filter(|f| ours(&f.panel) && f.panel != "Promotion eligible since")
+        .map(|f| f.to_string())
+        .collect();
+    assert!(failures.is_empty(), "panels without data:\n{}", failures.join("\n"));
+}

@@ -6,7 +6,7 @@ use super::*;
 use crate::facts::{IncidentAcknowledgement, ReportedIncident};
 
 /// The class families: sample name and label names.
-const CLASS_METRICS: &[(&str, &[&str])] = &[
+pub(super) const CLASS_METRICS: &[(&str, &[&str])] = &[
     ("fleet_incentives_class_incidents", &["class"]),
     ("fleet_incentives_class_incidents_open", &["class"]),
     ("fleet_incentives_class_incident_mttr_seconds", &["class"]),

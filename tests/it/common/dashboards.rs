@@ -55,8 +55,30 @@ pub const CONTRACT_METRICS: &[&str] = &[
     "fleet_incentives_pay_line_amount",
     "fleet_incentives_pay_line_status",
     "fleet_incentives_payee_total_amount",
+    "fleet_incentives_payee_year_to_date_amount",
+    "fleet_incentives_payee_adjustment_amount",
+    "fleet_incentives_payee_balance_in_amount",
+    "fleet_incentives_payee_payable_amount",
+    "fleet_incentives_payee_balance_out_amount",
+    "fleet_incentives_payee_written_off_amount",
+    "fleet_incentives_programme_payable_amount",
+    "fleet_incentives_dispute_open_age_seconds",
+    "fleet_incentives_payee_state",
+    "fleet_incentives_payee_held_amount",
+    "fleet_incentives_programme_held_amount",
+    "fleet_incentives_programme_hold_all",
+    "fleet_incentives_class_incidents",
+    "fleet_incentives_class_incidents_open",
+    "fleet_incentives_class_incident_mttr_seconds",
+    "fleet_incentives_class_incident_mean_response_seconds",
+    "fleet_incentives_class_sla_breaches",
+    "fleet_incentives_class_incident_start_timestamp_seconds",
+    "fleet_incentives_class_incident_respond_deadline_timestamp_seconds",
+    "fleet_incentives_class_incident_resolve_deadline_timestamp_seconds",
+    "fleet_incentives_class_incident_acknowledged_timestamp_seconds",
     "fleet_incentives_programme_total_amount",
     "fleet_incentives_promotion_eligible",
+    "fleet_incentives_promotion_eligible_since_timestamp_seconds",
     "fleet_incentives_evaluation_warnings",
     "fleet_incentives_leakage_findings",
     "fleet_incentives_leakage_roster_node_without_data",
@@ -78,6 +100,24 @@ pub const CONTRACT_METRICS: &[&str] = &[
     "fleet_incentives_acknowledgement_source_up",
     "fleet_incentives_acknowledgement_source_failures_total",
 ];
+
+/// The metric names of README's "Metrics reference" tables (the contract
+/// as documented).
+pub fn readme_metrics() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("\n## Metrics reference").expect("README: ## Metrics reference");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let names: BTreeSet<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|n| n.starts_with("fleet_incentives_"))
+        .map(str::to_string)
+        .collect();
+    assert!(names.len() > 30, "README metrics reference: only {names:?}");
+    names
+}
 
 /// The repository's `dashboards/` directory.
 pub fn dashboards_dir() -> PathBuf {
@@ -383,6 +423,23 @@ pub fn check_panels_at(prom_url: &str, at: DateTime<Utc>) -> Vec<PanelFailure> {
         failures.extend(super::block_on(check_dashboard_at(&client, &board, at)));
     }
     failures
+}
+
+/// Wait until the Prometheus at `port` has scraped `metric` at least
+/// `scrapes` times within the last minute (range panels need two samples).
+pub fn wait_for_scrapes(port: u16, metric: &str, scrapes: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let path = format!("/api/v1/query?query=count_over_time({metric}%5B1m%5D)");
+    loop {
+        let (_, json) = super::http(port, "GET", &path);
+        let seen =
+            json.split("\"value\":[").nth(1).and_then(|v| v.split('"').nth(1)).and_then(|v| v.parse::<f64>().ok());
+        if seen.is_some_and(|n| n >= scrapes) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "Prometheus did not scrape {metric}: {json}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 fn client(prom_url: &str) -> Client {
