@@ -125,6 +125,8 @@ mod tests {
             year_to_date: Default::default(),
             ledger: Default::default(),
             variables: Default::default(),
+            scores: vec![],
+            flags: vec![],
         };
         let warnings: Vec<String> = [
             "node node-1 of operator op-1 has no data in the window",
