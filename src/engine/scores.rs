@@ -108,7 +108,12 @@ fn score(rules: &Rules, s: &ScoreSpec, vars: &Vars, notes: &Notes, short: Option
     let scale = s.scale_or_default();
     let (min, max) = (scale.min.0, scale.max.0);
     let places = s.decimals_or_default();
-    let r = |d: Decimal| round(d, places, RoundingMode::HalfEven);
+    // Rounded and written with its decimals (`31.00`).
+    let r = |d: Decimal| {
+        let mut x = round(d, places, RoundingMode::HalfEven);
+        x.rescale(places);
+        x
+    };
     let mut out = ScoreResult {
         id: s.id.value.clone(),
         name: s.name.clone(),
@@ -142,11 +147,11 @@ fn score(rules: &Rules, s: &ScoreSpec, vars: &Vars, notes: &Notes, short: Option
             _ => (None, Err("the criterion has neither `value` nor `measure`".into())),
         };
         let value = raw.as_ref().ok().map(|x| r((*x).clamp(min, max)));
-        let contribution = value.map(|v| c.weight.0 * v);
+        let contribution = value.map(|v| (c.weight.0 * v).normalize());
         match (&raw, value, contribution) {
             (Ok(_), Some(v), Some(k)) => {
                 sum += k;
-                parts.push(format!("{} × {}", c.weight.0.normalize(), v.normalize()));
+                parts.push(format!("{} × {}", c.weight.0.normalize(), v));
             }
             (Err(why), ..) => unknown.push(format!("{}: {why}", c.id.value)),
             _ => unknown.push(c.id.value.clone()),
@@ -162,7 +167,7 @@ fn score(rules: &Rules, s: &ScoreSpec, vars: &Vars, notes: &Notes, short: Option
     }
     if unknown.is_empty() {
         out.value = Some(r(sum));
-        out.reason = format!("{} = {}", parts.join(" + "), r(sum).normalize());
+        out.reason = format!("{} = {}", parts.join(" + "), r(sum));
     } else {
         out.reason = format!("criteria without a value: {}", unknown.join("; "));
     }
