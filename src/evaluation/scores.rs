@@ -15,7 +15,7 @@ pub struct ScoreResult {
     /// The scale (`[min, max]`) the score and its criteria are on.
     pub scale: [Decimal; 2],
     /// The criteria of a weighted score (empty for a formula).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub criteria: Vec<CriterionResult>,
     /// How the value was computed, or why it is not known.
     pub reason: String,
