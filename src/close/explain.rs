@@ -211,3 +211,25 @@ fn base(l: &LineSpec) -> String {
         None => "nothing".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::testutil::{facts, period, rules};
+
+    #[test]
+    fn the_scores_criteria_and_flags_are_explained() {
+        let r = rules(
+            "version: 1\noperators:\n  - {id: a, name: A, tier: t, start: 2026-10-01}\ntiers:\n  - {id: t, name: T, lines: [{id: l, name: L, kind: fixed, amount: 1}]}\nscores:\n  - id: card\n    name: Card\n    scale: {min: 0, max: 10}\n    criteria:\n      - {id: days, name: Days, weight: 1, measure: active_days, target: 31, worst: 0}\nflags:\n  - {id: up, name: Up, when: uptime > 0.9}\n",
+        );
+        let p = period("2026-10");
+        let e = crate::engine::evaluate(&facts(&p), &Default::default(), &r, &p, p.end);
+        let text = super::explain(&e, &r, "a").unwrap();
+        for needle in [
+            "score card (Card): 10.00 on 0–10; 1 × 10.00 = 10.00\n",
+            "   days (Days): 10.00 × weight 1, measured 31\n",
+            "flag up (Up): unknown; no value for uptime",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?}:\n{text}");
+        }
+    }
+}

@@ -422,12 +422,12 @@ fn scores_and_flags_are_expected_by_id_and_a_wrong_value_fails() {
 tests:
   - name: passes
     period: 2026-11
-    input_series: [{series: 'up{instance="node-001", region="eu"}', values: '1x43199'}]
+    input_series: &up [{series: 'up{instance="node-001", region="eu"}', values: '1x43199'}]
     expect:
       operators: [{id: alice, scores: {card: "100.0", blind: none}, flags: {perfect: true, rich: unknown}}]
   - name: fails
     period: 2026-11
-    input_series: [{series: 'up{instance="node-001", region="eu"}', values: '1x43199'}]
+    input_series: *up
     expect:
       operators: [{id: alice, scores: {card: "99.9", nope: "1"}, flags: {perfect: false, rich: false}}]
 "#,
