@@ -8,6 +8,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod scores;
+pub use scores::{CriterionResult, FlagResult, ScoreResult};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// `YYYY-MM`.
@@ -380,6 +383,12 @@ pub struct Statement {
     /// `None`: no value this month.
     #[serde(default)]
     pub variables: BTreeMap<String, Option<Recorded>>,
+    /// The payee's scores (rules `scores:`), in the order written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<ScoreResult>,
+    /// The payee's flags (rules `flags:`), in the order written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<FlagResult>,
 }
 
 /// A variable's value as a statement records it.

@@ -479,6 +479,8 @@ mod tests {
                 year_to_date: Default::default(),
                 ledger: Default::default(),
                 variables: Default::default(),
+                scores: vec![],
+                flags: vec![],
             };
             st.year_to_date.missing = missing.iter().map(|m| m.to_string()).collect();
             let mut o = String::new();

@@ -19,11 +19,13 @@
 //! - [`compare`]: expectations vs the evaluation, one sentence per mismatch.
 //! - `classes`: series that feed the rules' incident sources, acknowledgements
 //!   by node or incident, and the expected class incidents and classes.
+//! - `scores`: a payee's expected scores and flags.
 
 mod classes;
 pub mod compare;
 pub mod file;
 pub mod input;
+mod scores;
 pub mod series;
 
 use crate::rules::{self, Rules};

@@ -1,7 +1,8 @@
 //! `explain`: one payee's month, every pay line with its inputs (the
 //! variables it read, with their values), its thresholds (the rule as
 //! written: condition, amounts, percentages, caps, bands), its formula with
-//! the numbers, and the reason it came out as it did.
+//! the numbers, and the reason it came out as it did; then its scores
+//! (criteria with value and weight) and flags.
 
 use crate::evaluation::{ADJUSTMENT, Evaluation, Statement};
 use crate::report::{percent, status};
@@ -111,7 +112,26 @@ pub fn explain(e: &Evaluation, rules: &Rules, id: &str) -> Result<String, String
             let _ = writeln!(o, "   {verdict:<9} {}: {}", c.name, c.detail);
         }
     }
+    scores(&mut o, s);
     Ok(o)
+}
+
+/// The payee's scores (each criterion: value × weight) and flags; not money.
+fn scores(o: &mut String, s: &Statement) {
+    let known = |v: Option<String>| v.unwrap_or_else(|| "unknown".into());
+    for sc in &s.scores {
+        let value = known(sc.value.map(|v| v.to_string()));
+        let _ = writeln!(o, "score {} ({}): {value} on {}–{}; {}", sc.id, sc.name, sc.scale[0], sc.scale[1], sc.reason);
+        for c in &sc.criteria {
+            let measured = c.measured.map(|m| format!(", measured {m}")).unwrap_or_default();
+            let value = known(c.value.map(|v| v.to_string()));
+            let _ = writeln!(o, "   {} ({}): {value} × weight {}{measured}", c.id, c.name, c.weight);
+        }
+    }
+    for f in &s.flags {
+        let value = known(f.value.map(|v| if v { "yes".to_string() } else { "no".to_string() }));
+        let _ = writeln!(o, "flag {} ({}): {value}; {}", f.id, f.name, f.reason);
+    }
 }
 
 /// The rule's numbers and conditions as written in the YAML.
@@ -189,5 +209,27 @@ fn base(l: &LineSpec) -> String {
             parts.join(" + ")
         }
         None => "nothing".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::testutil::{facts, period, rules};
+
+    #[test]
+    fn the_scores_criteria_and_flags_are_explained() {
+        let r = rules(
+            "version: 1\noperators:\n  - {id: a, name: A, tier: t, start: 2026-10-01}\ntiers:\n  - {id: t, name: T, lines: [{id: l, name: L, kind: fixed, amount: 1}]}\nscores:\n  - id: card\n    name: Card\n    scale: {min: 0, max: 10}\n    criteria:\n      - {id: days, name: Days, weight: 1, measure: active_days, target: 31, worst: 0}\nflags:\n  - {id: up, name: Up, when: uptime > 0.9}\n",
+        );
+        let p = period("2026-10");
+        let e = crate::engine::evaluate(&facts(&p), &Default::default(), &r, &p, p.end);
+        let text = super::explain(&e, &r, "a").unwrap();
+        for needle in [
+            "score card (Card): 10.00 on 0–10; 1 × 10.00 = 10.00\n",
+            "   days (Days): 10.00 × weight 1, measured 31\n",
+            "flag up (Up): unknown; no value for uptime",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?}:\n{text}");
+        }
     }
 }

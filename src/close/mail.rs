@@ -500,6 +500,8 @@ mod tests {
             year_to_date: Default::default(),
             ledger: Default::default(),
             variables: Default::default(),
+            scores: vec![],
+            flags: vec![],
         };
         let m = Outgoing {
             key: format!("operator:{}", payee.id),

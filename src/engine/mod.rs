@@ -7,6 +7,8 @@
 //! - [`payees`]: operator and partner variables and statements.
 //! - [`pay`]: one pay line (condition, missing-data policy, formula, rounding).
 //! - [`promotion`]: promotion checks.
+//! - [`scores`]: scores and flags per payee (not money), and the aggregates
+//!   of them, each a variable for what comes after it.
 //! - [`months`]: figures over several months from the history of closed
 //!   months: aggregates, year to date, eligible since.
 //! - [`leakage`]: roster nodes without data, nodes on no roster, payees paid
@@ -31,6 +33,7 @@ mod months;
 mod pay;
 mod payees;
 mod promotion;
+mod scores;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -114,17 +114,29 @@ pub(crate) fn set_aggregates(
     notes: &mut Notes,
 ) {
     for a in rules.aggregates.iter().filter(|a| a.of_kind == kind) {
-        let value = months(history, who.payees, who.id, who.active, period, window(a.over, period))
-            .and_then(|ms| aggregate(a, &ms, availability, vars));
-        match value {
-            Ok(v) => {
-                vars.insert(a.name.clone(), Var::Num(v));
-                notes.remove(&a.name);
-            }
-            Err(why) => {
-                vars.insert(a.name.clone(), Var::Unknown);
-                notes.insert(a.name.clone(), why);
-            }
+        set_aggregate((history, period), who, a, availability, vars, notes);
+    }
+}
+
+/// Set one aggregate for the payee `who` (see [`set_aggregates`]).
+pub(crate) fn set_aggregate(
+    (history, period): (&History, &Period),
+    who: Whose,
+    a: &Aggregate,
+    availability: &Availability,
+    vars: &mut Vars,
+    notes: &mut Notes,
+) {
+    let value = months(history, who.payees, who.id, who.active, period, window(a.over, period))
+        .and_then(|ms| aggregate(a, &ms, availability, vars));
+    match value {
+        Ok(v) => {
+            vars.insert(a.name.clone(), Var::Num(v));
+            notes.remove(&a.name);
+        }
+        Err(why) => {
+            vars.insert(a.name.clone(), Var::Unknown);
+            notes.insert(a.name.clone(), why);
         }
     }
 }

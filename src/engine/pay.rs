@@ -94,7 +94,7 @@ fn computed_from(line: &LineSpec) -> BTreeSet<String> {
 }
 
 /// ` (a = 1, b = true)` for the variables an expression reads.
-fn values(e: &Expr, vars: &Vars) -> String {
+pub(crate) fn values(e: &Expr, vars: &Vars) -> String {
     let v: Vec<String> = e.variables().iter().map(|n| format!("{n} = {}", fmt_var(vars.get(n)))).collect();
     if v.is_empty() { String::new() } else { format!(" ({})", v.join(", ")) }
 }

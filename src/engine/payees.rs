@@ -4,7 +4,7 @@
 use super::availability::{NodeInfo, availability, operator_region};
 use super::months::{self, Active, Whose};
 use super::pay::{Payee, eval_line};
-use super::{Notes, holds, incidents, promotion};
+use super::{Notes, holds, incidents, promotion, scores};
 use crate::evaluation::{Availability, Incident, Ledger, LineStatus, PayLine, Statement, Verdict};
 use crate::facts::{Facts, InputFacts};
 use crate::history::History;
@@ -13,7 +13,7 @@ use crate::period::Period;
 use crate::rules::Rules;
 use crate::rules::expr::{Var, Vars};
 use crate::rules::model::OfKind;
-use crate::rules::spec::{InputKey, OperatorSpec, PartnerSpec, TierSpec};
+use crate::rules::spec::{AppliesTo, InputKey, OperatorSpec, PartnerSpec, TierSpec};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -260,6 +260,7 @@ pub(crate) fn operator_statement(
     let who = Whose { payees: months::operators, id: &spec.id.value, active };
     let avail = &op.availability;
     months::set_aggregates((rules, history, period), who, OfKind::Input, avail, &mut vars, &mut notes);
+    let card = scores::apply((rules, history, period), who, AppliesTo::Operator, avail, &mut vars, &mut notes);
     let payee = Payee {
         vars: &vars,
         notes: &notes,
@@ -303,6 +304,8 @@ pub(crate) fn operator_statement(
         promotion,
         ledger: Ledger { states, ..Default::default() },
         variables: months::recorded(&vars),
+        scores: card.scores,
+        flags: card.flags,
     }
 }
 
@@ -364,6 +367,7 @@ pub(crate) fn partner_statement(
     let keys = Keys { partner: Some(pid), ..Keys::default() };
     add_inputs(rules, facts, &keys, &mut vars, &mut notes);
     months::set_aggregates(ctx, me, OfKind::Input, &avail, &mut vars, &mut notes);
+    let card = scores::apply(ctx, me, AppliesTo::Partner, &avail, &mut vars, &mut notes);
     let days = active_days(partner.start, partner.end, period);
     let payee = Payee {
         vars: &vars,
@@ -434,6 +438,8 @@ pub(crate) fn partner_statement(
         promotion: None,
         ledger: Ledger { states, ..Default::default() },
         variables: months::recorded(&vars),
+        scores: card.scores,
+        flags: card.flags,
     }
 }
 

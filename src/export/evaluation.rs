@@ -3,7 +3,7 @@
 
 mod classes;
 
-use super::{Labels, PREFIX, Samples, encode, holds, leakage, register, unix};
+use super::{Labels, PREFIX, Samples, encode, holds, leakage, register, scores, unix};
 use crate::evaluation::{ADJUSTMENT, Availability, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -463,6 +463,7 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
         |s| money(s.ledger.written_off),
     );
     holds::register_families(&mut b.0, eval);
+    scores::register_families(&mut b.0, eval);
     b.gauge(
         "payee_year_to_date_amount",
         "Sum of the payee's pay this calendar year, this period included (absent while a month of the year is not closed)",

@@ -11,7 +11,8 @@
 //!   the server.
 //! - `leakage.rs`: the leakage families' label sets and samples
 //!   (registered by `evaluation.rs`); `holds.rs`: the enforcement families,
-//!   registered into the evaluation's registry.
+//!   and `scores.rs`: the score and flag families, registered into the
+//!   evaluation's registry.
 //! - `mod.rs`: [`exposition`] joins both into one body with one `# EOF`;
 //!   `Samples`, a gauge family of fixed samples.
 //!
@@ -23,6 +24,7 @@
 mod evaluation;
 mod holds;
 mod leakage;
+mod scores;
 mod self_metrics;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ mod classes;
 mod exposition;
 mod holds;
 mod leakage;
+mod scores;
 
 use exposition::{Sample, parse, samples_named};
 

@@ -42,6 +42,12 @@ pub struct Rules {
     pub promotions: Vec<PromotionSpec>,
     /// Variables over several months (see [`Aggregate`]).
     pub aggregates: Vec<Aggregate>,
+    /// Scores per payee, not money (`scores:`).
+    pub scores: Vec<ScoreSpec>,
+    /// Reported conditions per payee (`flags:`).
+    pub flags: Vec<FlagSpec>,
+    /// The order scores, flags and aggregates of them are computed in.
+    pub derived: Vec<super::derived::Derived>,
     /// Months before the first close, as given in `opening_figures:`
     /// (a closed month wins over them).
     pub opening: History,
@@ -74,6 +80,9 @@ pub enum OfKind {
     /// An input: the months of the payee whose statement reads it (an
     /// operator's, or a partner's for the partner's own lines).
     Input,
+    /// A score or a flag: the months of the payee it applies to, computed
+    /// in [`Rules::derived`]'s order.
+    Derived,
 }
 
 /// Months before a period that year-to-date figures need at most (January

@@ -10,6 +10,7 @@
 mod aggregate;
 mod incident;
 mod ledger;
+mod scores;
 mod states;
 mod targets;
 
@@ -20,6 +21,7 @@ pub use aggregate::{AggregateSpec, How, MAX_AGGREGATE_MONTHS, Over};
 use chrono::NaiveDate;
 pub use incident::{IncidentClassSpec, IncidentSourceSpec, OpenWhen};
 pub use ledger::{AdjustmentSpec, DisputeSpec, DisputeStatus, NegativeBalance};
+pub use scores::{AppliesTo, CriterionSpec, FlagSpec, ScaleSpec, ScoreSpec};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 pub use states::{HoldAllSpec, PayeeState, StateSpec};
@@ -64,6 +66,12 @@ pub struct RuleFile {
     /// Variables over several months (from the closed months).
     #[serde(default)]
     pub aggregates: Vec<AggregateSpec>,
+    /// Named numbers per payee that are not money (see [`ScoreSpec`]).
+    #[serde(default)]
+    pub scores: Vec<ScoreSpec>,
+    /// Named conditions per payee, reported (see [`FlagSpec`]).
+    #[serde(default)]
+    pub flags: Vec<FlagSpec>,
     /// Figures of months before the first close (see
     /// `crate::history::figures`): what aggregates, year to date and
     /// "eligible since" read for months no statement was closed for.

@@ -261,6 +261,7 @@ fn payee(kind: &str, want: &ExpPayee, got: &[Statement], out: &mut Vec<String>) 
     {
         out.push(format!("{what} coverage: expected {}, got {}", c.0, st.availability.coverage));
     }
+    super::scores::compare(&what, &want.scores, &want.flags, st, out);
     if let Some(p) = &want.promotion {
         let Some(gp) = &st.promotion else {
             out.push(format!("{what}: expected a promotion check, got none (no promotion from tier {})", st.tier));

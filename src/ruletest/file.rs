@@ -250,6 +250,13 @@ pub struct ExpPayee {
     pub payable: Option<OptDec>,
     /// The negative balance carried into the next month (exact), or `none`.
     pub balance_out: Option<OptDec>,
+    /// Only the listed scores are compared: the exact value (`"72.5"`), or
+    /// `none` when it must be unknown.
+    #[serde(default)]
+    pub scores: BTreeMap<String, OptDec>,
+    /// Only the listed flags are compared: `true`, `false` or `unknown`.
+    #[serde(default)]
+    pub flags: BTreeMap<String, CheckState>,
 }
 
 /// A line: an amount (`"500.00"`, compared alone), or `{amount, status, reason}`.

@@ -412,3 +412,40 @@ tests:
         ]
     );
 }
+
+#[test]
+fn scores_and_flags_are_expected_by_id_and_a_wrong_value_fails() {
+    // alice (node-001) up all November: uptime 1 → the card's 100.
+    let dir = temp_rules(
+        "scores",
+        r#"
+tests:
+  - name: passes
+    period: 2026-11
+    input_series: &up [{series: 'up{instance="node-001", region="eu"}', values: '1x43199'}]
+    expect:
+      operators: [{id: alice, scores: {card: "100.0", blind: none}, flags: {perfect: true, rich: unknown}}]
+  - name: fails
+    period: 2026-11
+    input_series: *up
+    expect:
+      operators: [{id: alice, scores: {card: "99.9", nope: "1"}, flags: {perfect: false, rich: false}}]
+"#,
+    );
+    let scores = "version: 1\nscores:\n  - {id: card, name: Card, scale: {min: 0, max: 100}, decimals: 1, formula: uptime * 100}\n  - {id: blind, name: Blind, formula: partner_revenue}\nflags:\n  - {id: perfect, name: Perfect, when: card >= 100}\n  - {id: rich, name: Rich, when: partner_revenue > 1000}\n";
+    std::fs::write(dir.join("scores.yaml"), scores).unwrap();
+    let report = run_dir(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let cases = &report.suites[0].cases;
+    assert!(cases[0].passed(), "{cases:?}");
+    let f = &cases[1].failures;
+    assert_eq!(f.len(), 4, "{f:#?}");
+    assert!(f[0].starts_with("operator alice score card: expected 99.9, got 100.0 (`uptime * 100` = 100"), "{}", f[0]);
+    assert!(f[1].starts_with("operator alice: no score nope (scores: card, blind)"), "{}", f[1]);
+    assert!(f[2].starts_with("operator alice flag perfect: expected false, got true (`card >= 100` holds"), "{}", f[2]);
+    assert!(
+        f[3].starts_with("operator alice flag rich: expected false, got unknown (no value for partner_revenue"),
+        "{}",
+        f[3]
+    );
+}

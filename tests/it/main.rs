@@ -26,6 +26,7 @@ mod ledger;
 mod paging;
 mod perf_record;
 mod rules;
+mod scores;
 mod security;
 mod serve;
 mod source;

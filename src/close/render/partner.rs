@@ -130,4 +130,24 @@ mod tests {
         let d = Decimal::from;
         assert_eq!(s, Split { first_year: d(10), ongoing: d(5), other: d(1), total: d(16), has_other: true });
     }
+
+    #[test]
+    fn a_partners_scores_and_flags_are_in_its_report() {
+        use crate::engine::testutil::{facts, period, rules};
+        let r = rules(
+            "version: 1\npartner_tiers:\n  - {id: g, name: G, lines: [{id: x, name: X, kind: fixed, amount: 1}]}\npartners:\n  - {id: p1, name: P, tier: g, start: 2026-01-01}\ntiers:\n  - {id: t, name: T, lines: []}\nscores:\n  - {id: reach, name: Reach, applies_to: partner, scale: {min: 0, max: 5}, criteria: [{id: refs, name: Referrals, weight: 1, value: referrals + 2}]}\nflags:\n  - {id: quiet, name: Quiet, applies_to: partner, when: referrals == 0}\n",
+        );
+        let p = period("2026-10");
+        let e = crate::engine::evaluate(&facts(&p), &Default::default(), &r, &p, p.end);
+        let docs = super::super::documents(&e, &r, &super::super::Templates::builtin()).unwrap();
+        let report = &docs.iter().find(|(n, _)| n == "partners/p1.md").unwrap().1;
+        for needle in [
+            "### Scores and Flags",
+            "- **Reach** (reach, 0–5): 2.00 — 1 × 2.00 = 2.00",
+            "  - Referrals (refs): 2.00 × weight 1",
+            "- **Quiet** (quiet): yes — `referrals == 0` holds (referrals = 0)",
+        ] {
+            assert!(report.contains(needle), "missing {needle:?}:\n{report}");
+        }
+    }
 }

@@ -125,6 +125,8 @@ mod tests {
             year_to_date: Default::default(),
             ledger: Default::default(),
             variables: Default::default(),
+            scores: vec![],
+            flags: vec![],
         };
         let warnings: Vec<String> = [
             "node node-1 of operator op-1 has no data in the window",
@@ -196,5 +198,24 @@ mod tests {
         );
         assert!(html.contains("id=\"payable-amount\">$425.00</td>"), "{html}");
         assert!(!html.contains("Payout held"), "{html}");
+    }
+
+    #[test]
+    fn the_scores_and_flags_are_shown_with_their_criteria_and_why() {
+        let yaml = "version: 1\noperators:\n  - {id: a, name: A, tier: t, start: 2026-10-01}\ntiers:\n  - {id: t, name: T, lines: []}\nscores:\n  - id: card\n    name: Scorecard\n    scale: {min: 0, max: 100}\n    criteria:\n      - {id: tenure, name: Tenure, weight: 0.75, measure: tenure_months, target: 5, worst: 1}\n      - {id: days, name: Days, weight: 0.25, value: active_days}\nflags:\n  - {id: low, name: Low card, when: card < 50}\n  - {id: up, name: Uptime known, when: uptime > 0.9}\n";
+        let html = html(yaml, &Default::default(), "a");
+        // tenure 1 = worst → 0; 31 active days → 31; 0.25 × 31 = 7.75.
+        for needle in [
+            "<h2>Scores and flags</h2>",
+            "Scorecard <span class=\"muted\">· card · scale 0–100</span>",
+            "<tr id=\"criterion-card-tenure\"><td>Tenure <span class=\"muted\">· tenure · measured 1</span></td>",
+            "<td class=\"num\">31.00</td>\n      <td class=\"num\">0.25</td>\n      <td class=\"num\">7.75</td>",
+            "0.75 × 0.00 + 0.25 × 31.00 = 7.75",
+            "<td class=\"num\" id=\"score-value-card\">7.75</td>",
+            "<tr id=\"flag-low\"><td>Low card <span class=\"muted\">· low</span></td>\n      <td><strong>yes</strong></td>",
+            "<tr id=\"flag-up\"><td>Uptime known <span class=\"muted\">· up</span></td>\n      <td><span class=\"check unknown\">unknown</span></td>",
+        ] {
+            assert!(html.contains(needle), "missing {needle}:\n{html}");
+        }
     }
 }

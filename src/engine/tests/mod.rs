@@ -16,6 +16,7 @@ mod payees;
 mod promotion;
 mod referrals;
 mod schedule;
+mod scores;
 mod tiers;
 
 use super::evaluate;

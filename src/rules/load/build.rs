@@ -11,9 +11,10 @@ use super::parse::key_pos;
 use crate::history::History;
 use crate::history::figures::{self, MonthFigures};
 use crate::money::Dec;
+use crate::rules::derived::{self, Derived};
 use crate::rules::expr::Pos;
 use crate::rules::model::{Aggregate, Maintenance, OfKind, Rules};
-use crate::rules::spec::{AggregateSpec, How, MissingDataPolicy, MissingDataSpec};
+use crate::rules::spec::{AggregateSpec, FlagSpec, How, MissingDataPolicy, MissingDataSpec, ScoreSpec};
 use crate::rules::vars;
 use rust_decimal::Decimal;
 
@@ -31,6 +32,11 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         return None;
     };
     let severity_ids: Vec<String> = m.severities.iter().map(|s| s.item.id.value.clone()).collect();
+    let scores = items(m.scores);
+    let flags = items(m.flags);
+    let aggregates: Vec<Aggregate> =
+        items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids, &scores, &flags)).collect();
+    let derived = derived_order(&scores, &flags, &aggregates);
     Some(Rules {
         dir: errs.dir.to_path_buf(),
         sha256: String::new(),
@@ -49,7 +55,10 @@ pub(super) fn build(m: Merged, errs: &mut Errors) -> Option<Rules> {
         tiers: items(m.tiers),
         partner_tiers: items(m.partner_tiers),
         promotions: items(m.promotions),
-        aggregates: items(m.aggregates).into_iter().map(|a| aggregate(a, &severity_ids)).collect(),
+        aggregates,
+        scores,
+        flags,
+        derived,
         opening,
         targets: m.targets.map(|t| t.item).unwrap_or_default(),
         adjustments: items(m.adjustments),
@@ -79,10 +88,12 @@ fn opening(months: &[At<MonthFigures>], errs: &mut Errors) -> Option<History> {
 /// An aggregate with its `how` resolved: pooled for the time shares
 /// (`uptime`, `coverage`); the checks require one for any other variable
 /// (sum where they did not run).
-fn aggregate(a: AggregateSpec, severities: &[String]) -> Aggregate {
+fn aggregate(a: AggregateSpec, severities: &[String], scores: &[ScoreSpec], flags: &[FlagSpec]) -> Aggregate {
     let pooled = super::check::POOLED.contains(&a.of.value.as_str());
     let how = a.how.unwrap_or(if pooled { How::Pooled } else { How::Sum });
-    let of_kind = if vars::is_operator_var(&a.of, severities) {
+    let of_kind = if derived::applies_to(scores, flags, &a.of).is_some() {
+        OfKind::Derived
+    } else if vars::is_operator_var(&a.of, severities) {
         OfKind::Operator
     } else if vars::is_partner_var(&a.of) {
         OfKind::Partner
@@ -90,6 +101,21 @@ fn aggregate(a: AggregateSpec, severities: &[String]) -> Aggregate {
         OfKind::Input
     };
     Aggregate { name: a.name.value, of: a.of.value, over: a.over, how, of_kind }
+}
+
+/// The order scores, flags and the aggregates of them are computed in; a
+/// cycle (the checks report it) leaves them in the order written.
+pub(super) fn derived_order(scores: &[ScoreSpec], flags: &[FlagSpec], aggregates: &[Aggregate]) -> Vec<Derived> {
+    let of_derived: Vec<(usize, &str, &str)> = aggregates
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.of_kind == OfKind::Derived)
+        .map(|(i, a)| (i, a.name.as_str(), a.of.as_str()))
+        .collect();
+    derived::order(scores, flags, &of_derived).unwrap_or_else(|_| {
+        let s = (0..scores.len()).map(Derived::Score);
+        s.chain((0..flags.len()).map(Derived::Flag)).chain(of_derived.iter().map(|a| Derived::Aggregate(a.0))).collect()
+    })
 }
 
 /// The missing-data section or its default; None after reporting an error.

@@ -40,6 +40,8 @@ pub(super) struct Merged {
     pub(super) partner_tiers: Vec<At<TierSpec>>,
     pub(super) promotions: Vec<At<PromotionSpec>>,
     pub(super) aggregates: Vec<At<AggregateSpec>>,
+    pub(super) scores: Vec<At<ScoreSpec>>,
+    pub(super) flags: Vec<At<FlagSpec>>,
     pub(super) opening_figures: Vec<At<MonthFigures>>,
     pub(super) targets: Option<At<TargetsSpec>>,
     pub(super) adjustments: Vec<At<AdjustmentSpec>>,
@@ -75,6 +77,8 @@ pub(super) fn merge(parsed: Vec<(usize, RuleFile)>, errs: &mut Errors) -> Merged
         m.partner_tiers.extend(tag(i, f.partner_tiers));
         m.promotions.extend(tag(i, f.promotions));
         m.aggregates.extend(tag(i, f.aggregates));
+        m.scores.extend(tag(i, f.scores));
+        m.flags.extend(tag(i, f.flags));
         m.opening_figures.extend(tag(i, f.opening_figures));
         set_once(&mut m.targets, i, f.targets, "targets", errs);
         m.adjustments.extend(tag(i, f.adjustments));

@@ -30,8 +30,14 @@ pub(super) fn check_aggregates(m: &Merged, n: &Names, errs: &mut Errors) {
             );
             continue;
         }
-        let readable: Vec<String> =
-            n.builtin_operator_vars.iter().chain(&n.builtin_partner_vars).chain(&n.inputs).cloned().collect();
+        let readable: Vec<String> = n
+            .builtin_operator_vars
+            .iter()
+            .chain(&n.builtin_partner_vars)
+            .chain(&n.inputs)
+            .chain(&n.derived)
+            .cloned()
+            .collect();
         resolve(*file, &a.of, "operator or partner variable or input", &readable, errs);
         let pooled = POOLED.contains(&a.of.value.as_str());
         match a.how {

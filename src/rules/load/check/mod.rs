@@ -2,7 +2,7 @@
 //! reference and expression variable resolved (with "did you mean", in
 //! [`names`]), operators' tier histories ([`roster`]), line kinds
 //! ([`tiers`]), PromQL ([`promql`]), no control characters in text
-//! ([`text`]), adjustments and disputes ([`ledger`]), payees' enforcement
+//! ([`text`]), scores and flags ([`scores`]), adjustments and disputes ([`ledger`]), payees' enforcement
 //! states and the kill switch ([`states`]) and the programme's settings.
 //! Reports into the collector; builds nothing.
 
@@ -14,6 +14,7 @@ mod names;
 mod opening;
 mod promql;
 mod roster;
+mod scores;
 mod states;
 mod targets;
 mod text;
@@ -52,6 +53,7 @@ pub(super) fn check(m: &Merged, errs: &mut Errors) {
     }
     check_promotions(m, &names, errs);
     aggregates::check_aggregates(m, &names, errs);
+    scores::check_scores(m, &names, errs);
     opening::check_opening(m, &names, errs);
     targets::check_targets(m, errs);
     ledger::check_adjustments(m, &names, errs);

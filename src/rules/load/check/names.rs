@@ -5,7 +5,7 @@
 use crate::rules::expr::{Expr, Text};
 use crate::rules::load::errors::Errors;
 use crate::rules::load::merge::{At, Merged};
-use crate::rules::spec::InputUnit;
+use crate::rules::spec::{AppliesTo, InputUnit};
 use crate::rules::vars;
 
 /// The names references may point at and expressions may read.
@@ -20,6 +20,8 @@ pub(super) struct Names {
     pub(super) inputs: Vec<String>,
     pub(super) money_inputs: Vec<String>,
     pub(super) aggregates: Vec<String>,
+    /// Ids of `scores` and `flags`.
+    pub(super) derived: Vec<String>,
     /// Operator variables the engine sets itself (not inputs, not aggregates).
     pub(super) builtin_operator_vars: Vec<String>,
     /// Partner variables the engine sets itself.
@@ -49,17 +51,35 @@ impl Names {
             var_names(vars::OPERATOR).filter(|n| n != "incidents_P0").chain(per_severity).collect();
         let builtin_partner_vars: Vec<String> = var_names(vars::PARTNER).collect();
         let aggregates = ids(&m.aggregates, |a| &a.name);
+        // Scores and flags are variables of the payees they apply to.
+        let whose = |name: &str| {
+            m.scores
+                .iter()
+                .find(|s| s.item.id.value == name)
+                .map(|s| s.item.applies_to)
+                .or_else(|| m.flags.iter().find(|f| f.item.id.value == name).map(|f| f.item.applies_to))
+        };
+        let derived_of = |to: AppliesTo| -> Vec<String> {
+            let s = m.scores.iter().filter(|s| s.item.applies_to == to).map(|s| s.item.id.value.clone());
+            s.chain(m.flags.iter().filter(|f| f.item.applies_to == to).map(|f| f.item.id.value.clone())).collect()
+        };
         // An aggregate is a variable of whoever has the variable it reads
         // (an input: operators and partners alike).
-        let of = |mine: &[String], theirs: &[String]| -> Vec<String> {
+        let of = |mine: &[String], theirs: &[String], to: AppliesTo| -> Vec<String> {
             m.aggregates
                 .iter()
-                .filter(|a| mine.contains(&a.item.of.value) || !theirs.contains(&a.item.of.value))
+                .filter(|a| {
+                    let of = &a.item.of.value;
+                    match whose(of) {
+                        Some(w) => w == to,
+                        None => mine.contains(of) || !theirs.contains(of),
+                    }
+                })
                 .map(|a| a.item.name.value.clone())
                 .collect()
         };
-        let operator_aggregates = of(&builtin_operator_vars, &builtin_partner_vars);
-        let partner_aggregates = of(&builtin_partner_vars, &builtin_operator_vars);
+        let operator_aggregates = of(&builtin_operator_vars, &builtin_partner_vars, AppliesTo::Operator);
+        let partner_aggregates = of(&builtin_partner_vars, &builtin_operator_vars, AppliesTo::Partner);
         // The per-class variables are read like built-in ones, but not aggregated.
         let classes = ids(&m.incident_classes, |c| &c.id);
         let class_vars: Vec<String> = classes.iter().flat_map(|c| vars::class_vars(c)).collect();
@@ -72,9 +92,17 @@ impl Names {
             .collect();
         let partner_vars: Vec<String> =
             builtin_partner_vars.iter().chain(&inputs).chain(&partner_aggregates).cloned().collect();
-        let mut referral_vars: Vec<String> = partner_vars.iter().chain(&operator_vars).cloned().collect();
+        // `per_referral` lines do not read scores and flags (nor aggregates of them).
+        let derived: Vec<String> = ids(&m.scores, |s| &s.id).into_iter().chain(ids(&m.flags, |f| &f.id)).collect();
+        let of_derived = |v: &String| {
+            derived.contains(v) || m.aggregates.iter().any(|a| a.item.name.value == *v && whose(&a.item.of).is_some())
+        };
+        let mut referral_vars: Vec<String> =
+            partner_vars.iter().chain(&operator_vars).filter(|v| !of_derived(v)).cloned().collect();
         referral_vars.sort();
         referral_vars.dedup();
+        let operator_vars: Vec<String> = operator_vars.into_iter().chain(derived_of(AppliesTo::Operator)).collect();
+        let partner_vars: Vec<String> = partner_vars.into_iter().chain(derived_of(AppliesTo::Partner)).collect();
         Names {
             severities: ids(&m.severities, |s| &s.id),
             classes,
@@ -85,6 +113,7 @@ impl Names {
             inputs,
             money_inputs,
             aggregates,
+            derived,
             builtin_operator_vars,
             builtin_partner_vars,
             incident_vars: var_names(vars::INCIDENT).collect(),
