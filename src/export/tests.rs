@@ -256,6 +256,7 @@ fn readmes_metrics_reference_documents_exactly_the_contract() {
         .iter()
         .chain(SELF_METRICS)
         .chain(classes::CLASS_METRICS)
+        .chain(scores::SCORE_METRICS)
         .map(|(n, _)| n.to_string())
         .collect();
     let readme = readme_metrics();

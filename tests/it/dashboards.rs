@@ -542,6 +542,17 @@ fn exporter_like_series() -> Vec<Series> {
             Box::new(move |_| Some(since)),
         );
     }
+    // Scores and flags (rules `scores:`/`flags:`): a scorecard of two
+    // weighted criteria per operator, and one action-threshold flag.
+    for (operator, score, flag) in [("alice", 76.0, 0.0), ("bob", 87.5, 1.0), ("carol", 40.0, 1.0)] {
+        let who = [("payee_kind", "operator"), ("payee", operator)];
+        add("payee_score", &[&who[..], &[("score", "scorecard")]].concat(), Box::new(move |_| Some(score)));
+        for criterion in ["revenue", "retention"] {
+            let l = [&who[..], &[("score", "scorecard"), ("criterion", criterion)]].concat();
+            add("payee_score_criterion", &l, Box::new(move |_| Some(score)));
+        }
+        add("payee_flag", &[&who[..], &[("flag", "action_needed")]].concat(), Box::new(move |_| Some(flag)));
+    }
     // Incident classes: a critical ticket open since 02:30 (acknowledged at
     // 03:00), and questions (no resolve target) resolved earlier.
     for (class, incidents, open, mttr) in [("critical", 3.0, 1.0, Some(7200.0)), ("questions", 2.0, 0.0, None)] {

@@ -19,7 +19,7 @@ fn check_accepts_the_shipped_rules_and_every_example() {
     let out = bin().arg("check").arg(rules_dir()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "check failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for example in ["v1-programme", "vehicle-fleet", "operator-network"] {
+    for example in ["v1-programme", "vehicle-fleet", "operator-network", "partner-governance"] {
         assert!(stdout.contains(example), "example {example} not checked:\n{stdout}");
     }
 }

@@ -198,3 +198,27 @@ fn the_scorecard_and_flags_are_on_metrics_in_the_statement_and_its_html() {
         assert!(html.contains(needle), "missing {needle}:\n{html}");
     }
 }
+
+/// The operator scorecard's score, criteria and flag panels answer from a
+/// Prometheus that scraped `serve` on the operator-network example (the
+/// board's operator is the first, olga: score 76.0, her go-live flag).
+#[test]
+fn the_scorecard_panels_have_data_from_a_prometheus_that_scraped_serve() {
+    let port = common::free_port();
+    let scrape = format!("[{{job_name: fleet-incentives, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]");
+    let prometheus = Prometheus::start_scraping(&series(), Span { start: oct1(), end: nov1(), step: 60 }, &scrape);
+    let mut serve = Serve::start(port, &prometheus.url(), &rules_dir(), &["--clock.start=2026-10-31T12:00:00Z"]);
+    serve.wait_ready();
+    common::dashboards::wait_for_scrapes(prometheus.port, "fleet_incentives_payee_score", 3.0);
+    let ours = ["Scores", "Score criteria", "Flags"];
+    let failures: Vec<String> = common::dashboards::check_panels_against(&prometheus.url())
+        .into_iter()
+        .filter(|f| ours.contains(&f.panel.as_str()))
+        .map(|f| f.to_string())
+        .collect();
+    assert!(failures.is_empty(), "scorecard panels without data:\n{}", failures.join("\n"));
+    let boards = common::dashboards::load_dashboards();
+    let found =
+        boards.iter().flat_map(|b| b.panels()).filter(|p| ours.contains(&p["title"].as_str().unwrap_or(""))).count();
+    assert_eq!(found, 3);
+}

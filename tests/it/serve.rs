@@ -457,7 +457,9 @@ fn every_dashboard_panel_returns_data_from_a_prometheus_that_scraped_serve() {
     // the leakage tables (the demo fleet is its roster; tests/it/leakage.rs
     // runs them on a fleet that leaks), the incident classes (the demo has
     // no incident source; tests/it/classes.rs) and the ledger and standing
-    // panels (no closed month, state or dispute here; tests/it/holds.rs).
+    // panels (no closed month, state or dispute here; tests/it/holds.rs) and
+    // the scorecard's scores and flags (the shipped rules define none;
+    // tests/it/scores.rs).
     let expected_empty = |f: &common::dashboards::PanelFailure| {
         f.problem == Problem::NoData
             && (f.time_shifted
@@ -466,7 +468,8 @@ fn every_dashboard_panel_returns_data_from_a_prometheus_that_scraped_serve() {
                 || f.panel.starts_with("Leakage: ")
                 || f.panel.starts_with("Incident classes")
                 || f.panel.starts_with("Ledger")
-                || ["Payable", "Year to date", "Standing", "Promotion eligible since"].contains(&f.panel.as_str()))
+                || ["Payable", "Year to date", "Standing", "Promotion eligible since"].contains(&f.panel.as_str())
+                || ["Scores", "Score criteria", "Flags"].contains(&f.panel.as_str()))
     };
     let failures: Vec<String> =
         check_panels_against(&prom.url).iter().filter(|f| !expected_empty(f)).map(|f| f.to_string()).collect();

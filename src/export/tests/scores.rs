@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// The score and flag families: sample name and label names.
+pub(super) const SCORE_METRICS: &[(&str, &[&str])] = &[
+    ("fleet_incentives_payee_score", &["payee_kind", "payee", "score"]),
+    ("fleet_incentives_payee_score_criterion", &["payee_kind", "payee", "score", "criterion"]),
+    ("fleet_incentives_payee_flag", &["payee_kind", "payee", "flag"]),
+];
+
 fn scored(rating: Option<f64>) -> Evaluation {
     let yaml = format!(
         "version: 1\nprogramme:\n  name: P\n{SEVERITIES}\ninputs:\n  - {{ name: rating, query: rating, by: operator }}\noperators:\n  - {{ id: a, name: A, tier: t, start: 2026-10-01 }}\ntiers:\n  - {{ id: t, name: T, lines: [] }}\nscores:\n  - id: card\n    name: Card\n    scale: {{ min: 0, max: 5 }}\n    criteria:\n      - {{ id: rated, name: Rated, weight: 0.5, value: rating }}\n      - {{ id: tenure, name: Tenure, weight: 0.5, measure: tenure_months, target: 12, worst: 0 }}\nflags:\n  - {{ id: good, name: Good, when: card >= 2 }}\n  - {{ id: new, name: New, when: tenure_months < 3 }}\n"
@@ -43,6 +50,19 @@ fn a_payees_scores_criteria_and_flags_are_metrics() {
         rows(&e, "fleet_incentives_payee_flag"),
         [(with(&[("flag", "good")]), 1.0), (with(&[("flag", "new")]), 1.0)]
     );
+}
+
+#[test]
+fn the_score_families_have_exactly_their_labels() {
+    let s = parse(&exposition(Some(&encode_evaluation(&scored(Some(4.0)))), &SelfMetrics::default()));
+    for (name, want) in SCORE_METRICS {
+        let found = samples_named(&s, name);
+        assert!(!found.is_empty(), "{name}");
+        for x in found {
+            let got: BTreeSet<&str> = x.labels.keys().map(String::as_str).collect();
+            assert_eq!(got, want.iter().copied().collect::<BTreeSet<&str>>(), "{name}");
+        }
+    }
 }
 
 #[test]
