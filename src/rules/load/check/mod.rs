@@ -25,7 +25,7 @@ use crate::rules::load::errors::Errors;
 use crate::rules::load::merge::{At, Merged};
 use crate::rules::load::parse::key_pos;
 use crate::rules::spec::ProgrammeSpec;
-use names::{Names, check_expr, check_word, resolve};
+use names::{Names, check_expr, check_unique, check_word, resolve};
 use promql::{check_source, parse_promql};
 use roster::check_operator_tiers;
 use std::collections::HashMap;
@@ -83,19 +83,6 @@ fn check_required(m: &Merged, errs: &mut Errors) {
     }
     if m.tiers.is_empty() {
         errs.whole("no `tiers`: at least one operator tier is required");
-    }
-}
-
-/// Report every id defined twice among `ids`.
-fn check_unique<'a>(kind: &str, ids: impl IntoIterator<Item = (usize, &'a Text)>, errs: &mut Errors) {
-    let mut seen: HashMap<&str, (usize, Pos)> = HashMap::new();
-    for (file, id) in ids {
-        if let Some((f0, p0)) = seen.get(id.value.as_str()) {
-            let message = format!("duplicate {kind} `{id}` (first defined at {}:{p0})", errs.file_name(*f0));
-            errs.at(file, id.pos, message);
-        } else {
-            seen.insert(&id.value, (file, id.pos));
-        }
     }
 }
 

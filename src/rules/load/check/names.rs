@@ -2,11 +2,12 @@
 //! ([`Names`]), and resolving a name against them, with "did you mean" for
 //! an unknown one.
 
-use crate::rules::expr::{Expr, Text};
+use crate::rules::expr::{Expr, Pos, Text};
 use crate::rules::load::errors::Errors;
 use crate::rules::load::merge::{At, Merged};
 use crate::rules::spec::{AppliesTo, InputUnit};
 use crate::rules::vars;
+use std::collections::HashMap;
 
 /// The names references may point at and expressions may read.
 pub(super) struct Names {
@@ -288,5 +289,18 @@ mod tests {
             "{}",
             errs[9]
         );
+    }
+}
+
+/// Report every id defined twice among `ids`.
+pub(super) fn check_unique<'a>(kind: &str, ids: impl IntoIterator<Item = (usize, &'a Text)>, errs: &mut Errors) {
+    let mut seen: HashMap<&str, (usize, Pos)> = HashMap::new();
+    for (file, id) in ids {
+        if let Some((f0, p0)) = seen.get(id.value.as_str()) {
+            let message = format!("duplicate {kind} `{id}` (first defined at {}:{p0})", errs.file_name(*f0));
+            errs.at(file, id.pos, message);
+        } else {
+            seen.insert(&id.value, (file, id.pos));
+        }
     }
 }

@@ -4,8 +4,8 @@
 //! mean"), scales that are ranges, and no cycle among scores, flags and
 //! the aggregates of them.
 
-use super::check_unique;
-use super::names::{Names, check_expr, check_word};
+
+use super::names::{Names, check_expr, check_unique, check_word};
 use crate::rules::derived;
 use crate::rules::load::errors::Errors;
 use crate::rules::load::merge::{At, Merged};
