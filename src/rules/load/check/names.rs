@@ -199,6 +199,19 @@ pub(super) fn check_word(file: usize, name: &Text, what: &str, leading_digit: bo
     }
 }
 
+/// Report every id defined twice among `ids`.
+pub(super) fn check_unique<'a>(kind: &str, ids: impl IntoIterator<Item = (usize, &'a Text)>, errs: &mut Errors) {
+    let mut seen: HashMap<&str, (usize, Pos)> = HashMap::new();
+    for (file, id) in ids {
+        if let Some((f0, p0)) = seen.get(id.value.as_str()) {
+            let message = format!("duplicate {kind} `{id}` (first defined at {}:{p0})", errs.file_name(*f0));
+            errs.at(file, id.pos, message);
+        } else {
+            seen.insert(&id.value, (file, id.pos));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::rules::load::test_support::*;
@@ -289,18 +302,5 @@ mod tests {
             "{}",
             errs[9]
         );
-    }
-}
-
-/// Report every id defined twice among `ids`.
-pub(super) fn check_unique<'a>(kind: &str, ids: impl IntoIterator<Item = (usize, &'a Text)>, errs: &mut Errors) {
-    let mut seen: HashMap<&str, (usize, Pos)> = HashMap::new();
-    for (file, id) in ids {
-        if let Some((f0, p0)) = seen.get(id.value.as_str()) {
-            let message = format!("duplicate {kind} `{id}` (first defined at {}:{p0})", errs.file_name(*f0));
-            errs.at(file, id.pos, message);
-        } else {
-            seen.insert(&id.value, (file, id.pos));
-        }
     }
 }
