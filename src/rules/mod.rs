@@ -8,6 +8,7 @@
 //! it cannot read ([`load`]).
 //! This file only declares and re-exports.
 
+pub mod additive;
 pub mod expr;
 pub mod load;
 pub mod model;
