@@ -53,7 +53,7 @@ pub fn classify(query: &str) -> Shape {
     if additive(&expr) {
         Shape::Additive
     } else {
-        whole("`$__range` is not only the range of sum_over_time or count_over_time under sum")
+        whole("only sum_over_time or count_over_time of `$__range`, under sum, is read window by window")
     }
 }
 
