@@ -132,7 +132,7 @@ mod tests {
         let at = |file: &str, line| format!("{}:{line}:", root.join(file).display());
         assert_eq!(got.len(), 2, "{got:#?}");
         assert!(
-            got[0].starts_with(&at("more.yaml", 5)) && got[0].contains("input `calls` is read over the whole month")
+            got[0].starts_with(&at("more.yaml", 5)) && got[0].contains("input `calls` is re-read over the whole month")
         );
         assert!(got[1].starts_with(&at("programme.yaml", 11)) && got[1].contains("input `partner_revenue`"));
         assert!(got.iter().all(|n| n.contains(": note: ")), "{got:#?}");
