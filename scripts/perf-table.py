@@ -111,10 +111,13 @@ def live_column(s):
         return ["not recorded"] * len(LIVE_ROWS), {"live": False}
     last = days[-1]
     ratios = [d["ratio"] for d in days]
-    per = lambda n: f"{n:,.0f} samples ({n / last['ingested_per_minute']:.2f}× ingested)"
+    def per(n):
+        ratio = n / last["ingested_per_minute"]
+        return f"{n:,.0f} samples ({ratio:.0f}× ingested)" if ratio >= 10 else f"{n:,.0f} samples ({ratio:.2f}× ingested)"
+
     cells = [
         " · ".join(f"{r:.2f}" for r in ratios)
-        + f" ({last['availability_per_minute']:,.0f} + {last['additive_inputs_per_minute']:,.0f}"
+        + f" (({last['availability_per_minute']:,.0f} + {last['additive_inputs_per_minute']:,.0f})"
         f" / {last['ingested_per_minute']:,.0f})",
         per(last["whole_inputs_per_minute"]),
         per(last["daily_full_read_per_minute"]),
