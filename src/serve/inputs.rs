@@ -191,7 +191,7 @@ mod tests {
         let parts = [0.1, 0.2, 0.3, 1e15, 0.07];
         let sum = parts[1..].iter().fold(Sum::of(parts[0]), |s, v| s.add(*v));
         assert_eq!(sum, Sum::Exact(Decimal::from_str("1000000000000000.67").unwrap()));
-        assert_eq!(sum.f64(), 1000000000000000.67);
+        assert_eq!(sum.f64(), "1000000000000000.67".parse::<f64>().unwrap());
         let big = (0..44_640).fold(Sum::of(0.0), |s, _| s.add(6.0));
         assert_eq!(big.f64(), 267_840.0);
     }
