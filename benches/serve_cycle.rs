@@ -7,8 +7,14 @@
 //! runs steady-state cycles one minute apart. Per cycle, the samples
 //! Prometheus loaded (`totalQueryableSamples`, summed from its query log)
 //! are compared with the samples it ingested in that minute
-//! (`count_over_time` over every series). Input refreshes (revenue over the
-//! month so far) are reported apart: their cost grows with the month.
+//! (`count_over_time` over every series). Input refreshes are reported
+//! apart, at the cycle 15 minutes after noon (`--inputs.refresh-interval`):
+//! the shipped `increase(revenue[$__range])` inputs are read over the month
+//! so far (their cost grows with the month); an additive input,
+//! `sum by (operator) (sum_over_time(revenue_minute[$__range]))` over a
+//! per-minute revenue series, reads only the 15 new minutes. The live cost,
+//! inputs included, is availability + the additive refresh amortized over
+//! the refresh interval, per minute, against what was ingested.
 //!
 //! Part 2 — 10,000 nodes (`FLEET_BENCH_BIG_NODES`), one day backfilled:
 //! the `serve` binary with a 10,000-node roster; a Prometheus scrapes it.
@@ -61,6 +67,22 @@ fn revenue(plan: &Plan) -> Vec<Series> {
         .collect()
 }
 
+/// Revenue earned each minute, per operator: what a user records (a
+/// recording rule over the counter, say) to have it read incrementally.
+/// (`per` keeps its labels apart from the counter's once the name is dropped.)
+fn revenue_minute(plan: &Plan) -> Vec<Series> {
+    let mut ops: Vec<String> = plan.nodes.iter().map(|n| n.operator.clone()).collect();
+    ops.dedup();
+    ops.into_iter()
+        .map(|op| {
+            Series::new("fleet_operator_revenue_usd_minute", &[("operator", &op), ("per", "minute")], |_| Some(6.0))
+        })
+        .collect()
+}
+
+/// The additive input of the benchmark (read window by window by `serve`).
+const ADDITIVE_INPUT: &str = "operator_revenue_minutes";
+
 /// The shipped rules with a roster of every operator of `plan` (tier 1,
 /// all month) instead of the demo roster.
 fn rules_for(plan: &Plan, dir: &Path) -> Rules {
@@ -83,6 +105,11 @@ fn rules_for(plan: &Plan, dir: &Path) -> Rules {
     }
     roster.push_str("partners: []\n");
     std::fs::write(dir.join("roster.yaml"), roster).unwrap();
+    let additive = format!(
+        "version: 1\ninputs:\n  - {{name: {ADDITIVE_INPUT}, query: 'sum by (operator) \
+         (sum_over_time(fleet_operator_revenue_usd_minute[$__range]))', by: operator, unit: money}}\n"
+    );
+    std::fs::write(dir.join("bench-inputs.yaml"), additive).unwrap();
     rules::load_dir(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -106,6 +133,7 @@ fn part1(nodes: usize, record: &mut record::Record) {
     let plan = plan(nodes, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
     let mut series = plan.series("fleet-node");
     series.extend(revenue(&plan));
+    series.extend(revenue_minute(&plan));
     println!("part 1: {nodes} nodes + {} revenue series, 2026-10 at 60 s", series.len() - nodes);
     let prometheus = Prometheus::start(&series, plan.span);
     println!("  data ready in {:.1} s (cached: {})", prometheus.backfill_seconds, prometheus.cached);
@@ -123,6 +151,8 @@ fn part1(nodes: usize, record: &mut record::Record) {
     println!("  day | catch-up samples | steady cycle: loaded / ingested (ratio) | input refresh: loaded");
     record.set("cycle_nodes", nodes);
     record.set("cycle_series", series.len());
+    record.set("revenue_series", (series.len() - nodes) / 2);
+    let mut live = vec![];
     let (mut days, mut largest) = (vec![], 0);
     for day in [1, 8, 15, 22, 29, 31] {
         let mut ev = Evaluator::new(
@@ -140,12 +170,7 @@ fn part1(nodes: usize, record: &mut record::Record) {
         let (catch_up_samples, big, o) = logged_samples(&log, offset);
         largest = largest.max(big);
         offset = o;
-        let inputs: u64 = first
-            .queries
-            .iter()
-            .filter(|q| q.purpose.starts_with("input:"))
-            .filter_map(|q| q.total_queryable_samples)
-            .sum();
+        let inputs = input_samples(&first.queries, false);
         let (mut loaded, mut fresh) = (0, 0);
         for k in 1..=STEADY_CYCLES {
             let t = noon + Duration::minutes(k);
@@ -165,6 +190,8 @@ fn part1(nodes: usize, record: &mut record::Record) {
             fresh / STEADY_CYCLES as u64,
             loaded as f64 / fresh as f64
         );
+        let refresh = block_on(ev.cycle(noon + REFRESH)).unwrap().unwrap();
+        live.push(live_cost(day, &first.queries, &refresh.queries, loaded, fresh));
         days.push(serde_json::json!({
             "day": day,
             "catch_up_samples": catch_up_samples,
@@ -177,7 +204,62 @@ fn part1(nodes: usize, record: &mut record::Record) {
     }
     println!("  largest request: {largest} samples (default --query.max-samples: 50,000,000)");
     record.set("days", days);
+    record_live_cost(live, record);
     record.set("cycle_largest_request_samples", largest);
+}
+
+/// `--inputs.refresh-interval` of the benchmark.
+const REFRESH: Duration = Duration::minutes(15);
+
+/// Samples loaded by the input queries in `queries`: the additive input's
+/// or (`additive` false) the others'.
+fn input_samples(queries: &[fleet_incentives::source::QueryRecord], additive: bool) -> u64 {
+    let purpose = format!("input:{ADDITIVE_INPUT}");
+    queries
+        .iter()
+        .filter(|q| q.purpose.starts_with("input:") && (q.purpose == purpose) == additive)
+        .filter_map(|q| q.total_queryable_samples)
+        .sum()
+}
+
+/// The live cost of one day, inputs included, per minute: the steady
+/// cycles' availability reads (`loaded` over [`STEADY_CYCLES`], against
+/// `ingested`) plus the input refresh 15 minutes after noon, amortized.
+fn live_cost(
+    day: u32,
+    first: &[fleet_incentives::source::QueryRecord],
+    refresh: &[fleet_incentives::source::QueryRecord],
+    loaded: u64,
+    ingested: u64,
+) -> serde_json::Value {
+    let minutes = REFRESH.num_minutes() as f64;
+    let per_cycle = |n: u64| n as f64 / STEADY_CYCLES as f64;
+    let (availability, ingested) = (per_cycle(loaded), per_cycle(ingested));
+    let additive = input_samples(refresh, true) as f64 / minutes;
+    let whole = input_samples(refresh, false) as f64 / minutes;
+    let daily_full = input_samples(first, true) as f64 / 1440.0;
+    let ratio = (availability + additive) / ingested;
+    println!(
+        "  {day:>3} | live, inputs included: ({availability:.0} + {additive:.0}) / {ingested:.0} = {ratio:.3} \
+         | re-read inputs {whole:.0}/min ({:.1}×) | daily full re-read of the additive input {daily_full:.0}/min",
+        whole / ingested
+    );
+    serde_json::json!({
+        "day": day,
+        "availability_per_minute": availability,
+        "additive_inputs_per_minute": additive,
+        "ingested_per_minute": ingested,
+        "ratio": ratio,
+        "whole_inputs_per_minute": whole,
+        "whole_inputs_ratio": whole / ingested,
+        "daily_full_read_per_minute": daily_full,
+    })
+}
+
+/// The live cost figures in the record (`live_cost`), day by day.
+fn record_live_cost(days: Vec<serde_json::Value>, record: &mut record::Record) {
+    record.set("live_refresh_minutes", REFRESH.num_minutes());
+    record.set("live_days", days);
 }
 
 fn series_lines(body: &str) -> usize {

@@ -69,7 +69,8 @@ def column(e, s):
         " · ".join(f"{r:.2f}" for r in ratios) + f" ({days[-1]['steady_loaded']:,} / {days[-1]['steady_ingested']:,})",
         f"{millions(first['catch_up_samples'])} ({seconds(first['catch_up_seconds'])})"
         f" → {millions(last['catch_up_samples'])} ({seconds(last['catch_up_seconds'])})",
-        f"{millions(last['input_refresh_samples'])} ({s['cycle_series'] - s['cycle_nodes']:,} revenue series)",
+        f"{millions(last['input_refresh_samples'])}"
+        f" ({s.get('revenue_series', s['cycle_series'] - s['cycle_nodes']):,} revenue series)",
         f"{millions(largest)} (month close {millions(e['largest_request_samples'])},"
         f" serve {millions(s['cycle_largest_request_samples'])})",
         f"{seconds(s['metrics_seconds'])} vs {seconds(s['federate_seconds'])}: **{s['scrape_ratio']:.3f}**"
@@ -92,13 +93,46 @@ ROWS = [
 ]
 
 
+# The live cost with the inputs (serve's incremental input refresh).
+LIVE_ROWS = [
+    ("**Live cost, inputs included**: (availability + additive input refresh amortized over"
+     " `--inputs.refresh-interval`) / ingested per minute, days {days}", "≤ 1.5, flat", "live"),
+    ("… a non-additive input (`increase(revenue[$__range])`, re-read over the month at every refresh;"
+     " `check` notes it), per minute at day 31", "", None),
+    ("… a daily full re-read of the additive input (`--inputs.full-read-interval=24h`), per minute at day 31",
+     "", None),
+]
+
+
+def live_column(s):
+    """The cells of LIVE_ROWS for one fleet size, and whether the target was met."""
+    days = s.get("live_days")
+    if not days:
+        return ["not recorded"] * len(LIVE_ROWS), {"live": False}
+    last = days[-1]
+    ratios = [d["ratio"] for d in days]
+    def per(n):
+        ratio = n / last["ingested_per_minute"]
+        return f"{n:,.0f} samples ({ratio:.0f}× ingested)" if ratio >= 10 else f"{n:,.0f} samples ({ratio:.2f}× ingested)"
+
+    cells = [
+        " · ".join(f"{r:.2f}" for r in ratios)
+        + f" (({last['availability_per_minute']:,.0f} + {last['additive_inputs_per_minute']:,.0f})"
+        f" / {last['ingested_per_minute']:,.0f})",
+        per(last["whole_inputs_per_minute"]),
+        per(last["daily_full_read_per_minute"]),
+    ]
+    return cells, {"live": max(ratios) <= 1.5}
+
+
 def render(figures_dir, sizes):
     records = [(load(f"{figures_dir}/evaluate-{n}.json"), load(f"{figures_dir}/serve-{n}.json")) for n in sizes]
     cols = [column(e, s) for e, s in records]
+    cols = [(c + lc, {**m, **lm}) for (c, m), (lc, lm) in zip(cols, (live_column(s) for _, s in records))]
     days = " · ".join(str(d["day"]) for d in records[0][1]["days"])
     head = "| | " + " | ".join(f"{int(n):,} nodes" for n in sizes) + " | target |"
     lines = [head, "|---" * (len(sizes) + 2) + "|"]
-    for i, (label, target, key) in enumerate(ROWS):
+    for i, (label, target, key) in enumerate(ROWS + LIVE_ROWS):
         cells = [c[0][i] for c in cols]
         if key is not None:
             verdict = "met" if all(c[1][key] for c in cols) else "**NOT met**"

@@ -419,13 +419,16 @@ fn check(dir: &Path) -> ExitCode {
     let mut errors = 0;
     for (path, result) in &sets {
         match result {
-            Ok(r) => println!(
-                "{}: OK ({} tiers, {} operators, sha256 {})",
-                path.display(),
-                r.tiers.len(),
-                r.operators.len(),
-                &r.sha256[..12]
-            ),
+            Ok(r) => {
+                println!(
+                    "{}: OK ({} tiers, {} operators, sha256 {})",
+                    path.display(),
+                    r.tiers.len(),
+                    r.operators.len(),
+                    &r.sha256[..12]
+                );
+                rules::load::notes(path).iter().for_each(|n| println!("{n}"));
+            }
             Err(e) => {
                 errors += e.0.len();
                 for err in &e.0 {

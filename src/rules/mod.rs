@@ -5,10 +5,12 @@
 //! enforcement states and the kill switch, the states governing a
 //! period), and the loader that reads a directory, validates everything
 //! and reports every error with file:line:column, or names the directory
-//! it cannot read ([`load`]); scores and flags, computed from other
+//! it cannot read ([`load`]); which input queries add up window by window
+//! ([`additive`]); scores and flags, computed from other
 //! variables, and their order ([`derived`]).
 //! This file only declares and re-exports.
 
+pub mod additive;
 pub mod derived;
 pub mod expr;
 pub mod load;

@@ -11,12 +11,15 @@
 //!   last good evaluation keeps being served.
 //! - An input that fails keeps its last good value for this month (so a
 //!   flaky query never changes a payout); without one, its lines are withheld.
+//! - Additive inputs are read window by window ([`super::inputs`]); the
+//!   others over the month to date at every refresh.
 //! - A new month starts new totals (month rollover).
 //! - A reload that changes how data is read (source, maintenance, time
 //!   zone, incident sources) starts the totals again from the month start.
 //! - The history of closed months (`--history.dir`) is read again when the
 //!   month, the months the rules need, or a closed month's statement changes.
 
+use super::inputs::LiveInputs;
 use crate::evaluation::Evaluation;
 use crate::facts::InputFacts;
 use crate::history::{self, History};
@@ -68,6 +71,8 @@ pub struct Evaluator {
     running: Option<Running>,
     /// Inputs of the current month and the window end they were read at.
     inputs: Option<(DateTime<Utc>, BTreeMap<String, InputFacts>)>,
+    /// The running totals of the additive inputs.
+    live_inputs: LiveInputs,
     acknowledgements: Option<Acknowledgements>,
     /// Directory of closed months (`--history.dir`), and the history read
     /// from it with what it was read for (period, months, files seen).
@@ -86,6 +91,7 @@ impl Evaluator {
             inputs_every,
             running: None,
             inputs: None,
+            live_inputs: LiveInputs::default(),
             acknowledgements: None,
             history_dir: None,
             history: History::default(),
@@ -121,6 +127,15 @@ impl Evaluator {
                 tracing::warn!(error = %e, "cannot read the history of closed months: keeping the one read before")
             }
         }
+    }
+
+    /// Read every additive input over the whole month again this long after
+    /// its last full read, so samples written late into a window already
+    /// read count; `None`: only at start-up, in a new month or after its
+    /// query changed.
+    pub fn with_input_full_reads(mut self, every: Option<Duration>) -> Self {
+        self.live_inputs = LiveInputs::new(every);
+        self
     }
 
     /// Read acknowledgements from this Alertmanager's silences every cycle.
@@ -167,7 +182,7 @@ impl Evaluator {
         let due = self.inputs.as_ref().is_none_or(|(at, _)| running.end - *at >= self.inputs_every);
         if due && !rules.inputs.is_empty() {
             let fresh =
-                source::read_inputs(&self.client, &rules.inputs, running.start, running.end, &mut queries).await;
+                self.live_inputs.refresh(&self.client, &rules.inputs, running.start, running.end, &mut queries).await;
             let previous = self.inputs.take().map(|(_, i)| i).unwrap_or_default();
             let mut kept = BTreeMap::new();
             for (name, value) in fresh {

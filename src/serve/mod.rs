@@ -2,6 +2,7 @@
 //!
 //! - [`cycle`]: the evaluator: running totals, one small read per cycle,
 //!   reload, month rollover.
+//! - [`inputs`]: the inputs' refresh: additive ones window by window.
 //! - [`http`]: the axum routes: `/metrics`, `/-/healthy`, `/-/ready`,
 //!   `/-/reload`.
 //! - [`state`]: what the routes share with the evaluator task.
@@ -18,6 +19,7 @@
 
 pub mod cycle;
 pub mod http;
+pub mod inputs;
 pub mod state;
 pub mod web;
 
@@ -61,12 +63,18 @@ pub struct ServeArgs {
     /// Evaluate up to now minus this, so that late samples are in.
     #[arg(long = "evaluation.delay", default_value = "30s")]
     pub evaluation_delay: Dur,
-    /// How often the inputs (revenue …) are read again over the month to
-    /// date; `0s` = every cycle. A refresh loads the inputs' series over the
-    /// whole month so far (PromQL over `$__range` cannot be added up window
-    /// by window), so it is the one read that grows with the month.
+    /// How often the inputs (revenue …) are read again; `0s` = every cycle.
+    /// An additive input (`sum_over_time`/`count_over_time` of `$__range`,
+    /// under `sum`) reads only what is new; any other loads its series over
+    /// the whole month so far, the one read that grows with the month
+    /// (`check` names them).
     #[arg(long = "inputs.refresh-interval", default_value = "15m")]
     pub inputs_refresh_interval: Dur,
+    /// Read the additive inputs over the whole month again this often, so
+    /// samples written late into a window already read count; `0s` = only at
+    /// start-up, in a new month or after the query changed.
+    #[arg(long = "inputs.full-read-interval", default_value = "0s")]
+    pub inputs_full_read_interval: Dur,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
     #[command(flatten)]
@@ -117,6 +125,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
         rules,
         chrono::Duration::seconds(args.evaluation_delay.seconds()),
         chrono::Duration::seconds(args.inputs_refresh_interval.seconds()),
+    )
+    .with_input_full_reads(
+        Some(args.inputs_full_read_interval.seconds()).filter(|s| *s > 0).map(chrono::Duration::seconds),
     )
     .with_acknowledgements(acks)
     .with_history(args.history.history_dir.clone());

@@ -7,7 +7,9 @@
 //! - [`answer`]: what a query returns (data, warnings, load) or the error
 //!   it ended with, and Prometheus' `data` JSON.
 //! - [`plan`]: which queries to send for a window, sized to stay far below
-//!   Prometheus' limits on a 10,000-node fleet, and the inputs ([`read_inputs`]).
+//!   Prometheus' limits on a 10,000-node fleet, and the helpers that send them.
+//! - [`inputs`]: the input queries, over the whole period ([`read_inputs`])
+//!   or, for `serve`'s incremental refresh, over a window.
 //! - [`running`]: month-to-date running totals, read window by window
 //!   (`evaluate` reads one window, [`read_facts`], `serve` one per cycle).
 //! - [`incidents`]: the rules' incident sources (tickets, service outages,
@@ -28,6 +30,7 @@ pub mod alertmanager;
 pub mod answer;
 pub mod evidence;
 pub mod incidents;
+pub mod inputs;
 pub mod plan;
 pub mod prometheus;
 pub mod record;
@@ -36,7 +39,7 @@ pub mod running;
 pub mod samples;
 
 pub use answer::{QueryAnswer, QueryData, SourceError};
-pub use plan::read_inputs;
+pub use inputs::read_inputs;
 pub use prometheus::{Client, ClientConfig};
 pub use record::{QueryKind, QueryRecord, Reading};
 pub use redact::redact_url;

@@ -17,10 +17,10 @@
 //!    so an outage across a chunk border stays one outage. Batches hold at
 //!    most [`MAX_RAW_SAMPLES`] samples.
 //! 3. Degraded (optional): the same on the `degraded` selector (1 = degraded).
-//! 4. Inputs ([`read_inputs`]): each input query at `end`, `$__range` = the
-//!    window; a failing input becomes [`InputFacts::Failed`] and the reading
-//!    goes on. A failing availability query fails the reading: downtime is
-//!    never guessed.
+//! 4. Inputs (the [`inputs`](super::inputs) module): each input query at
+//!    `end`, `$__range` = the window; a failing input fails on its own and
+//!    the reading goes on. A failing availability query fails the reading:
+//!    downtime is never guessed.
 //!
 //! An answer with Prometheus `warnings` (a failed remote read, say) may be
 //! partial, so it counts as a failure ([`SourceError::Warned`]): the warnings
@@ -33,8 +33,6 @@ use super::answer::{Labels, QueryAnswer, QueryData, SourceError};
 use super::prometheus::Client;
 use super::record::{QueryKind, QueryRecord};
 use super::samples::Sample;
-use crate::facts::InputFacts;
-use crate::rules::spec::{InputKey, InputSpec};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -201,7 +199,7 @@ pub(super) fn matrix(query: &str, answer: QueryAnswer) -> Result<Vec<(Labels, Ve
     }
 }
 
-fn kind_name(d: &QueryData) -> &'static str {
+pub(super) fn kind_name(d: &QueryData) -> &'static str {
     match d {
         QueryData::Vector(_) => "a vector",
         QueryData::Matrix(_) => "a matrix",
@@ -210,7 +208,7 @@ fn kind_name(d: &QueryData) -> &'static str {
     }
 }
 
-fn decode_error(query: &str, message: String) -> SourceError {
+pub(super) fn decode_error(query: &str, message: String) -> SourceError {
     SourceError::Decode { query: query.to_string(), message }
 }
 
@@ -336,85 +334,6 @@ fn contiguous_runs(set: &BTreeSet<usize>) -> Vec<(usize, usize)> {
         }
     }
     runs
-}
-
-// ----------------------------------------------------------------- inputs
-
-/// Every input at `end` over `(start, end]` (`$__range`); each fails on its own.
-pub async fn read_inputs(
-    client: &Client,
-    specs: &[InputSpec],
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    log: &mut Vec<QueryRecord>,
-) -> BTreeMap<String, InputFacts> {
-    let range = format!("{}s", (end - start).num_seconds());
-    let jobs: Vec<Job> = specs
-        .iter()
-        .map(|i| {
-            Job::new(
-                &format!("input:{}", i.name.value),
-                QueryKind::Instant,
-                i.query.value.replace("$__range", &range),
-                end,
-            )
-        })
-        .collect();
-    let answers = run(client, jobs.clone(), log).await;
-    specs
-        .iter()
-        .zip(jobs.iter().zip(answers))
-        .map(|(spec, (job, answer))| {
-            let facts = match answer.and_then(|a| input_values(spec, &job.query, a)) {
-                Ok(values) => InputFacts::Values(values),
-                Err(e) => InputFacts::Failed(e.to_string()),
-            };
-            (spec.name.value.clone(), facts)
-        })
-        .collect()
-}
-
-/// An input's answer keyed by its label (`""` for a scalar input).
-fn input_values(spec: &InputSpec, query: &str, answer: QueryAnswer) -> Result<BTreeMap<String, f64>, SourceError> {
-    let label = spec.label.clone().unwrap_or_else(|| key_name(spec.by).to_string());
-    let pairs: Vec<(String, f64)> = match (spec.by, answer.data) {
-        (_, QueryData::Scalar(_, v)) => vec![(String::new(), v)],
-        (InputKey::Scalar, QueryData::Vector(v)) if v.len() <= 1 => {
-            v.into_iter().map(|s| (String::new(), s.value)).collect()
-        }
-        (InputKey::Scalar, QueryData::Vector(v)) => {
-            return Err(decode_error(
-                query,
-                format!("a scalar input returned {} series; aggregate it, e.g. sum(...)", v.len()),
-            ));
-        }
-        (_, QueryData::Vector(v)) => v
-            .into_iter()
-            .map(|s| Ok((node_of(query, &s.labels, &label)?.to_string(), s.value)))
-            .collect::<Result<_, SourceError>>()?,
-        (_, other) => {
-            return Err(decode_error(query, format!("expected a vector, got {}", kind_name(&other))));
-        }
-    };
-    let mut out = BTreeMap::new();
-    for (key, v) in pairs {
-        if out.insert(key.clone(), v).is_some() {
-            return Err(decode_error(
-                query,
-                format!("two series for `{label}` = `{key}`; aggregate with sum by ({label}) (...)"),
-            ));
-        }
-    }
-    Ok(out)
-}
-
-fn key_name(k: InputKey) -> &'static str {
-    match k {
-        InputKey::Operator => "operator",
-        InputKey::Region => "region",
-        InputKey::Partner => "partner",
-        InputKey::Scalar => "",
-    }
 }
 
 #[cfg(test)]

@@ -227,7 +227,7 @@ fn whole(v: f64) -> u64 {
 }
 
 /// Read the window `(start, end]` from Prometheus into facts: one
-/// [`read_window`] from nothing, then the inputs ([`plan::read_inputs`]).
+/// [`read_window`] from nothing, then the inputs ([`inputs::read_inputs`](super::inputs::read_inputs)).
 /// See [`plan`]'s docs for what fails the reading.
 pub async fn read_facts(
     client: &Client,
@@ -239,7 +239,7 @@ pub async fn read_facts(
     let mut queries = vec![];
     let delta = read_window(client, rules, &run, end, &mut queries).await?;
     run.apply(delta);
-    let inputs = plan::read_inputs(client, &rules.inputs, start, end, &mut queries).await;
+    let inputs = super::inputs::read_inputs(client, &rules.inputs, start, end, &mut queries).await;
     Ok(Reading { facts: run.facts(rules, inputs), queries })
 }
 

@@ -21,6 +21,7 @@ mod evaluate;
 mod history;
 mod holds;
 mod hostile;
+mod inputs;
 mod leakage;
 mod ledger;
 mod paging;

@@ -76,6 +76,20 @@ pub fn from_yaml_unchecked(yaml: &str) -> Result<Rules, LoadError> {
     Ok(Rules { sha256: files::sha256(&files), ..rules })
 }
 
+/// Notes on the rule set in `dir` that are not errors: each input `serve`
+/// reads over the whole month at every refresh, at its query. Empty if the
+/// files cannot be read.
+pub fn notes(dir: &Path) -> Vec<RuleError> {
+    let Ok(mut files) = read_rule_files(dir) else { return vec![] };
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut errs = Errors::new(dir, &files);
+    let parsed: Vec<_> = (0..files.len()).filter_map(|i| parse::parse_file(i, &mut errs)).collect();
+    let merged = merge::merge(parsed, &mut errs);
+    let mut notes = Errors::new(dir, &files);
+    check::note_whole_inputs(&merged, &mut notes);
+    notes.finish(None::<()>).map_or_else(|e| e.0, |()| vec![])
+}
+
 /// Every rule set under `root`: `root` itself and each subdirectory
 /// (recursively, skipping `tests` and hidden directories) with YAML files at
 /// its top, sorted by path. Empty if there is none.
@@ -102,6 +116,27 @@ mod tests {
         assert_eq!(errs.len(), 1, "{errs:#?}");
         assert_eq!((errs[0].file.as_path(), errs[0].line), (Path::new("rules"), 0));
         assert!(errs[0].message.contains("no rule files"));
+    }
+
+    #[test]
+    fn inputs_read_whole_every_refresh_are_noted_at_their_query() {
+        let root = std::env::temp_dir().join(format!("fi-notes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let more = "version: 1\ninputs:\n  - {name: sales, query: 'sum by (operator) (sum_over_time(sales_minute[$__range]))'}\n  - {name: customers, query: 'max by (operator) (customers)'}\n  - {name: calls, query: 'sum by (operator) (rate(calls_total[$__range]))'}\n";
+        for (name, text) in with_file(fixture(), "more.yaml", more) {
+            std::fs::write(root.join(&name), text).unwrap();
+        }
+        assert!(load_dir(&root).is_ok());
+        let got: Vec<String> = notes(&root).iter().map(|n| n.to_string()).collect();
+        let at = |file: &str, line| format!("{}:{line}:", root.join(file).display());
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got[0].starts_with(&at("more.yaml", 5)) && got[0].contains("input `calls` is re-read over the whole month")
+        );
+        assert!(got[1].starts_with(&at("programme.yaml", 11)) && got[1].contains("input `partner_revenue`"));
+        assert!(got.iter().all(|n| n.contains(": note: ")), "{got:#?}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

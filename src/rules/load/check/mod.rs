@@ -26,6 +26,7 @@ use crate::rules::load::merge::{At, Merged};
 use crate::rules::load::parse::key_pos;
 use crate::rules::spec::ProgrammeSpec;
 use names::{Names, check_expr, check_unique, check_word, resolve};
+pub(super) use promql::note_whole_inputs;
 use promql::{check_source, parse_promql};
 use roster::check_operator_tiers;
 use std::collections::HashMap;

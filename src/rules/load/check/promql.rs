@@ -1,7 +1,9 @@
 //! PromQL in rule files: the `source` section's queries and step, and the
 //! parse every query goes through (with its length limit).
 
+use crate::rules::additive::{Shape, classify};
 use crate::rules::load::errors::Errors;
+use crate::rules::load::merge::{At, Merged};
 use crate::rules::spec::SourceSpec;
 
 /// Longest PromQL query accepted, in characters: promql-parser builds and
@@ -45,6 +47,21 @@ pub(super) fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) {
     // a step of 100y overflowed the date arithmetic (`test` panicked).
     if s.step.seconds() > 86_400 {
         errs.at(file, s.up.pos, format!("`source.step` is {}; at most 1d", s.step));
+    }
+}
+
+/// A note at each input `serve` reads over the whole month at every
+/// refresh (not additive, see [`crate::rules::additive`]): not an error.
+pub(in crate::rules::load) fn note_whole_inputs(m: &Merged, notes: &mut Errors) {
+    for At { file, item: i } in &m.inputs {
+        if let Shape::Whole(why) = classify(&i.query.value) {
+            let message = format!(
+                "note: input `{}` is re-read over the whole month to date at every `serve` refresh: its cost \
+                 grows with the month ({why})",
+                i.name
+            );
+            notes.at(*file, i.query.pos, message);
+        }
     }
 }
 
