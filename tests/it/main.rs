@@ -25,6 +25,7 @@ mod leakage;
 mod ledger;
 mod paging;
 mod perf_record;
+mod remote_read;
 mod rules;
 mod security;
 mod serve;
