@@ -28,6 +28,11 @@
 //!
 //! Ranges are left-open, `(t − r, t]`, like the slot model: Prometheus 2.x
 //! range selectors include both ends, so every range is written 1 ms short.
+//!
+//! Steps 1–3 are the same with remote read (`--source.protocol`, see
+//! [`super::remote_read`]): each [`Job`] says what it asks ([`Ask`]), and
+//! is answered from the window's samples, read once, instead of sent; the
+//! query text and the answer are the ones PromQL would have had.
 
 use super::answer::{Labels, QueryAnswer, QueryData, SourceError};
 use super::prometheus::Client;

@@ -24,6 +24,9 @@
 //!   the load equals what it ingested.
 //! - **aggregate** (long windows): per day, `count_over_time` and
 //!   `sum_over_time` give counts; raw samples only where there was downtime.
+//!   With remote read (a plain selector, a server that has it: see
+//!   [`remote_read`]), the same queries are answered from the window's
+//!   samples, each loaded once, instead of sent.
 
 use super::answer::{Labels, QueryAnswer, SourceError};
 use super::incidents;

@@ -261,3 +261,152 @@ fn auto_reads_a_server_without_remote_read_with_promql_and_remote_read_refuses_i
     let e = month(&url, Protocol::RemoteRead).unwrap_err();
     assert!(e.contains("--source.protocol=remote-read") && e.contains("HTTP"), "{e}");
 }
+
+// ---------------------------------------------------------------- decoder
+
+/// The XOR chunks a real Prometheus sends for n6 over its 26-hour outage
+/// (days 20–21), decoded by [`xor::decode`], are the samples PromQL's raw
+/// range selector returns.
+#[test]
+fn chunks_from_a_real_prometheus_decode_to_the_samples_promql_returns() {
+    use fleet_incentives::source::remote_read::{proto, xor};
+    use prost::Message;
+    let p = prometheus();
+    let (start, end) =
+        (Utc.with_ymd_and_hms(2026, 10, 19, 23, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 10, 21, 3, 0, 0).unwrap());
+    let matcher = |name: &str, value: &str| proto::LabelMatcher { r#type: 0, name: name.into(), value: value.into() };
+    let request = proto::ReadRequest {
+        queries: vec![proto::Query {
+            start_timestamp_ms: start.timestamp_millis() + 1,
+            end_timestamp_ms: end.timestamp_millis(),
+            matchers: vec![matcher("__name__", "up"), matcher("job", "fleet-node"), matcher("instance", "n6")],
+        }],
+        accepted_response_types: vec![proto::STREAMED_XOR_CHUNKS],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
+    let response = block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/read", p.url()))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap().to_vec()
+    });
+    let (mut at, mut samples, mut chunks) = (0, vec![], 0);
+    while at < response.len() {
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let b = response[at];
+            at += 1;
+            len |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let crc = u32::from_be_bytes(response[at..at + 4].try_into().unwrap());
+        let message = &response[at + 4..at + 4 + len];
+        assert_eq!(crc32c::crc32c(message), crc);
+        at += 4 + len;
+        for s in proto::ChunkedReadResponse::decode(message).unwrap().chunked_series {
+            for c in s.chunks {
+                chunks += 1;
+                xor::decode(&c.data, |t, v| samples.push((t, v))).unwrap();
+            }
+        }
+    }
+    assert!(chunks >= 2, "the outage spans several chunks");
+    samples.retain(|(t, _)| *t > start.timestamp_millis() && *t <= end.timestamp_millis());
+    let range = (end - start).num_milliseconds() - 1;
+    let q = format!("up{{job=\"fleet-node\",instance=\"n6\"}}[{range}ms]");
+    let answer = block_on(client(&p.url(), Protocol::Promql).instant(&q, end)).unwrap();
+    let fleet_incentives::source::QueryData::Matrix(m) = answer.data else { panic!("a matrix") };
+    let want: Vec<(i64, f64)> = m[0].samples.iter().map(|(t, v)| (t.timestamp_millis(), *v)).collect();
+    assert_eq!(samples, want);
+    assert!(want.iter().any(|(_, v)| *v == 0.0) && want.iter().any(|(_, v)| *v == 1.0));
+}
+
+// ----------------------------------------------------------- stale markers
+
+/// A scrape target whose one series is up, then down, then gone (so
+/// Prometheus writes a stale marker), then back: what the target serves.
+struct Target {
+    port: u16,
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Target {
+    fn start() -> Target {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let body = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let served = body.clone();
+        std::thread::spawn(move || {
+            for mut c in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let b = served.lock().unwrap().clone();
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                    b.len()
+                );
+            }
+        });
+        Target { port, body }
+    }
+
+    fn serve(&self, body: &str, seconds: u64) {
+        *self.body.lock().unwrap() = body.to_string();
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+    }
+}
+
+#[test]
+fn stale_markers_are_skipped_as_promql_range_selectors_skip_them() {
+    use fleet_incentives::source::evidence::Recorder;
+    let target = Target::start();
+    let span = common::Span {
+        start: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap(),
+        step: 60,
+    };
+    let p = Prometheus::start_scraping(
+        &plan().series("fleet-node")[..1],
+        span,
+        &format!("[{{job_name: probe, static_configs: [{{targets: ['127.0.0.1:{}']}}]}}]", target.port),
+    );
+    let start = Utc::now() - chrono::Duration::hours(2);
+    target.serve("fleet_probe{node=\"s1\"} 1\n", 4);
+    target.serve("fleet_probe{node=\"s1\"} 0\n", 3);
+    target.serve("", 3);
+    target.serve("fleet_probe{node=\"s1\"} 1\n", 3);
+    let end = Utc::now();
+    let rules = rules_from_yaml("version: 1\nsource: {up: fleet_probe, node_label: node, step: 1s}\n");
+    let read = |protocol| {
+        let recorder = Recorder::new();
+        let c = client(&p.url(), protocol).recording(recorder.clone());
+        (block_on(read_facts(&c, &rules, start, end)).unwrap(), recorder)
+    };
+    let (promql, promql_rec) = read(Protocol::Promql);
+    let (remote, remote_rec) = read(Protocol::RemoteRead);
+    assert_eq!(remote.facts, promql.facts);
+    let node = &remote.facts.nodes[0];
+    assert!(node.down_samples >= 2 && node.up_samples >= 4, "{node:?}");
+    let answers: std::collections::HashMap<_, _> =
+        promql_rec.exchanges().into_iter().map(|e| (e.request, e.answer)).collect();
+    let computed: Vec<_> = remote_rec.exchanges().into_iter().filter(|e| e.computed_from.is_some()).collect();
+    assert!(computed.len() >= 3, "counts, sums and the raw outage samples");
+    for e in computed {
+        assert_eq!(Some(&e.answer), answers.get(&e.request), "{:?}", e.request);
+    }
+    // The stale marker came back from remote read and was not counted.
+    let decoded: usize = remote_reads(&remote).iter().map(|q| q.samples).sum();
+    let counted = node.up_samples + node.down_samples;
+    assert!(decoded as u64 > counted, "decoded {decoded}, counted {counted}: no stale marker read?");
+}

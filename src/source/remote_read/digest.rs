@@ -61,48 +61,44 @@ pub struct Digest {
 pub const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 impl Digest {
-    /// Add one series' samples of `(lo, hi]` (sorted; samples outside,
-    /// stale markers and repeated timestamps are dropped here).
-    pub fn add(&mut self, windows: &Windows, labels: Labels, samples: &[(i64, f64)], lo: i64, hi: i64) {
+    /// Add one series' samples of `(lo, hi]` (sorted by time; samples
+    /// outside, stale markers and repeated timestamps are dropped here).
+    pub fn add(&mut self, windows: &Windows, labels: Labels, samples: &mut Vec<(i64, f64)>, lo: i64, hi: i64) {
         let w = windows;
         let ms = |t: DateTime<Utc>| t.timestamp_millis();
+        let mut last = i64::MIN;
+        samples.retain(|&(t, v)| {
+            let keep = lo < t && t <= hi && t != last && v.to_bits() != STALE_NAN;
+            last = t;
+            keep
+        });
         let entry = self.series.entry(labels).or_insert_with(|| SeriesDigest {
             chunks: vec![Count::default(); w.chunks.len()],
             maintenance: vec![Count::default(); w.maintenance.len()],
             kept: BTreeMap::new(),
         });
-        // Per chunk, the maintenance windows overlapping it (usually none).
-        let overlapping: Vec<Vec<usize>> = w
-            .chunks
-            .iter()
-            .map(|c| {
-                (0..w.maintenance.len()).filter(|&m| w.maintenance[m].0 < c.1 && c.0 < w.maintenance[m].1).collect()
-            })
-            .collect();
-        let mut pending: BTreeMap<usize, Vec<Sample>> = BTreeMap::new();
-        let mut last = i64::MIN;
-        for &(t, v) in samples {
-            if t <= lo || t > hi || t == last || v.to_bits() == STALE_NAN {
+        // `(a, b]` as a slice of `s`.
+        let within = |s: &[(i64, f64)], a: i64, b: i64| {
+            let (i, j) = (s.partition_point(|x| x.0 <= a), s.partition_point(|x| x.0 <= b));
+            (i, j)
+        };
+        let count = |s: &[(i64, f64)]| Count { count: s.len() as f64, sum: s.iter().map(|x| x.1).sum() };
+        for (i, c) in w.chunks.iter().enumerate() {
+            let (a, b) = within(samples, ms(c.0), ms(c.1));
+            if a == b {
                 continue;
             }
-            last = t;
-            let c = Count { count: 1.0, sum: v };
-            let i = w.chunks.partition_point(|x| ms(x.1) < t);
-            if i < w.chunks.len() && ms(w.chunks[i].0) < t {
-                entry.chunks[i] += c;
-                let at = DateTime::from_timestamp_millis(t).expect("a sample time in range");
-                pending.entry(i).or_default().push((at, v));
-                for &m in &overlapping[i] {
-                    if ms(w.maintenance[m].0) < t && t <= ms(w.maintenance[m].1) {
-                        entry.maintenance[m] += c;
-                    }
-                }
+            let part = &samples[a..b];
+            let n = count(part);
+            entry.chunks[i] += n;
+            if w.keep.wants(entry.chunks[i]) {
+                let at = |t| DateTime::from_timestamp_millis(t).expect("a sample time in range");
+                entry.kept.entry(i).or_default().extend(part.iter().map(|&(t, v)| (at(t), v)));
             }
         }
-        for (i, s) in pending {
-            if w.keep.wants(entry.chunks[i]) {
-                entry.kept.entry(i).or_default().extend(s);
-            }
+        for (m, window) in w.maintenance.iter().enumerate() {
+            let (a, b) = within(samples, ms(window.0), ms(window.1));
+            entry.maintenance[m] += count(&samples[a..b]);
         }
     }
 
@@ -214,8 +210,8 @@ mod tests {
         let mut d = Digest::default();
         let w = windows();
         let mut s = hourly(&[25, 30]);
-        s.push((t(40).timestamp_millis() + 1, f64::from_bits(STALE_NAN)));
-        d.add(&w, labels("a"), &s, t(0).timestamp_millis(), t(48).timestamp_millis());
+        s.insert(40, (t(40).timestamp_millis() + 1, f64::from_bits(STALE_NAN)));
+        d.add(&w, labels("a"), &mut s, t(0).timestamp_millis(), t(48).timestamp_millis());
         let ask = |window, sum| Ask::Count { window, sum };
         let v = |a: QueryAnswer| match a.data {
             QueryData::Vector(v) => v.iter().map(|s| s.value).collect::<Vec<_>>(),
@@ -234,11 +230,11 @@ mod tests {
         let w = windows();
         let s = hourly(&[3, 24, 30]);
         let mut whole = Digest::default();
-        whole.add(&w, labels("a"), &s, t(0).timestamp_millis(), t(48).timestamp_millis());
+        whole.add(&w, labels("a"), &mut s.clone(), t(0).timestamp_millis(), t(48).timestamp_millis());
         let mut a = Digest::default();
-        a.add(&w, labels("a"), &s, t(0).timestamp_millis(), t(24).timestamp_millis());
+        a.add(&w, labels("a"), &mut s.clone(), t(0).timestamp_millis(), t(24).timestamp_millis());
         let mut b = Digest::default();
-        b.add(&w, labels("a"), &s, t(24).timestamp_millis(), t(48).timestamp_millis());
+        b.add(&w, labels("a"), &mut s.clone(), t(24).timestamp_millis(), t(48).timestamp_millis());
         a.merge(b);
         for ask in [
             Ask::Count { window: CountWindow::Maintenance(0), sum: false },

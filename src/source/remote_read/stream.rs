@@ -242,7 +242,7 @@ impl<'a> SeriesBuffer<'a> {
     fn flush(&mut self) {
         if let Some(labels) = self.labels.take() {
             self.samples.sort_by_key(|(t, _)| *t);
-            self.digest.add(self.windows, labels, &self.samples, self.lo, self.hi);
+            self.digest.add(self.windows, labels, &mut self.samples, self.lo, self.hi);
             self.samples.clear();
         }
     }

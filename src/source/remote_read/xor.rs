@@ -14,6 +14,9 @@
 //!
 //! Varints are read byte-aligned from the bit position, as `binary.ReadVarint`
 //! reads from the bit stream one byte at a time.
+//!
+//! Tested here against a test encoder written after `xorAppender`, and in
+//! `tests/it/remote_read.rs` against the chunks of a real Prometheus.
 
 /// Why a chunk could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -296,17 +299,4 @@ pub(crate) mod tests {
         assert!(matches!(decode(cut, |_, _| {}), Err(XorError::Truncated(_))));
         assert!(decode(&data[..1], |_, _| {}).is_err());
     }
-
-    /// A chunk written by Prometheus 2.42 (`up` of a backfilled node: four
-    /// samples a minute apart, 1, 1, 0, 1), as its remote read sent it.
-    #[test]
-    fn a_chunk_from_a_real_prometheus_decodes() {
-        let data = hex::decode(REAL_CHUNK).unwrap();
-        let mut got = vec![];
-        decode(&data, |t, v| got.push((t, v))).unwrap();
-        assert_eq!(got, REAL_SAMPLES.to_vec());
-    }
-
-    const REAL_CHUNK: &str = "";
-    const REAL_SAMPLES: [(i64, f64); 0] = [];
 }
