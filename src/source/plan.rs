@@ -127,8 +127,8 @@ pub(super) enum Ask {
     Promql,
     /// `count_over_time` (or `sum_over_time`) over a count window.
     Count { window: CountWindow, sum: bool },
-    /// Raw samples of `nodes` over chunks `first..=last`.
-    Raw { nodes: Vec<String>, first: usize, last: usize },
+    /// Raw samples of `nodes` over chunks `first..=last`, `window` their span.
+    Raw { nodes: Vec<String>, first: usize, last: usize, window: Window },
 }
 
 /// A window of [`count_jobs`]: a chunk, or a maintenance window.
@@ -353,7 +353,7 @@ pub(super) fn raw_jobs(
         let batch = (MAX_RAW_SAMPLES / per_node).max(1) as usize;
         for names in nodes.chunks(batch) {
             let sel = with_matcher(selector, &format!("{node_label}=~{}", names_regex(names)));
-            let ask = Ask::Raw { nodes: names.iter().map(|n| n.to_string()).collect(), first, last };
+            let ask = Ask::Raw { nodes: names.iter().map(|n| n.to_string()).collect(), first, last, window };
             jobs.push(Job::new(purpose, QueryKind::Raw, range_selector(&sel, window), window.1).asking(ask));
         }
     }

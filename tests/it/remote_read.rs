@@ -397,7 +397,7 @@ fn stale_markers_are_skipped_as_promql_range_selectors_skip_them() {
     let (remote, remote_rec) = read(Protocol::RemoteRead);
     assert_eq!(remote.facts, promql.facts);
     let node = &remote.facts.nodes[0];
-    assert!(node.down_samples >= 2 && node.up_samples >= 4, "{node:?}");
+    assert!(node.down_samples >= 1 && node.up_samples >= 2, "{node:?}");
     let answers: std::collections::HashMap<_, _> =
         promql_rec.exchanges().into_iter().map(|e| (e.request, e.answer)).collect();
     let computed: Vec<_> = remote_rec.exchanges().into_iter().filter(|e| e.computed_from.is_some()).collect();

@@ -43,6 +43,49 @@ pub struct Windows {
     pub keep: Keep,
 }
 
+/// The milliseconds `(a, b]` PromQL reads for a window: the range selector
+/// `[r − 1 ms]` at `w.1`, both cut to whole milliseconds as the client
+/// sends them (the same as `(w.0, w.1]` for windows on whole milliseconds).
+pub fn bounds(w: Window) -> (i64, i64) {
+    let end = w.1.timestamp_millis();
+    (end - (w.1 - w.0).num_milliseconds(), end)
+}
+
+/// The part of the window one remote read request digests: its own chunks
+/// (`chunks`, counted whole), its part of the time line `(part.0, part.1]`
+/// (for the maintenance windows, which may cross parts), and the
+/// milliseconds to ask for (both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub chunks: (usize, usize),
+    pub part: (i64, i64),
+    pub request: (i64, i64),
+}
+
+impl Windows {
+    /// The window cut into at most `n` parts of whole chunks.
+    pub fn parts(&self, n: usize) -> Vec<Part> {
+        let ms: Vec<(i64, i64)> = self.chunks.iter().map(|c| bounds(*c)).collect();
+        let all = ms
+            .iter()
+            .chain(self.maintenance.iter().map(|m| bounds(*m)).collect::<Vec<_>>().iter())
+            .fold((i64::MAX, i64::MIN), |(a, b), (x, y)| (a.min(*x), b.max(*y)));
+        let per = self.chunks.len().div_ceil(n.max(1)).max(1);
+        let starts: Vec<usize> = (0..self.chunks.len()).step_by(per).collect();
+        starts
+            .iter()
+            .enumerate()
+            .map(|(k, &first)| {
+                let last = (first + per).min(self.chunks.len());
+                let lo = if k == 0 { all.0 } else { self.chunks[first].0.timestamp_millis() };
+                let hi = if last == self.chunks.len() { all.1 } else { self.chunks[last].0.timestamp_millis() };
+                let own = ms[first..last].iter().fold((lo, hi), |(a, b), (x, y)| (a.min(*x), b.max(*y)));
+                Part { chunks: (first, last), part: (lo, hi), request: own }
+            })
+            .collect()
+    }
+}
+
 /// One series: counts per chunk and per maintenance window, kept samples.
 #[derive(Debug, Clone, Default)]
 struct SeriesDigest {
@@ -61,14 +104,13 @@ pub struct Digest {
 pub const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 impl Digest {
-    /// Add one series' samples of `(lo, hi]` (sorted by time; samples
-    /// outside, stale markers and repeated timestamps are dropped here).
-    pub fn add(&mut self, windows: &Windows, labels: Labels, samples: &mut Vec<(i64, f64)>, lo: i64, hi: i64) {
+    /// Add one series' samples read for `part` (sorted by time; stale
+    /// markers and repeated timestamps are dropped here).
+    pub fn add(&mut self, windows: &Windows, labels: Labels, samples: &mut Vec<(i64, f64)>, part: &Part) {
         let w = windows;
-        let ms = |t: DateTime<Utc>| t.timestamp_millis();
         let mut last = i64::MIN;
         samples.retain(|&(t, v)| {
-            let keep = lo < t && t <= hi && t != last && v.to_bits() != STALE_NAN;
+            let keep = t != last && v.to_bits() != STALE_NAN;
             last = t;
             keep
         });
@@ -78,27 +120,27 @@ impl Digest {
             kept: BTreeMap::new(),
         });
         // `(a, b]` as a slice of `s`.
-        let within = |s: &[(i64, f64)], a: i64, b: i64| {
-            let (i, j) = (s.partition_point(|x| x.0 <= a), s.partition_point(|x| x.0 <= b));
-            (i, j)
-        };
+        let within =
+            |s: &[(i64, f64)], (a, b): (i64, i64)| (s.partition_point(|x| x.0 <= a), s.partition_point(|x| x.0 <= b));
         let count = |s: &[(i64, f64)]| Count { count: s.len() as f64, sum: s.iter().map(|x| x.1).sum() };
-        for (i, c) in w.chunks.iter().enumerate() {
-            let (a, b) = within(samples, ms(c.0), ms(c.1));
+        for i in part.chunks.0..part.chunks.1 {
+            let (a, b) = within(samples, bounds(w.chunks[i]));
             if a == b {
                 continue;
             }
-            let part = &samples[a..b];
-            let n = count(part);
-            entry.chunks[i] += n;
+            let slice = &samples[a..b];
+            entry.chunks[i] += count(slice);
             if w.keep.wants(entry.chunks[i]) {
                 let at = |t| DateTime::from_timestamp_millis(t).expect("a sample time in range");
-                entry.kept.entry(i).or_default().extend(part.iter().map(|&(t, v)| (at(t), v)));
+                entry.kept.entry(i).or_default().extend(slice.iter().map(|&(t, v)| (at(t), v)));
             }
         }
         for (m, window) in w.maintenance.iter().enumerate() {
-            let (a, b) = within(samples, ms(window.0), ms(window.1));
-            entry.maintenance[m] += count(&samples[a..b]);
+            let (a, b) = bounds(*window);
+            let (a, b) = within(samples, (a.max(part.part.0), b.min(part.part.1)));
+            if a < b {
+                entry.maintenance[m] += count(&samples[a..b]);
+            }
         }
     }
 
@@ -135,6 +177,8 @@ impl Digest {
     /// `None` when the digest cannot tell (a raw query over a chunk whose
     /// samples were not kept: a node with two series, one of them all up).
     pub(in crate::source) fn answer(&self, ask: &Ask, time: DateTime<Utc>, node_label: &str) -> Option<QueryAnswer> {
+        // Prometheus answers at the evaluation time in whole milliseconds.
+        let at_ms = DateTime::from_timestamp_millis(time.timestamp_millis()).expect("a time in range");
         let data = match ask {
             Ask::Promql => return None,
             Ask::Count { window, sum } => {
@@ -150,14 +194,15 @@ impl Digest {
                         labels.remove("__name__");
                         (c.count > 0.0).then(|| VectorSample {
                             labels,
-                            time,
+                            time: at_ms,
                             value: if *sum { c.sum } else { c.count },
                         })
                     })
                     .collect();
                 QueryData::Vector(v)
             }
-            Ask::Raw { nodes, first, last } => {
+            Ask::Raw { nodes, first, last, window } => {
+                let (lo, hi) = bounds(*window);
                 let nodes: BTreeSet<&str> = nodes.iter().map(String::as_str).collect();
                 let mut m = vec![];
                 for (labels, s) in &self.series {
@@ -172,6 +217,7 @@ impl Digest {
                             None => {}
                         }
                     }
+                    samples.retain(|(t, _)| lo < t.timestamp_millis() && t.timestamp_millis() <= hi);
                     if !samples.is_empty() {
                         m.push(MatrixSeries { labels: labels.clone(), samples });
                     }
@@ -211,7 +257,9 @@ mod tests {
         let w = windows();
         let mut s = hourly(&[25, 30]);
         s.insert(40, (t(40).timestamp_millis() + 1, f64::from_bits(STALE_NAN)));
-        d.add(&w, labels("a"), &mut s, t(0).timestamp_millis(), t(48).timestamp_millis());
+        for part in w.parts(1) {
+            d.add(&w, labels("a"), &mut s.clone(), &part);
+        }
         let ask = |window, sum| Ask::Count { window, sum };
         let v = |a: QueryAnswer| match a.data {
             QueryData::Vector(v) => v.iter().map(|s| s.value).collect::<Vec<_>>(),
@@ -220,25 +268,41 @@ mod tests {
         assert_eq!(v(d.answer(&ask(CountWindow::Chunk(0), false), t(24), "instance").unwrap()), vec![24.0]);
         assert_eq!(v(d.answer(&ask(CountWindow::Chunk(1), true), t(48), "instance").unwrap()), vec![22.0]);
         assert_eq!(v(d.answer(&ask(CountWindow::Maintenance(0), true), t(25), "instance").unwrap()), vec![1.0]);
-        let raw = d.answer(&Ask::Raw { nodes: vec!["a".into()], first: 1, last: 1 }, t(48), "instance").unwrap();
+        let raw = d
+            .answer(&Ask::Raw { nodes: vec!["a".into()], first: 1, last: 1, window: (t(24), t(48)) }, t(48), "instance")
+            .unwrap();
         assert_eq!(raw.data.samples(), 24, "the kept day, stale marker dropped");
-        assert!(d.answer(&Ask::Raw { nodes: vec!["a".into()], first: 0, last: 1 }, t(48), "instance").is_none());
+        assert!(
+            d.answer(
+                &Ask::Raw { nodes: vec!["a".into()], first: 0, last: 1, window: (t(0), t(48)) },
+                t(48),
+                "instance"
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn pieces_merge_into_the_whole() {
         let w = windows();
         let s = hourly(&[3, 24, 30]);
+        let in_part = |p: &Part| -> Vec<(i64, f64)> {
+            s.iter().copied().filter(|(x, _)| p.request.0 < *x && *x <= p.request.1).collect()
+        };
         let mut whole = Digest::default();
-        whole.add(&w, labels("a"), &mut s.clone(), t(0).timestamp_millis(), t(48).timestamp_millis());
+        let one = w.parts(1);
+        assert_eq!(one.len(), 1);
+        whole.add(&w, labels("a"), &mut in_part(&one[0]), &one[0]);
+        let two = w.parts(2);
+        assert_eq!(two.len(), 2);
         let mut a = Digest::default();
-        a.add(&w, labels("a"), &mut s.clone(), t(0).timestamp_millis(), t(24).timestamp_millis());
+        a.add(&w, labels("a"), &mut in_part(&two[0]), &two[0]);
         let mut b = Digest::default();
-        b.add(&w, labels("a"), &mut s.clone(), t(24).timestamp_millis(), t(48).timestamp_millis());
+        b.add(&w, labels("a"), &mut in_part(&two[1]), &two[1]);
         a.merge(b);
         for ask in [
             Ask::Count { window: CountWindow::Maintenance(0), sum: false },
-            Ask::Raw { nodes: vec!["a".into()], first: 0, last: 1 },
+            Ask::Raw { nodes: vec!["a".into()], first: 0, last: 1, window: (t(0), t(48)) },
         ] {
             assert_eq!(a.answer(&ask, t(48), "instance"), whole.answer(&ask, t(48), "instance"));
         }

@@ -28,6 +28,7 @@ use super::evidence::Request;
 use super::plan::{self, Job, Window};
 use super::prometheus::Client;
 use super::record::{Protocol, QueryKind, QueryRecord};
+use chrono::DateTime;
 use digest::{Digest, Keep, Windows};
 use proto::LabelMatcher;
 
@@ -102,8 +103,7 @@ pub async fn read(
     purpose: &str,
     log: &mut Vec<QueryRecord>,
 ) -> Result<Read, SourceError> {
-    let per = windows.chunks.len().div_ceil(PIECES);
-    let pieces: Vec<Window> = windows.chunks.chunks(per).map(|c| (c[0].0, c[c.len() - 1].1)).collect();
+    let pieces = windows.parts(PIECES);
     let mut set = tokio::task::JoinSet::new();
     for (i, piece) in pieces.iter().enumerate() {
         let (client, matchers, windows, piece) = (client.clone(), matchers.to_vec(), windows.clone(), *piece);
@@ -118,7 +118,7 @@ pub async fn read(
     let mut failure = None;
     let mut unsupported = None;
     for (piece, r) in pieces.iter().zip(results) {
-        let query = stream::describe(selector, *piece);
+        let query = stream::describe(selector, piece);
         let (series, samples, error) = match r.expect("every piece read") {
             Ok(p) => {
                 let n = (p.digest.series(), p.decoded);
@@ -139,7 +139,7 @@ pub async fn read(
             purpose: purpose.to_string(),
             kind: QueryKind::RemoteRead,
             query,
-            time: Some(piece.1),
+            time: DateTime::from_timestamp_millis(piece.request.1),
             start: None,
             end: None,
             step_seconds: None,

@@ -11,11 +11,10 @@
 //! from the start; a stream that breaks after its start, a bad checksum or
 //! an undecodable chunk fails the piece.
 
-use super::digest::{Digest, Windows};
+use super::digest::{Digest, Part, Windows};
 use super::proto::{self, ChunkedReadResponse, LabelMatcher, ReadRequest};
 use super::xor;
 use crate::source::answer::{Labels, SourceError};
-use crate::source::plan::Window;
 use crate::source::prometheus::Client;
 use crate::source::redact::redact_url;
 use chrono::{DateTime, Utc};
@@ -36,17 +35,19 @@ pub enum PieceError {
     Failed(SourceError),
 }
 
-/// How a piece's request shows in the query log.
-pub fn describe(selector: &str, piece: Window) -> String {
-    format!("remote read {} ({}, {}]", selector.trim(), piece.0.to_rfc3339(), piece.1.to_rfc3339())
+/// How a piece's request shows in the query log: the selector and the
+/// milliseconds asked for.
+pub fn describe(selector: &str, part: &Part) -> String {
+    let at = |ms| DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+    format!("remote read {} ({}, {}]", selector.trim(), at(part.request.0), at(part.request.1))
 }
 
-/// Read `(piece.0, piece.1]` of the series `matchers` select.
+/// Read `part` of the series `matchers` select.
 pub async fn read_piece(
     client: &Client,
     matchers: &[LabelMatcher],
     windows: &Windows,
-    piece: Window,
+    part: Part,
 ) -> Result<Piece, PieceError> {
     let Some(http) = client.http() else {
         return Err(PieceError::Failed(SourceError::Config("remote read needs a live Prometheus".into())));
@@ -55,10 +56,10 @@ pub async fn read_piece(
     let url = format!("{}/api/v1/read", config.base_url);
     let request = ReadRequest {
         queries: vec![proto::Query {
-            // Chunks overlapping [start, end] come back; samples outside
-            // (piece.0, piece.1] are dropped while decoding.
-            start_timestamp_ms: piece.0.timestamp_millis() + 1,
-            end_timestamp_ms: piece.1.timestamp_millis(),
+            // Chunks overlapping [start, end] come back whole; samples
+            // outside the windows are not counted.
+            start_timestamp_ms: part.request.0 + 1,
+            end_timestamp_ms: part.request.1,
             matchers: matchers.to_vec(),
         }],
         accepted_response_types: vec![proto::STREAMED_XOR_CHUNKS],
@@ -66,10 +67,10 @@ pub async fn read_piece(
     let body = snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
         .map_err(|e| PieceError::Failed(SourceError::Config(format!("snappy: {e}"))))?;
-    let what = format!("remote read ({}, {}]", piece.0.to_rfc3339(), piece.1.to_rfc3339());
+    let what = describe("", &part);
     let mut attempt = 1;
     loop {
-        match attempt_piece(http, &url, &body, windows, piece, &what, attempt).await {
+        match attempt_piece(http, &url, &body, windows, &part, &what, attempt).await {
             Err(Attempt::Retry(e)) if attempt < config.max_attempts => {
                 tracing::debug!(attempt, error = %e, "retrying remote read");
                 attempt += 1;
@@ -93,7 +94,7 @@ async fn attempt_piece(
     url: &str,
     body: &[u8],
     windows: &Windows,
-    piece: Window,
+    part: &Part,
     what: &str,
     attempt: u32,
 ) -> Result<Piece, Attempt> {
@@ -135,7 +136,7 @@ async fn attempt_piece(
     }
     let bad = |message: String| Attempt::Final(SourceError::Decode { query: what.to_string(), message });
     let mut frames = Frames::default();
-    let mut series = SeriesBuffer::new(windows, piece);
+    let mut series = SeriesBuffer::new(windows, part);
     loop {
         let chunk = response.chunk().await.map_err(|e| {
             Attempt::Final(SourceError::Decode {
@@ -201,8 +202,7 @@ impl Frames {
 /// The samples of the series being received (a series may span frames).
 struct SeriesBuffer<'a> {
     windows: &'a Windows,
-    lo: i64,
-    hi: i64,
+    part: &'a Part,
     labels: Option<Labels>,
     samples: Vec<(i64, f64)>,
     digest: Digest,
@@ -210,17 +210,8 @@ struct SeriesBuffer<'a> {
 }
 
 impl<'a> SeriesBuffer<'a> {
-    fn new(windows: &'a Windows, piece: Window) -> Self {
-        let ms = |t: DateTime<Utc>| t.timestamp_millis();
-        SeriesBuffer {
-            windows,
-            lo: ms(piece.0),
-            hi: ms(piece.1),
-            labels: None,
-            samples: vec![],
-            digest: Digest::default(),
-            decoded: 0,
-        }
+    fn new(windows: &'a Windows, part: &'a Part) -> Self {
+        SeriesBuffer { windows, part, labels: None, samples: vec![], digest: Digest::default(), decoded: 0 }
     }
 
     fn push(&mut self, s: proto::ChunkedSeries) -> Result<(), String> {
@@ -242,7 +233,7 @@ impl<'a> SeriesBuffer<'a> {
     fn flush(&mut self) {
         if let Some(labels) = self.labels.take() {
             self.samples.sort_by_key(|(t, _)| *t);
-            self.digest.add(self.windows, labels, &mut self.samples, self.lo, self.hi);
+            self.digest.add(self.windows, labels, &mut self.samples, self.part);
             self.samples.clear();
         }
     }
