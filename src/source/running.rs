@@ -450,7 +450,7 @@ async fn remote_digests(
 ) -> Result<Option<(Digest, Option<Digest>)>, SourceError> {
     let src = &rules.source;
     let mut selectors: Vec<&str> = vec![&src.up];
-    selectors.extend(src.degraded.as_ref().map(|d| &**d));
+    selectors.extend(src.degraded.as_deref());
     let Some(matchers) = remote_read::chosen(client, &selectors)? else { return Ok(None) };
     let up_windows = remote_read::windows(chunks, maintenance, Keep::Down);
     let degraded_windows = remote_read::windows(chunks, &[], Keep::Positive);

@@ -192,7 +192,7 @@ impl Digest {
                         };
                         let mut labels = labels.clone();
                         labels.remove("__name__");
-                        (c.count > 0.0).then(|| VectorSample {
+                        (c.count > 0.0).then_some(VectorSample {
                             labels,
                             time: at_ms,
                             value: if *sum { c.sum } else { c.count },
