@@ -452,6 +452,13 @@ async fn remote_digests(
     let mut selectors: Vec<&str> = vec![&src.up];
     selectors.extend(src.degraded.as_deref());
     let Some(matchers) = remote_read::chosen(client, &selectors)? else { return Ok(None) };
+    if let Some(why) = remote_read::reads_remote_storage(client).await {
+        if client.config().protocol == Protocol::Auto {
+            tracing::info!(reason = %why, "the window is read with PromQL");
+            return Ok(None);
+        }
+        return Err(SourceError::Config(format!("--source.protocol=remote-read: {why}")));
+    }
     let up_windows = remote_read::windows(chunks, maintenance, Keep::Down);
     let degraded_windows = remote_read::windows(chunks, &[], Keep::Positive);
     let mut reads = vec![];

@@ -27,16 +27,17 @@ fn plan() -> Plan {
     fleet::six_nodes(Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(), 31, 4, 20, 22)
 }
 
+/// One tier whose lines read the uptime, the incidents and the nodes seen.
 const TAIL: &str = r#"tiers:
   - id: t1
     name: Tier 1
-    lines:
-      - {id: base, name: Base stipend, kind: per_node, category: stipend, amount: 500}
-      - {id: uptime_bonus, name: Uptime bonus, kind: fixed, category: uptime_bonus, amount: 200, when: "uptime > 0.995"}
-      - {id: clean_month, name: No major incident, kind: fixed, category: performance_bonus, amount: 100, when: "major_incidents < 1"}
-operators:
-  - {id: op-eu, name: EU operator, email: eu@example.org, tier: t1, start: 2026-01-01, nodes: [n1, n2, n3]}
-  - {id: op-us, name: US operator, email: us@example.org, tier: t1, start: 2026-01-01, nodes: [n4, n5, n6]}
+    lines: [
+      {id: base, name: Base stipend, kind: per_node, category: stipend, amount: 500},
+      {id: uptime_bonus, name: Uptime bonus, kind: fixed, category: uptime_bonus, amount: 200, when: "uptime > 0.995"},
+      {id: clean_month, name: No major incident, kind: fixed, category: performance_bonus, amount: 100, when: "major_incidents < 1"}]
+operators: [
+  {id: op-eu, name: EU operator, email: eu@example.org, tier: t1, start: 2026-01-01, nodes: [n1, n2, n3]},
+  {id: op-us, name: US operator, email: us@example.org, tier: t1, start: 2026-01-01, nodes: [n4, n5, n6]}]
 "#;
 
 fn rules_yaml() -> String {

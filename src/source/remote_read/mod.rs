@@ -85,6 +85,34 @@ pub fn chosen(client: &Client, selectors: &[&str]) -> Result<Option<Vec<Vec<Labe
     }
 }
 
+/// Why `client`'s server must not be read with remote read, if it must
+/// not: a Prometheus with `remote_read` storage in its configuration answers
+/// PromQL from it too, but `/api/v1/read` from its local data only, so
+/// remote read would silently miss what PromQL sees. A server that does not
+/// show its configuration (VictoriaMetrics) is tried: it says itself if it
+/// has no remote read.
+pub async fn reads_remote_storage(client: &Client) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        data: ConfigData,
+    }
+    #[derive(serde::Deserialize)]
+    struct ConfigData {
+        yaml: String,
+    }
+    let http = client.http()?;
+    let url = format!("{}/api/v1/status/config", client.config().base_url);
+    let response = http.get(&url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let config: Config = response.json().await.ok()?;
+    config.data.yaml.lines().any(|l| l.starts_with("remote_read:")).then(|| {
+        "the server reads remote storage (`remote_read` in its configuration), which its /api/v1/read does not serve"
+            .to_string()
+    })
+}
+
 /// What [`read`] got.
 pub enum Read {
     Digest(Digest),
@@ -107,7 +135,8 @@ pub async fn read(
     let mut set = tokio::task::JoinSet::new();
     for (i, piece) in pieces.iter().enumerate() {
         let (client, matchers, windows, piece) = (client.clone(), matchers.to_vec(), windows.clone(), *piece);
-        set.spawn(async move { (i, stream::read_piece(&client, &matchers, &windows, piece).await) });
+        let selector = selector.to_string();
+        set.spawn(async move { (i, stream::read_piece(&client, &selector, &matchers, &windows, piece).await) });
     }
     let mut results: Vec<Option<Result<stream::Piece, stream::PieceError>>> = pieces.iter().map(|_| None).collect();
     while let Some(done) = set.join_next().await {

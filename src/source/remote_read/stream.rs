@@ -45,6 +45,7 @@ pub fn describe(selector: &str, part: &Part) -> String {
 /// Read `part` of the series `matchers` select.
 pub async fn read_piece(
     client: &Client,
+    selector: &str,
     matchers: &[LabelMatcher],
     windows: &Windows,
     part: Part,
@@ -67,7 +68,7 @@ pub async fn read_piece(
     let body = snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
         .map_err(|e| PieceError::Failed(SourceError::Config(format!("snappy: {e}"))))?;
-    let what = describe("", &part);
+    let what = describe(selector, &part);
     let mut attempt = 1;
     loop {
         match attempt_piece(http, &url, &body, windows, &part, &what, attempt).await {
