@@ -53,19 +53,24 @@ def column(e, s):
         if naive is not None
         else "refused by Prometheus: " + e["naive_error"].split(": ")[-1]
     )
+    load, wall = e["remote_read_load_ratio"], e["remote_read_wall_ratio"]
     largest = max(e["largest_request_samples"], s["cycle_largest_request_samples"])
     ratios = [d["ratio"] for d in days]
     met = {
-        "close": e["ratio"] <= 1.25,
+        "load": load <= 1.1,
+        "wall": wall <= 1.0,
         "limits": largest <= MAX_SAMPLES,
         "cycle": max(ratios) <= 1.5,
         "scrape": s["scrape_ratio"] <= 0.5,
         "rss": s["rss_peak_mb"] <= 100,
     }
     cells = [
-        f"{seconds(e['read_facts_seconds'])} vs {seconds(e['replay_seconds'])}: **{e['ratio']:.2f}**",
-        f"{e['queries']} queries, {millions(e['loaded_samples'])} samples loaded",
+        f"{millions(e['remote_read_decoded_samples'])} decoded vs {millions(e['month_samples'])}: **{load:.3f}**"
+        f" ({e['remote_read_requests']} remote reads)",
+        f"{seconds(e['remote_read_seconds'])} vs {seconds(e['naive_seconds'])}: **{wall:.2f}**",
         naive_cell,
+        f"{e['queries']} queries, {millions(e['loaded_samples'])} samples loaded in {seconds(e['read_facts_seconds'])}"
+        f" (the same PromQL replayed: {seconds(e['replay_seconds'])})",
         " · ".join(f"{r:.2f}" for r in ratios) + f" ({days[-1]['steady_loaded']:,} / {days[-1]['steady_ingested']:,})",
         f"{millions(first['catch_up_samples'])} ({seconds(first['catch_up_seconds'])})"
         f" → {millions(last['catch_up_samples'])} ({seconds(last['catch_up_seconds'])})",
@@ -81,9 +86,10 @@ def column(e, s):
 
 
 ROWS = [
-    ("**Month close**: reading the month (`read_facts`) vs the same PromQL replayed directly", "≤ 1.25", "close"),
-    ("… its load on Prometheus (`totalQueryableSamples`)", "", None),
-    ("… for scale, the naive one-query month `count_over_time(up[31d])`", "", None),
+    ("**Month close** (remote read): samples loaded (decoded, counted client-side) vs the samples in the month", "≤ 1.1× the month", "load"),
+    ("… its wall time (`read_facts`) vs the naive one-query month `avg_over_time(up[31d])`, same Prometheus, same run", "≤ 1.0× naive avg_over_time", "wall"),
+    ("… the naive one-query month (`totalQueryableSamples`, median wall time)", "", None),
+    ("… for comparison, the PromQL plan (`--source.protocol=promql`): load and wall time", "", None),
     ("**Live cycle**: samples loaded / ingested per minute, days {days}", "≤ 1.5, flat", "cycle"),
     ("… catch-up when `serve` starts at noon, day 1 → day 31", "", None),
     ("… one input refresh at day 31 (every `--inputs.refresh-interval`)", "", None),

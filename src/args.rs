@@ -8,8 +8,8 @@ use crate::close::mail;
 use crate::history::{self, History};
 use crate::period::{Dur, Period};
 use crate::rules::Rules;
-use crate::source::ClientConfig;
 use crate::source::alertmanager::AlertmanagerConfig;
+use crate::source::{ClientConfig, Protocol};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,6 +27,13 @@ pub struct PrometheusArgs {
     /// Attempts per Prometheus request (retries back off exponentially).
     #[arg(long = "query.attempts", default_value_t = 4)]
     pub query_attempts: u32,
+    /// How long windows (the month close, `serve`'s catch-up) read the `up`
+    /// and degraded series: `remote-read` (Prometheus' `/api/v1/read`, each
+    /// sample loaded once), `promql` (per-day `count_over_time`/`sum_over_time`),
+    /// or `auto`: remote read when the selector is a plain vector selector
+    /// and the server has it, PromQL otherwise.
+    #[arg(long = "source.protocol", value_enum, default_value = "auto")]
+    pub source_protocol: Protocol,
 }
 
 impl PrometheusArgs {
@@ -35,6 +42,7 @@ impl PrometheusArgs {
         ClientConfig {
             timeout: std_duration(self.query_timeout),
             max_attempts: self.query_attempts,
+            protocol: self.source_protocol,
             ..ClientConfig::new(&self.prometheus_url)
         }
     }

@@ -16,7 +16,7 @@
 
 use super::alertmanager::Silence;
 use super::answer::{QueryAnswer, QueryData, SourceError};
-use super::record::{QueryRecord, Reading};
+use super::record::{QueryKind, QueryRecord, Reading};
 use crate::history::History;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,14 @@ impl Request {
 pub struct Exchange {
     pub request: Request,
     pub answer: Result<QueryAnswer, String>,
+    /// [`COMPUTED_FROM_REMOTE_READ`] when the answer was computed from
+    /// remote-read samples rather than sent as PromQL.
+    pub computed_from: Option<String>,
 }
+
+/// The marker of an answer computed from remote read: what PromQL would
+/// have answered, the query never sent.
+pub const COMPUTED_FROM_REMOTE_READ: &str = "remote_read";
 
 /// Records every exchange of a live client. Cheap to clone (shared).
 #[derive(Debug, Clone, Default)]
@@ -74,7 +81,17 @@ impl Recorder {
             Ok(a) => Ok(normalised(a.clone())),
             Err(e) => Err(e.to_string()),
         };
-        self.0.lock().expect("recorder lock").push(Exchange { request, answer });
+        self.0.lock().expect("recorder lock").push(Exchange { request, answer, computed_from: None });
+    }
+
+    /// An answer computed from remote-read samples, as PromQL would have given it.
+    pub(crate) fn record_computed(&self, request: Request, answer: &QueryAnswer) {
+        let exchange = Exchange {
+            request,
+            answer: Ok(normalised(answer.clone())),
+            computed_from: Some(COMPUTED_FROM_REMOTE_READ.to_string()),
+        };
+        self.0.lock().expect("recorder lock").push(exchange);
     }
 
     /// Queries answered (or failed) so far.
@@ -135,6 +152,10 @@ pub struct RuleFileText {
 pub struct EvidenceQuery {
     /// `availability`, `maintenance`, `outages`, `degraded`, `input:<name>`.
     pub purpose: String,
+    /// `remote_read` when this answer was computed from the samples remote
+    /// read returned (the query was not sent; PromQL gives the same answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed_from: Option<String>,
     #[serde(flatten)]
     pub request: Request,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,19 +222,23 @@ impl Evidence {
     /// The evidence of `reading`: its query log (plan order) joined with
     /// the answers `recorder` saw.
     pub fn build(header: EvidenceHeader, reading: &Reading, recorder: &Recorder) -> Result<Evidence, EvidenceError> {
-        let mut answers: HashMap<Request, Result<QueryAnswer, String>> =
-            recorder.exchanges().into_iter().map(|e| (e.request, e.answer)).collect();
+        let mut answers: HashMap<Request, (Result<QueryAnswer, String>, Option<String>)> =
+            recorder.exchanges().into_iter().map(|e| (e.request, (e.answer, e.computed_from))).collect();
         let queries = reading
             .queries
             .iter()
+            // A remote read request has no PromQL answer: the answers
+            // computed from it are recorded instead.
+            .filter(|r| r.kind != QueryKind::RemoteRead)
             .map(|r| {
                 let request = request_of(r);
-                let answer = answers.remove(&request).ok_or_else(|| EvidenceError::Missing(r.query.clone()))?;
+                let (answer, computed_from) =
+                    answers.remove(&request).ok_or_else(|| EvidenceError::Missing(r.query.clone()))?;
                 let (answer, error) = match answer {
                     Ok(a) => (Some(a), None),
                     Err(e) => (None, Some(e)),
                 };
-                Ok(EvidenceQuery { purpose: r.purpose.clone(), request, answer, error })
+                Ok(EvidenceQuery { purpose: r.purpose.clone(), computed_from, request, answer, error })
             })
             .collect::<Result<_, EvidenceError>>()?;
         Ok(Evidence {
@@ -237,6 +262,7 @@ impl Evidence {
         self.queries
             .iter()
             .map(|q| Exchange {
+                computed_from: q.computed_from.clone(),
                 request: q.request.clone(),
                 answer: match (&q.answer, &q.error) {
                     (Some(a), _) => Ok(a.clone()),

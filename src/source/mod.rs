@@ -20,6 +20,9 @@
 //!   replayed by a client built from the file, without Prometheus.
 //! - [`record`]: every query sent is recorded as a [`QueryRecord`]: the
 //!   evidence of what a [`Reading`] was made of.
+//! - [`remote_read`]: long windows of a plain selector read with Prometheus'
+//!   remote read (`/api/v1/read`, streamed XOR chunks), each sample once,
+//!   and the answers the PromQL plan's queries would have had computed from them.
 //! - [`redact`]: URLs without their passwords, for logs and errors.
 //!
 //! This file only declares the modules and re-exports what callers use;
@@ -35,12 +38,13 @@ pub mod plan;
 pub mod prometheus;
 pub mod record;
 pub mod redact;
+pub mod remote_read;
 pub mod running;
 pub mod samples;
 
 pub use answer::{QueryAnswer, QueryData, SourceError};
 pub use inputs::read_inputs;
 pub use prometheus::{Client, ClientConfig};
-pub use record::{QueryKind, QueryRecord, Reading};
+pub use record::{Protocol, QueryKind, QueryRecord, Reading};
 pub use redact::redact_url;
 pub use running::{Delta, Running, read_facts, read_window};

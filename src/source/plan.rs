@@ -28,6 +28,11 @@
 //!
 //! Ranges are left-open, `(t − r, t]`, like the slot model: Prometheus 2.x
 //! range selectors include both ends, so every range is written 1 ms short.
+//!
+//! Steps 1–3 are the same with remote read (`--source.protocol`, see
+//! [`super::remote_read`]): each [`Job`] says what it asks ([`Ask`]), and
+//! is answered from the window's samples, read once, instead of sent; the
+//! query text and the answer are the ones PromQL would have had.
 
 use super::answer::{Labels, QueryAnswer, QueryData, SourceError};
 use super::prometheus::Client;
@@ -107,15 +112,40 @@ pub(super) struct Job {
     purpose: String,
     kind: QueryKind,
     pub(super) query: String,
-    time: DateTime<Utc>,
+    pub(super) time: DateTime<Utc>,
+    /// What the query asks, for an answer computed from remote-read samples.
+    pub(super) ask: Ask,
+}
+
+/// What a [`Job`] of the availability plan asks, in terms a reader of the
+/// raw samples can answer (see `remote_read`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Ask {
+    /// Not computed from samples: sent as PromQL.
+    Promql,
+    /// `count_over_time` (or `sum_over_time`) over a count window.
+    Count { window: CountWindow, sum: bool },
+    /// Raw samples of `nodes` over chunks `first..=last`, `window` their span.
+    Raw { nodes: Vec<String>, first: usize, last: usize, window: Window },
+}
+
+/// A window of [`count_jobs`]: a chunk, or a maintenance window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CountWindow {
+    Chunk(usize),
+    Maintenance(usize),
 }
 
 impl Job {
     pub(super) fn new(purpose: &str, kind: QueryKind, query: String, time: DateTime<Utc>) -> Self {
-        Job { purpose: purpose.to_string(), kind, query, time }
+        Job { purpose: purpose.to_string(), kind, query, time, ask: Ask::Promql }
     }
 
-    fn record(&self, answer: &Result<QueryAnswer, SourceError>) -> QueryRecord {
+    pub(super) fn asking(self, ask: Ask) -> Self {
+        Job { ask, ..self }
+    }
+
+    pub(super) fn record(&self, answer: &Result<QueryAnswer, SourceError>) -> QueryRecord {
         let (series, samples, warnings, total) = match answer {
             Ok(a) => (a.data.series(), a.data.samples(), a.warnings.clone(), a.total_queryable_samples),
             Err(SourceError::Warned { warnings, .. }) => (0, 0, warnings.clone(), None),
@@ -145,6 +175,13 @@ pub(super) async fn run(
     jobs: Vec<Job>,
     log: &mut Vec<QueryRecord>,
 ) -> Vec<Result<QueryAnswer, SourceError>> {
+    let answers = send(client, &jobs).await;
+    log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
+    answers
+}
+
+/// [`run`] without the log.
+pub(super) async fn send(client: &Client, jobs: &[Job]) -> Vec<Result<QueryAnswer, SourceError>> {
     let gate = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
     for (i, job) in jobs.iter().enumerate() {
@@ -161,9 +198,9 @@ pub(super) async fn run(
     }
     // An answer with warnings may be partial (a remote read failed, say):
     // it fails like an error, so missing data is never paid as downtime or uptime.
-    let answers: Vec<_> = answers
+    answers
         .into_iter()
-        .zip(&jobs)
+        .zip(jobs)
         .map(|(a, job)| match a.expect("every job answered") {
             Ok(a) if !a.warnings.is_empty() => {
                 tracing::warn!(query = %job.query, warnings = ?a.warnings, "Prometheus warned; the answer is not used");
@@ -171,9 +208,7 @@ pub(super) async fn run(
             }
             other => other,
         })
-        .collect();
-    log.extend(jobs.iter().zip(&answers).map(|(j, a)| j.record(a)));
-    answers
+        .collect()
 }
 
 /// [`run`] where any failure fails the whole step.
@@ -236,15 +271,19 @@ impl std::ops::AddAssign for Count {
     }
 }
 
-pub(super) fn count_jobs(purpose: &str, up: &str, windows: &[Window]) -> Vec<Job> {
+/// `count_over_time` and `sum_over_time` of `up` over each window;
+/// `window` names window `i` for a remote-read answer.
+pub(super) fn count_jobs(purpose: &str, up: &str, windows: &[Window], window: fn(usize) -> CountWindow) -> Vec<Job> {
     windows
         .iter()
-        .flat_map(|w| {
+        .enumerate()
+        .flat_map(|(i, w)| {
             let sel = range_selector(up, *w);
-            [
-                Job::new(purpose, QueryKind::Instant, format!("count_over_time({sel})"), w.1),
-                Job::new(purpose, QueryKind::Instant, format!("sum_over_time({sel})"), w.1),
-            ]
+            let job = |f: &str, sum| {
+                Job::new(purpose, QueryKind::Instant, format!("{f}({sel})"), w.1)
+                    .asking(Ask::Count { window: window(i), sum })
+            };
+            [job("count_over_time", false), job("sum_over_time", true)]
         })
         .collect()
 }
@@ -268,22 +307,13 @@ pub(super) fn parse_counts(
 
 // ------------------------------------------------------------ raw samples
 
-/// Raw samples of `selector` for the nodes and chunks in `wanted`: runs of
-/// contiguous chunks are fetched as one range, nodes sharing a run are
-/// batched under [`MAX_RAW_SAMPLES`]. Samples per node, sorted, deduplicated.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn raw_samples(
-    client: &Client,
-    selector: &str,
+/// The raw samples the answers of [`raw_jobs`] hold, per node, sorted,
+/// deduplicated.
+pub(super) fn raw_samples(
+    jobs: &[Job],
+    answers: Vec<QueryAnswer>,
     node_label: &str,
-    chunks: &[Window],
-    wanted: &BTreeMap<String, BTreeSet<usize>>,
-    step: i64,
-    purpose: &str,
-    log: &mut Vec<QueryRecord>,
 ) -> Result<BTreeMap<String, Vec<Sample>>, SourceError> {
-    let jobs = raw_jobs(selector, node_label, chunks, wanted, step, purpose);
-    let answers = run_all(client, jobs.clone(), log).await?;
     let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
     for (job, answer) in jobs.iter().zip(answers) {
         for (labels, s) in matrix(&job.query, answer)? {
@@ -297,7 +327,10 @@ pub(super) async fn raw_samples(
     Ok(out)
 }
 
-fn raw_jobs(
+/// Raw queries of `selector` for the nodes and chunks in `wanted`: runs of
+/// contiguous chunks are fetched as one range, nodes sharing a run are
+/// batched under [`MAX_RAW_SAMPLES`].
+pub(super) fn raw_jobs(
     selector: &str,
     node_label: &str,
     chunks: &[Window],
@@ -318,7 +351,8 @@ fn raw_jobs(
         let batch = (MAX_RAW_SAMPLES / per_node).max(1) as usize;
         for names in nodes.chunks(batch) {
             let sel = with_matcher(selector, &format!("{node_label}=~{}", names_regex(names)));
-            jobs.push(Job::new(purpose, QueryKind::Raw, range_selector(&sel, window), window.1));
+            let ask = Ask::Raw { nodes: names.iter().map(|n| n.to_string()).collect(), first, last, window };
+            jobs.push(Job::new(purpose, QueryKind::Raw, range_selector(&sel, window), window.1).asking(ask));
         }
     }
     jobs

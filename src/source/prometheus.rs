@@ -17,6 +17,7 @@
 use super::answer::RawData;
 pub use super::answer::{Labels, MatrixSeries, QueryAnswer, QueryData, SourceError, VectorSample};
 use super::evidence::{Recorder, Replay, Request};
+use super::record::Protocol;
 use super::redact::redact_url;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -37,6 +38,8 @@ pub struct ClientConfig {
     pub backoff: Duration,
     /// Ask for `stats=all` and report `totalQueryableSamples`.
     pub stats: bool,
+    /// How long windows are read (`--source.protocol`).
+    pub protocol: Protocol,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
             .field("stats", &self.stats)
+            .field("protocol", &self.protocol)
             .finish()
     }
 }
@@ -59,6 +63,7 @@ impl ClientConfig {
             max_attempts: 4,
             backoff: Duration::from_millis(500),
             stats: false,
+            protocol: Protocol::Auto,
         }
     }
 
@@ -118,6 +123,19 @@ impl Client {
     /// Whether this client answers from evidence rather than over HTTP.
     pub fn is_replay(&self) -> bool {
         matches!(self.backend, Backend::Replay(_))
+    }
+
+    /// The HTTP client, for the remote read client (none when replaying).
+    pub(super) fn http(&self) -> Option<&reqwest::Client> {
+        match &self.backend {
+            Backend::Http(http) => Some(http),
+            Backend::Replay(_) => None,
+        }
+    }
+
+    /// The recorder attached, if any.
+    pub(super) fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     /// An instant query at `time`.

@@ -22,6 +22,26 @@ pub enum QueryKind {
     Range,
     /// `/api/v1/query` of a range-vector selector: raw samples.
     Raw,
+    /// `/api/v1/read` (remote read, streamed XOR chunks): the samples of a
+    /// selector over a time range, decoded here. `samples` and
+    /// `total_queryable_samples` are the samples decoded (counted by this
+    /// client: Prometheus' query log does not see remote reads).
+    RemoteRead,
+}
+
+/// How long windows of the `up` (and degraded) selector are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Remote read when the selector is a plain vector selector and the
+    /// server has `/api/v1/read`; PromQL otherwise (said in a log line).
+    #[default]
+    Auto,
+    /// PromQL only (`count_over_time`/`sum_over_time` per day, raw samples
+    /// where there was downtime).
+    Promql,
+    /// Remote read, or fail.
+    RemoteRead,
 }
 
 /// One query sent to Prometheus and what came back.

@@ -24,12 +24,17 @@
 //!   the load equals what it ingested.
 //! - **aggregate** (long windows): per day, `count_over_time` and
 //!   `sum_over_time` give counts; raw samples only where there was downtime.
+//!   With remote read (a plain selector, a server that has it: see
+//!   [`remote_read`]), the same queries are answered from the window's
+//!   samples, each loaded once, instead of sent.
 
-use super::answer::{Labels, SourceError};
+use super::answer::{Labels, QueryAnswer, SourceError};
 use super::incidents;
-use super::plan::{self, Count, Job, Window};
+use super::plan::{self, Ask, Count, CountWindow, Job, Window};
 use super::prometheus::Client;
-use super::record::{QueryKind, QueryRecord, Reading};
+use super::record::{Protocol, QueryKind, QueryRecord, Reading};
+use super::remote_read::digest::{Digest, Keep};
+use super::remote_read::{self, Read};
 use super::samples::{self, Sample};
 use crate::facts::{Facts, InputFacts, Interval, NodeFacts, Outage};
 use crate::rules::Rules;
@@ -329,7 +334,9 @@ fn degraded_as_down(s: &[Sample]) -> Vec<Sample> {
     s.iter().map(|(t, v)| (*t, if *v == 1.0 { 0.0 } else { 1.0 })).collect()
 }
 
-/// Counts per day, raw samples only where there was downtime.
+/// Counts per day, raw samples only where there was downtime: the PromQL
+/// plan's queries, sent, or answered from a remote read of the window
+/// ([`remote_read`]) that loads each sample once.
 async fn read_aggregate(
     client: &Client,
     rules: &Rules,
@@ -340,12 +347,17 @@ async fn read_aggregate(
     let step = src.step.seconds();
     let chunks = plan::chunks(w.0, w.1, plan::CHUNK_SECONDS);
     let maintenance = rules.maintenance_intervals(w.0, w.1);
+    let digests = remote_digests(client, rules, &chunks, &maintenance, queries).await?;
+    let (up_digest, degraded_digest) = match &digests {
+        Some((u, d)) => (Some(u), d.as_ref()),
+        None => (None, None),
+    };
 
     // 1. Counts per chunk, and over the maintenance windows.
-    let chunk_jobs = plan::count_jobs("availability", &src.up, &chunks);
-    let maint_jobs = plan::count_jobs("maintenance", &src.up, &maintenance);
+    let chunk_jobs = plan::count_jobs("availability", &src.up, &chunks, CountWindow::Chunk);
+    let maint_jobs = plan::count_jobs("maintenance", &src.up, &maintenance, CountWindow::Maintenance);
     let all = chunk_jobs.iter().chain(&maint_jobs).cloned().collect();
-    let mut answers = plan::run_all(client, all, queries).await?;
+    let mut answers = ask(client, up_digest, &src.node_label, all, queries).await?;
     let maint_answers = answers.split_off(chunk_jobs.len());
     let mut per_chunk: BTreeMap<String, BTreeMap<usize, Count>> = BTreeMap::new();
     let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
@@ -369,9 +381,9 @@ async fn read_aggregate(
         .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| c.count - c.sum > 0.0).map(|(i, _)| *i).collect()))
         .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
         .collect();
-    let raw =
-        plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", queries).await?;
-    for (node, s) in raw {
+    let jobs = plan::raw_jobs(&src.up, &src.node_label, &chunks, &down_chunks, step, "outages");
+    let answers = ask(client, up_digest, &src.node_label, jobs.clone(), queries).await?;
+    for (node, s) in plan::raw_samples(&jobs, answers, &src.node_label)? {
         let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
         let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);
         delta.down.insert(node, (s, last_any <= last_down));
@@ -381,12 +393,14 @@ async fn read_aggregate(
     if let Some(sel) = &src.degraded {
         let jobs: Vec<Job> = chunks
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let q = format!("sum_over_time({})", plan::range_selector(sel, *c));
                 Job::new("degraded", QueryKind::Instant, q, c.1)
+                    .asking(Ask::Count { window: CountWindow::Chunk(i), sum: true })
             })
             .collect();
-        let answers = plan::run_all(client, jobs.clone(), queries).await?;
+        let answers = ask(client, degraded_digest, &src.node_label, jobs.clone(), queries).await?;
         let mut wanted: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
         for (i, (job, answer)) in jobs.iter().zip(answers).enumerate() {
             for (labels, v) in plan::vector(&job.query, answer)? {
@@ -398,8 +412,9 @@ async fn read_aggregate(
                 }
             }
         }
-        let raw = plan::raw_samples(client, sel, &src.node_label, &chunks, &wanted, step, "degraded", queries).await?;
-        for (node, s) in raw {
+        let jobs = plan::raw_jobs(sel, &src.node_label, &chunks, &wanted, step, "degraded");
+        let answers = ask(client, degraded_digest, &src.node_label, jobs.clone(), queries).await?;
+        for (node, s) in plan::raw_samples(&jobs, answers, &src.node_label)? {
             // Without a count of the degraded series, a run is taken to go on
             // only if it reached the window's last chunk.
             let open = wanted.get(&node).and_then(|set| set.last()).is_some_and(|i| *i + 1 == chunks.len());
@@ -407,6 +422,62 @@ async fn read_aggregate(
         }
     }
     Ok(delta)
+}
+
+/// The plan's `jobs` answered: from `digest` (remote read) when there is
+/// one, else sent as PromQL.
+async fn ask(
+    client: &Client,
+    digest: Option<&Digest>,
+    node_label: &str,
+    jobs: Vec<Job>,
+    log: &mut Vec<QueryRecord>,
+) -> Result<Vec<QueryAnswer>, SourceError> {
+    match digest {
+        Some(d) => remote_read::answer_all(client, d, node_label, jobs, log).await,
+        None => plan::run_all(client, jobs, log).await,
+    }
+}
+
+/// The `up` (and degraded) series of the window read with remote read, or
+/// `None` when the window is read with PromQL (see [`remote_read::chosen`]).
+async fn remote_digests(
+    client: &Client,
+    rules: &Rules,
+    chunks: &[Window],
+    maintenance: &[Window],
+    log: &mut Vec<QueryRecord>,
+) -> Result<Option<(Digest, Option<Digest>)>, SourceError> {
+    let src = &rules.source;
+    let mut selectors: Vec<&str> = vec![&src.up];
+    selectors.extend(src.degraded.as_deref());
+    let Some(matchers) = remote_read::chosen(client, &selectors)? else { return Ok(None) };
+    if let Some(why) = remote_read::reads_remote_storage(client).await {
+        if client.config().protocol == Protocol::Auto {
+            tracing::info!(reason = %why, "the window is read with PromQL");
+            return Ok(None);
+        }
+        return Err(SourceError::Config(format!("--source.protocol=remote-read: {why}")));
+    }
+    let up_windows = remote_read::windows(chunks, maintenance, Keep::Down);
+    let degraded_windows = remote_read::windows(chunks, &[], Keep::Positive);
+    let mut reads = vec![];
+    for (i, (selector, m)) in selectors.iter().zip(&matchers).enumerate() {
+        let (purpose, windows) = if i == 0 { ("availability", &up_windows) } else { ("degraded", &degraded_windows) };
+        match remote_read::read(client, selector, m, windows, purpose, log).await? {
+            Read::Digest(d) => reads.push(d),
+            Read::Unsupported(why) if client.config().protocol == Protocol::Auto => {
+                tracing::warn!(reason = %why, "the server has no remote read: the window is read with PromQL");
+                return Ok(None);
+            }
+            Read::Unsupported(why) => {
+                return Err(SourceError::Config(format!("--source.protocol=remote-read: {why}")));
+            }
+        }
+    }
+    let mut reads = reads.into_iter();
+    let up = reads.next().expect("the up selector was read");
+    Ok(Some((up, reads.next())))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod leakage;
 mod ledger;
 mod paging;
 mod perf_record;
+mod remote_read;
 mod rules;
 mod scores;
 mod security;
