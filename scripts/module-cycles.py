@@ -25,6 +25,8 @@ for m, p in mods.items():
     i = text.find('#[cfg(test)]\nmod tests')
     if i >= 0: text = text[:i]
     text = re.sub(r'//[^\n]*', '', text)
+    # A visibility path (`pub(in crate::x)`) is not an import.
+    text = re.sub(r'pub\(in [^)]*\)', 'pub', text)
     cur = m.split('::') if m else []
     is_dir = p.endswith('mod.rs') or p.endswith('lib.rs')
     deps = set()

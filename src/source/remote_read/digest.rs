@@ -9,9 +9,9 @@
 //! `count_over_time`/`sum_over_time` (labels without `__name__`, at the
 //! query's time), or the matrix of a raw range selector (all labels).
 
-use super::super::answer::{Labels, MatrixSeries, QueryAnswer, QueryData, VectorSample};
-use super::super::plan::{Ask, Count, CountWindow, Window};
-use super::super::samples::Sample;
+use crate::source::answer::{Labels, MatrixSeries, QueryAnswer, QueryData, VectorSample};
+use crate::source::plan::{Ask, Count, CountWindow, Window};
+use crate::source::samples::Sample;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -191,7 +191,7 @@ pub async fn read(
 /// Answer `jobs` from `digest` where it can (recorded as computed from
 /// remote read), the rest with PromQL; answers and log in job order. Any
 /// failure fails the step.
-pub(in crate::source) async fn answer_all(
+pub(super) async fn answer_all(
     client: &Client,
     digest: &Digest,
     node_label: &str,

@@ -52,7 +52,7 @@ pub(super) fn check_source(file: usize, s: &SourceSpec, errs: &mut Errors) {
 
 /// A note at each input `serve` reads over the whole month at every
 /// refresh (not additive, see [`crate::rules::additive`]): not an error.
-pub(in crate::rules::load) fn note_whole_inputs(m: &Merged, notes: &mut Errors) {
+pub(crate) fn note_whole_inputs(m: &Merged, notes: &mut Errors) {
     for At { file, item: i } in &m.inputs {
         if let Shape::Whole(why) = classify(&i.query.value) {
             let message = format!(

@@ -4,7 +4,6 @@
 //! mean"), scales that are ranges, and no cycle among scores, flags and
 //! the aggregates of them.
 
-
 use super::names::{Names, check_expr, check_unique, check_word};
 use crate::rules::derived;
 use crate::rules::load::errors::Errors;
