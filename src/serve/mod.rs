@@ -22,7 +22,7 @@ pub mod state;
 pub mod web;
 
 use crate::args::{AlertmanagerArgs, HistoryArgs, PrometheusArgs, std_duration};
-use crate::export::SelfMetrics;
+use crate::export::{Families, SelfMetrics};
 use crate::period::Dur;
 use crate::rules;
 use crate::source::alertmanager::Alertmanager;
@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// by window), so it is the one read that grows with the month.
     #[arg(long = "inputs.refresh-interval", default_value = "15m")]
     pub inputs_refresh_interval: Dur,
+    /// Export the per-node series (`fleet_incentives_node_*`, four per
+    /// node); `--metrics.per-node=false` leaves them out for very large
+    /// fleets: the fleet, region and operator aggregates stay.
+    #[arg(long = "metrics.per-node", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub metrics_per_node: bool,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
     #[command(flatten)]
@@ -146,7 +151,9 @@ async fn serve(addr: SocketAddr, args: ServeArgs, evaluator: Evaluator) -> Resul
     let shutdown = shutdown_on_signal();
     let clock = Clock::new(args.clock_start);
     let interval = std_duration(args.evaluation_interval);
-    let loop_task = tokio::spawn(evaluation_loop(evaluator, shared.clone(), rx, clock, interval, shutdown.clone()));
+    let families = Families { per_node: args.metrics_per_node };
+    let cycles = Cycles { clock, interval, families };
+    let loop_task = tokio::spawn(evaluation_loop(evaluator, shared.clone(), rx, cycles, shutdown.clone()));
     tokio::spawn(sighup_reloads(tx));
     let app = http::router(shared);
     let stop = shutdown.clone();
@@ -207,28 +214,36 @@ async fn sighup_reloads(tx: mpsc::Sender<Request>) {
     }
 }
 
+/// How the evaluation loop runs: its clock, its interval and the families
+/// each evaluation is exported with.
+#[derive(Debug, Clone, Copy)]
+struct Cycles {
+    clock: Clock,
+    interval: std::time::Duration,
+    families: Families,
+}
+
 async fn evaluation_loop(
     mut evaluator: Evaluator,
     shared: Arc<Shared>,
     mut requests: mpsc::Receiver<Request>,
-    clock: Clock,
-    interval: std::time::Duration,
+    cycles: Cycles,
     shutdown: Shutdown,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    let mut ticker = tokio::time::interval(cycles.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stop = shutdown.wait();
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = ticker.tick() => run_cycle(&mut evaluator, &shared, clock).await,
+            _ = ticker.tick() => run_cycle(&mut evaluator, &shared, cycles).await,
             Some(request) = requests.recv() => match request {
                 Request::Reload(done) => {
                     let result = reload(&mut evaluator, &shared);
                     let ok = result.is_ok();
                     let _ = done.send(result);
                     if ok {
-                        run_cycle(&mut evaluator, &shared, clock).await;
+                        run_cycle(&mut evaluator, &shared, cycles).await;
                     }
                 }
             },
@@ -273,15 +288,15 @@ fn release_freed_memory() {
     }
 }
 
-async fn run_cycle(evaluator: &mut Evaluator, shared: &Shared, clock: Clock) {
-    run_cycle_inner(evaluator, shared, clock).await;
+async fn run_cycle(evaluator: &mut Evaluator, shared: &Shared, cycles: Cycles) {
+    run_cycle_inner(evaluator, shared, cycles).await;
     release_freed_memory();
 }
 
-async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, clock: Clock) {
+async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, cycles: Cycles) {
     let started = Instant::now();
     shared.self_metrics.evaluation_started();
-    match evaluator.cycle(clock.now()).await {
+    match evaluator.cycle(cycles.clock.now()).await {
         Ok(Some(outcome)) => {
             shared.self_metrics.queries(&outcome.queries);
             for (name, ok) in &outcome.inputs {
@@ -290,7 +305,7 @@ async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, clock: Cloc
             if let Some(ok) = outcome.acknowledgements {
                 shared.self_metrics.acknowledgement_source(ok);
             }
-            let text = crate::export::encode_evaluation(&outcome.evaluation);
+            let text = crate::export::encode_evaluation_with(&outcome.evaluation, cycles.families);
             shared.evaluation.store(Some(Arc::new(text)));
             shared.self_metrics.evaluation_succeeded(started.elapsed(), Utc::now());
             if !shared.ready.swap(true, Ordering::SeqCst) {
