@@ -312,21 +312,68 @@ fn serve_run(prometheus: &Prometheus, rules: &Path, port: u16, job: &str, extra:
     }
 }
 
+/// Prometheus' defaults: `--query.max-samples` and `--query.timeout`.
+const MAX_SAMPLES: u64 = 50_000_000;
+const QUERY_TIMEOUT_SECONDS: f64 = 120.0;
+
+/// The requests of a month close's reading of one day (`read_facts`, the
+/// reading of `evaluate` and `close`) and what each cost Prometheus, from its
+/// query log: samples loaded, samples held at once (`peakSamples`, which
+/// `--query.max-samples` bounds) and seconds. Every request of a month is
+/// one of these: the plan reads a month day by day (one
+/// `count_over_time`/`sum_over_time` pair per day and per maintenance
+/// window, raw batches of at most 100,000 samples), so a month only
+/// multiplies the requests, none is larger.
+fn close_requests(prometheus: &Prometheus, rules: &Rules, record: &mut record::Record) {
+    let log = prometheus.query_log();
+    let (_, _, offset) = logged_samples(&log, 0);
+    let t = Instant::now();
+    let reading = block_on(fleet_incentives::source::read_facts(&prometheus.client(), rules, at(1, 0, 0), at(2, 0, 0)))
+        .unwrap_or_else(|e| panic!("reading a day: {e}"));
+    let seconds = t.elapsed().as_secs_f64();
+    let f = std::fs::read_to_string(&log).unwrap();
+    let (mut loaded, mut peak, mut slowest) = (0u64, 0u64, 0f64);
+    let mut requests = 0;
+    for line in f[offset as usize..].lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let samples = &v["stats"]["samples"];
+        loaded = loaded.max(samples["totalQueryableSamples"].as_u64().unwrap_or(0));
+        peak = peak.max(samples["peakSamples"].as_u64().unwrap_or(0));
+        slowest = slowest.max(v["stats"]["timings"]["execTotalTime"].as_f64().unwrap_or(0.0));
+        requests += 1;
+    }
+    println!(
+        "  close, one day: {requests} requests in {seconds:.1} s ({} sent); largest: {loaded} samples loaded, \
+         {peak} held at once (--query.max-samples {MAX_SAMPLES}), {slowest:.1} s (--query.timeout 2m)",
+        reading.queries.len()
+    );
+    assert!(peak <= MAX_SAMPLES, "a request of the close holds {peak} samples at once");
+    assert!(slowest < QUERY_TIMEOUT_SECONDS, "a request of the close took {slowest} s");
+    record.set("close_day_requests", requests);
+    record.set("close_day_seconds", seconds);
+    record.set("close_day_largest_loaded_samples", loaded);
+    record.set("close_day_largest_peak_samples", peak);
+    record.set("close_day_slowest_request_seconds", slowest);
+}
+
 fn part2(nodes: usize, record: &mut record::Record) {
     let plan = plan(nodes, at(2, 0, 0));
     println!("part 2: {nodes} nodes, 2026-10-01 at 60 s; serve scraped by Prometheus");
     let (port, aggregate_port) = (common::free_port(), common::free_port());
-    let scrape = format!(
-        "[{{job_name: fleet-incentives, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}},\
-         {{job_name: fleet-incentives-aggregate, static_configs: [{{targets: ['127.0.0.1:{aggregate_port}']}}]}}]"
-    );
+    // Scraped every 10 s (the harness' global 1 s would time a 100,000-node
+    // body out before Prometheus has read it).
+    let job = |name: &str, port: u16| {
+        format!("{{job_name: {name}, scrape_interval: 10s, scrape_timeout: 10s, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}")
+    };
+    let scrape = format!("[{}, {}]", job("fleet-incentives", port), job("fleet-incentives-aggregate", aggregate_port));
     let prometheus = Prometheus::start_scraping(&plan.series("fleet-node"), plan.span, &scrape);
     println!("  data ready in {:.1} s (cached: {})", prometheus.backfill_seconds, prometheus.cached);
     record.set("scrape_nodes", nodes);
     record.set("scrape_backfill_seconds", prometheus.backfill_seconds);
     record.set("scrape_backfill_cached", prometheus.cached);
     let dir = tempfile::tempdir().unwrap();
-    rules_for(&plan, dir.path());
+    let rules = rules_for(&plan, dir.path());
+    close_requests(&prometheus, &rules, record);
     if std::env::var_os("FLEET_BENCH_SKIP_PER_NODE").is_none() {
         serve_run(&prometheus, dir.path(), port, "fleet-incentives", &[]).record(record, "");
     }

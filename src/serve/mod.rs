@@ -111,6 +111,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Error> {
     if args.evaluation_interval.seconds() <= 0 {
         return Err("--evaluation-interval must be positive".into());
     }
+    limit_heaps();
     let rules = rules::load_dir(&args.rules_dir).map_err(|e| e.to_string())?;
     let config = ClientConfig { stats: true, ..args.prometheus.config() };
     // Silences are read every cycle: one attempt, a short timeout; a failed
@@ -273,6 +274,22 @@ fn reload(evaluator: &mut Evaluator, shared: &Shared) -> Result<(), String> {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 unsafe extern "C" {
     fn malloc_trim(pad: usize) -> i32;
+    fn mallopt(param: i32, value: i32) -> i32;
+}
+
+/// Keep glibc to two heaps (`M_ARENA_MAX`). By default every thread that
+/// allocates gets a heap of its own (up to 8 per core), and the answers
+/// decoded on one runtime thread and freed on another leave each heap
+/// fragmented: at 10,000 nodes that was some 35 MB resident above what the
+/// program held. Two heaps serve `serve`'s few threads without contention.
+fn limit_heaps() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a glibc tuning parameter; called once at
+    // start-up, before the runtime's threads exist.
+    unsafe {
+        const M_ARENA_MAX: i32 = -8;
+        mallopt(M_ARENA_MAX, 2);
+    }
 }
 
 /// Hand the memory a cycle freed back to the kernel. A cycle at 10,000

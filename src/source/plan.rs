@@ -32,7 +32,7 @@
 use super::answer::{Labels, QueryAnswer, QueryData, SourceError};
 use super::prometheus::Client;
 use super::record::{QueryKind, QueryRecord};
-use super::samples::Sample;
+use super::samples::{self, Sample};
 use crate::facts::InputFacts;
 use crate::rules::spec::{InputKey, InputSpec};
 use chrono::{DateTime, Duration, Utc};
@@ -272,7 +272,9 @@ pub(super) fn parse_counts(
 
 /// Raw samples of `selector` for the nodes and chunks in `wanted`: runs of
 /// contiguous chunks are fetched as one range, nodes sharing a run are
-/// batched under [`MAX_RAW_SAMPLES`]. Samples per node, sorted, deduplicated.
+/// batched under [`MAX_RAW_SAMPLES`]. Samples per node, sorted, deduplicated,
+/// and only those [`samples::outages`] needs (value `down_value` = down; see
+/// [`samples::outage_samples`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn raw_samples(
     client: &Client,
@@ -282,21 +284,38 @@ pub(super) async fn raw_samples(
     wanted: &BTreeMap<String, BTreeSet<usize>>,
     step: i64,
     purpose: &str,
+    down_value: f64,
     log: &mut Vec<QueryRecord>,
 ) -> Result<BTreeMap<String, Vec<Sample>>, SourceError> {
     let jobs = raw_jobs(selector, node_label, chunks, wanted, step, purpose);
-    let answers = run_all(client, jobs.clone(), log).await?;
     let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-    for (job, answer) in jobs.iter().zip(answers) {
-        for (labels, s) in matrix(&job.query, answer)? {
-            out.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().extend(s);
+    // [`CONCURRENCY`] answers at a time, each cut down to the samples its
+    // outages are made of as soon as it is read: the raw samples of a day
+    // of 10,000 nodes are never held all at once. A node's samples of one
+    // run of chunks come in one answer; runs do not overlap.
+    for group in jobs.chunks(CONCURRENCY) {
+        let answers = run_all(client, group.to_vec(), log).await?;
+        for (job, answer) in group.iter().zip(answers) {
+            let mut per_node: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+            for (labels, s) in matrix(&job.query, answer)? {
+                per_node.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().extend(s);
+            }
+            for (node, s) in per_node {
+                out.entry(node).or_default().extend(samples::outage_samples(sorted_unique(s), down_value));
+            }
         }
     }
     for s in out.values_mut() {
-        s.sort_by_key(|(t, _)| *t);
-        s.dedup_by_key(|(t, _)| *t);
+        *s = sorted_unique(std::mem::take(s));
     }
     Ok(out)
+}
+
+/// Sorted by time, one sample per timestamp (the first).
+fn sorted_unique(mut s: Vec<Sample>) -> Vec<Sample> {
+    s.sort_by_key(|(t, _)| *t);
+    s.dedup_by_key(|(t, _)| *t);
+    s
 }
 
 fn raw_jobs(

@@ -107,6 +107,10 @@ pub struct Running {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     step: i64,
+    /// The labels kept per node: the rules' operator and region labels
+    /// (all that [`Running::facts`] reads; a node's other labels would cost
+    /// memory for every node all month).
+    keep_labels: Vec<String>,
     nodes: BTreeMap<String, NodeRun>,
     degraded: BTreeMap<String, Track>,
     /// The incidents of the rules' `incident_sources`.
@@ -138,6 +142,7 @@ impl Running {
             start,
             end: start,
             step: rules.source.step.seconds(),
+            keep_labels: [&rules.source.operator_label, &rules.source.region_label].into_iter().flatten().cloned().collect(),
             nodes: BTreeMap::new(),
             degraded: BTreeMap::new(),
             reported: incidents::Reported::default(),
@@ -160,8 +165,11 @@ impl Running {
             let n = self.nodes.entry(node).or_default();
             n.total += count;
             n.maintenance += maint;
-            if !labels.is_empty() && n.labels != labels {
-                n.labels = labels;
+            if !labels.is_empty() {
+                let kept: Labels = labels.into_iter().filter(|(k, _)| self.keep_labels.contains(k)).collect();
+                if n.labels != kept {
+                    n.labels = kept;
+                }
             }
             if closes {
                 n.down.close();
@@ -370,7 +378,8 @@ async fn read_aggregate(
         .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
         .collect();
     let raw =
-        plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", queries).await?;
+        plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", 0.0, queries)
+            .await?;
     for (node, s) in raw {
         let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
         let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);
@@ -398,7 +407,8 @@ async fn read_aggregate(
                 }
             }
         }
-        let raw = plan::raw_samples(client, sel, &src.node_label, &chunks, &wanted, step, "degraded", queries).await?;
+        let raw =
+            plan::raw_samples(client, sel, &src.node_label, &chunks, &wanted, step, "degraded", 1.0, queries).await?;
         for (node, s) in raw {
             // Without a count of the degraded series, a run is taken to go on
             // only if it reached the window's last chunk.
