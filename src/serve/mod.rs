@@ -277,18 +277,18 @@ unsafe extern "C" {
     fn mallopt(param: i32, value: i32) -> i32;
 }
 
-/// Keep glibc to two heaps (`M_ARENA_MAX`). By default every thread that
+/// Keep glibc to one heap (`M_ARENA_MAX`). By default every thread that
 /// allocates gets a heap of its own (up to 8 per core), and the answers
 /// decoded on one runtime thread and freed on another leave each heap
 /// fragmented: at 10,000 nodes that was some 35 MB resident above what the
-/// program held. Two heaps serve `serve`'s few threads without contention.
+/// program held. `serve` allocates little at once from many threads.
 fn limit_heaps() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a glibc tuning parameter; called once at
     // start-up, before the runtime's threads exist.
     unsafe {
         const M_ARENA_MAX: i32 = -8;
-        mallopt(M_ARENA_MAX, 2);
+        mallopt(M_ARENA_MAX, 1);
     }
 }
 
