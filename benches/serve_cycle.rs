@@ -375,7 +375,9 @@ fn part2(nodes: usize, record: &mut record::Record) {
     // Scraped every 10 s (the harness' global 1 s would time a 100,000-node
     // body out before Prometheus has read it).
     let job = |name: &str, port: u16| {
-        format!("{{job_name: {name}, scrape_interval: 10s, scrape_timeout: 10s, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}")
+        format!(
+            "{{job_name: {name}, scrape_interval: 10s, scrape_timeout: 10s, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}"
+        )
     };
     let scrape = format!("[{}, {}]", job("fleet-incentives", port), job("fleet-incentives-aggregate", aggregate_port));
     let prometheus = Prometheus::start_scraping(&plan.series("fleet-node"), plan.span, &scrape);

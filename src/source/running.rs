@@ -142,7 +142,11 @@ impl Running {
             start,
             end: start,
             step: rules.source.step.seconds(),
-            keep_labels: [&rules.source.operator_label, &rules.source.region_label].into_iter().flatten().cloned().collect(),
+            keep_labels: [&rules.source.operator_label, &rules.source.region_label]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
             nodes: BTreeMap::new(),
             degraded: BTreeMap::new(),
             reported: incidents::Reported::default(),
@@ -377,9 +381,8 @@ async fn read_aggregate(
         .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| c.count - c.sum > 0.0).map(|(i, _)| *i).collect()))
         .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
         .collect();
-    let raw =
-        plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", 0.0, queries)
-            .await?;
+    let raw = plan::raw_samples(client, &src.up, &src.node_label, &chunks, &down_chunks, step, "outages", 0.0, queries)
+        .await?;
     for (node, s) in raw {
         let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
         let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);

@@ -53,4 +53,3 @@ pub(super) fn families(b: &mut Builder, eval: &Evaluation) {
         |n| n.offline_since.map(unix),
     );
 }
-
