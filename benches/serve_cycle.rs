@@ -20,7 +20,9 @@
 //! the `serve` binary with a 10,000-node roster; a Prometheus scrapes it.
 //! Times `GET /metrics` against Prometheus' `GET /federate` of the same
 //! series (medians, interleaved, ratio in one run), and reads serve's peak
-//! RSS from /proc.
+//! RSS from /proc. Twice: with the per-node series, then without
+//! (`--metrics.per-node=false`, keys `*_aggregate`; `FLEET_BENCH_SKIP_PER_NODE`
+//! / `FLEET_BENCH_SKIP_AGGREGATE` skip one).
 //!
 //! Run: `cargo bench --bench serve_cycle` (kept out of `cargo test`).
 
@@ -104,6 +106,18 @@ fn rules_for(plan: &Plan, dir: &Path) -> Rules {
         roster.insert_str(end, &format!("{sep}{}", n.name));
     }
     roster.push_str("partners: []\n");
+    // A rule file is at most 1 MiB: a roster naming 100,000 nodes is larger,
+    // so there every operator's nodes are those of its `operator` label
+    // (an operator with neither nodes nor a region on the roster).
+    if roster.len() > 1 << 20 {
+        roster = roster
+            .lines()
+            .map(|l| match l.split_once(", nodes: [") {
+                Some((operator, _)) => format!("{operator}, nodes: []}}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+    }
     std::fs::write(dir.join("roster.yaml"), roster).unwrap();
     let additive = format!(
         "version: 1\ninputs:\n  - {{name: {ADDITIVE_INPUT}, query: 'sum by (operator) \
@@ -281,34 +295,74 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn part2(nodes: usize, record: &mut record::Record) {
-    let plan = plan(nodes, at(2, 0, 0));
-    println!("part 2: {nodes} nodes, 2026-10-01 at 60 s; serve scraped by Prometheus");
-    let port = common::free_port();
-    let scrape = format!("[{{job_name: fleet-incentives, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}]");
-    let prometheus = Prometheus::start_scraping(&plan.series("fleet-node"), plan.span, &scrape);
-    println!("  data ready in {:.1} s (cached: {})", prometheus.backfill_seconds, prometheus.cached);
-    let dir = tempfile::tempdir().unwrap();
-    rules_for(&plan, dir.path());
+/// What one `serve` run of part 2 measured.
+struct ServeRun {
+    ready_seconds: f64,
+    series: usize,
+    bytes: usize,
+    federate_series: usize,
+    federate_bytes: usize,
+    metrics_seconds: f64,
+    federate_seconds: f64,
+    rss_peak_mb: f64,
+    rss_steady_mb: f64,
+}
+
+impl ServeRun {
+    /// Into `record`, each key with `suffix` (`""` for the default run).
+    fn record(&self, record: &mut record::Record, suffix: &str) {
+        let mut set = |k: &str, v: serde_json::Value| record.set(&format!("{k}{suffix}"), v);
+        set("serve_ready_seconds", self.ready_seconds.into());
+        set("metrics_series", self.series.into());
+        set("metrics_bytes", self.bytes.into());
+        set("federate_series", self.federate_series.into());
+        set("federate_bytes", self.federate_bytes.into());
+        set("metrics_seconds", self.metrics_seconds.into());
+        set("federate_seconds", self.federate_seconds.into());
+        set("scrape_ratio", (self.metrics_seconds / self.federate_seconds).into());
+        set("rss_peak_mb", self.rss_peak_mb.into());
+        set("rss_steady_mb", self.rss_steady_mb.into());
+    }
+}
+
+/// Start `serve` on `port` (job `job` of the scraping Prometheus) with
+/// `extra` flags; time its scrape against `/federate` of the same series and
+/// read its resident set. `FLEET_BENCH_SERVE_WRAPPER` (e.g. `valgrind
+/// --tool=massif --massif-out-file=/tmp/massif.out`) runs it under a tool;
+/// the RSS figures are then the tool's.
+fn serve_run(prometheus: &Prometheus, rules: &Path, port: u16, job: &str, extra: &[&str]) -> ServeRun {
+    let wrapper: Vec<String> = std::env::var("FLEET_BENCH_SERVE_WRAPPER")
+        .map(|w| w.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let bin = env!("CARGO_BIN_EXE_fleet-incentives");
+    let mut cmd = match wrapper.split_first() {
+        Some((tool, args)) => {
+            let mut c = std::process::Command::new(tool);
+            c.args(args).arg(bin);
+            c
+        }
+        None => std::process::Command::new(bin),
+    };
     let started = Instant::now();
-    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_fleet-incentives"))
+    let mut serve = cmd
         .arg("serve")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg(format!("--prometheus.url={}", prometheus.url()))
-        .arg(format!("--rules.dir={}", dir.path().display()))
+        .arg(format!("--rules.dir={}", rules.display()))
         .args(["--evaluation-interval=5s", "--evaluation.delay=0s", "--clock.start=2026-10-01T23:00:00Z"])
+        .args(extra)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    common::wait_ready("serve", port, 600, &mut serve, String::new);
+    common::wait_ready("serve", port, 1800, &mut serve, String::new);
     let ready_seconds = started.elapsed().as_secs_f64();
-    println!("  serve ready (catch-up of 23 h) in {ready_seconds:.1} s");
+    println!("  serve {extra:?} ready (catch-up of 23 h) in {ready_seconds:.1} s");
     let (_, ours) = common::http(port, "GET", "/metrics");
     let want = series_lines(&ours);
-    let federate = "/federate?match[]=%7Bjob%3D%22fleet-incentives%22%7D";
-    let deadline = Instant::now() + StdDuration::from_secs(120);
+    let federate = format!("/federate?match[]=%7Bjob%3D%22{job}%22%7D");
+    let deadline = Instant::now() + StdDuration::from_secs(300);
     let theirs = loop {
-        let (_, b) = common::http(prometheus.port, "GET", federate);
+        let (_, b) = common::http(prometheus.port, "GET", &federate);
         if series_lines(&b) >= want || Instant::now() > deadline {
             break b;
         }
@@ -326,29 +380,109 @@ fn part2(nodes: usize, record: &mut record::Record) {
         common::http(port, "GET", "/metrics");
         a.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        common::http(prometheus.port, "GET", federate);
+        common::http(prometheus.port, "GET", &federate);
         b.push(t.elapsed().as_secs_f64());
     }
     let (a, b) = (median(a), median(b));
     println!("  GET /metrics median {:.1} ms, GET /federate median {:.1} ms: ratio {:.3}", a * 1e3, b * 1e3, a / b);
-    record.set("scrape_nodes", nodes);
-    record.set("serve_ready_seconds", ready_seconds);
-    record.set("metrics_series", want);
-    record.set("metrics_bytes", ours.len());
-    record.set("federate_series", series_lines(&theirs));
-    record.set("federate_bytes", theirs.len());
-    record.set("metrics_seconds", a);
-    record.set("federate_seconds", b);
-    record.set("scrape_ratio", a / b);
     // A few more cycles, then the peak resident set.
     std::thread::sleep(StdDuration::from_secs(12));
     let pid = serve.id();
     let (peak, now) = (proc_kib(pid, "VmHWM:") as f64 / 1024.0, proc_kib(pid, "VmRSS:") as f64 / 1024.0);
     println!("  serve RSS: peak {peak:.1} MB, now {now:.1} MB");
-    record.set("rss_peak_mb", peak);
-    record.set("rss_steady_mb", now);
-    let _ = serve.kill();
+    // SIGTERM, so that a wrapping tool writes its output.
+    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
     let _ = serve.wait();
+    ServeRun {
+        ready_seconds,
+        series: want,
+        bytes: ours.len(),
+        federate_series: series_lines(&theirs),
+        federate_bytes: theirs.len(),
+        metrics_seconds: a,
+        federate_seconds: b,
+        rss_peak_mb: peak,
+        rss_steady_mb: now,
+    }
+}
+
+/// Prometheus' defaults: `--query.max-samples` and `--query.timeout`.
+const MAX_SAMPLES: u64 = 50_000_000;
+const QUERY_TIMEOUT_SECONDS: f64 = 120.0;
+
+/// The requests of a month close's reading of one day (`read_facts`, the
+/// reading of `evaluate` and `close`) and what each cost Prometheus, from its
+/// query log: samples loaded, samples held at once (`peakSamples`, which
+/// `--query.max-samples` bounds) and seconds. Every request of a month is
+/// one of these: the plan reads a month day by day (one
+/// `count_over_time`/`sum_over_time` pair per day and per maintenance
+/// window, raw batches of at most 100,000 samples), so a month only
+/// multiplies the requests, none is larger.
+fn close_requests(prometheus: &Prometheus, rules: &Rules, record: &mut record::Record) {
+    let log = prometheus.query_log();
+    let (_, _, offset) = logged_samples(&log, 0);
+    let t = Instant::now();
+    let reading = block_on(fleet_incentives::source::read_facts(&prometheus.client(), rules, at(1, 0, 0), at(2, 0, 0)));
+    let seconds = t.elapsed().as_secs_f64();
+    let sent = reading.map(|r| r.queries.len().to_string()).unwrap_or_else(|e| format!("failed: {e}"));
+    let f = std::fs::read_to_string(&log).unwrap();
+    let (mut loaded, mut peak, mut slowest) = (0u64, 0u64, 0f64);
+    let mut requests = 0;
+    for line in f[offset as usize..].lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let samples = &v["stats"]["samples"];
+        loaded = loaded.max(samples["totalQueryableSamples"].as_u64().unwrap_or(0));
+        peak = peak.max(samples["peakSamples"].as_u64().unwrap_or(0));
+        slowest = slowest.max(v["stats"]["timings"]["execTotalTime"].as_f64().unwrap_or(0.0));
+        requests += 1;
+    }
+    println!(
+        "  close, one day: {requests} requests in {seconds:.1} s ({sent} sent); largest: {loaded} samples loaded, \
+         {peak} held at once (--query.max-samples {MAX_SAMPLES}), {slowest:.1} s (--query.timeout 2m)"
+    );
+    if peak > MAX_SAMPLES || slowest >= QUERY_TIMEOUT_SECONDS {
+        println!("  NOT under Prometheus' default limits");
+    }
+    record.set("close_day_requests", requests);
+    record.set("close_day_seconds", seconds);
+    record.set("close_day_largest_loaded_samples", loaded);
+    record.set("close_day_largest_peak_samples", peak);
+    record.set("close_day_slowest_request_seconds", slowest);
+}
+
+fn part2(nodes: usize, record: &mut record::Record) {
+    let plan = plan(nodes, at(2, 0, 0));
+    println!("part 2: {nodes} nodes, 2026-10-01 at 60 s; serve scraped by Prometheus");
+    let (port, aggregate_port) = (common::free_port(), common::free_port());
+    // Scraped every 10 s (the harness' global 1 s would time a 100,000-node
+    // body out before Prometheus has read it).
+    let job = |name: &str, port: u16| {
+        format!(
+            "{{job_name: {name}, scrape_interval: 10s, scrape_timeout: 10s, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}"
+        )
+    };
+    let scrape = format!("[{}, {}]", job("fleet-incentives", port), job("fleet-incentives-aggregate", aggregate_port));
+    let prometheus = Prometheus::start_scraping(&plan.series("fleet-node"), plan.span, &scrape);
+    println!("  data ready in {:.1} s (cached: {})", prometheus.backfill_seconds, prometheus.cached);
+    record.set("scrape_nodes", nodes);
+    record.set("scrape_backfill_seconds", prometheus.backfill_seconds);
+    record.set("scrape_backfill_cached", prometheus.cached);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_for(&plan, dir.path());
+    if std::env::var_os("FLEET_BENCH_SKIP_PER_NODE").is_none() {
+        serve_run(&prometheus, dir.path(), port, "fleet-incentives", &[]).record(record, "");
+    }
+    if std::env::var_os("FLEET_BENCH_SKIP_AGGREGATE").is_none() {
+        let run = serve_run(
+            &prometheus,
+            dir.path(),
+            aggregate_port,
+            "fleet-incentives-aggregate",
+            &["--metrics.per-node=false"],
+        );
+        run.record(record, "_aggregate");
+    }
+    close_requests(&prometheus, &rules, record);
 }
 
 fn main() {

@@ -1,13 +1,15 @@
 //! The evaluation's metric families: one fresh registry per evaluation, its
 //! samples in the evaluation's sorted order.
 
+mod builder;
 mod classes;
+mod nodes;
 
-use super::{Labels, PREFIX, Samples, encode, holds, leakage, register, scores, unix};
-use crate::evaluation::{ADJUSTMENT, Availability, Evaluation, LineStatus, Statement};
+use super::{Families, PREFIX, encode, holds, leakage, scores, unix};
+use crate::evaluation::{ADJUSTMENT, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
+use builder::{Builder, coverage, uptime};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 use std::fmt::Debug;
@@ -29,13 +31,6 @@ struct RulesLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RegionLabels {
-    region: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct NodeLabels {
-    node: String,
-    operator: String,
     region: String,
 }
 
@@ -116,16 +111,6 @@ struct PromotionLabels {
     to: String,
 }
 
-/// The uptime of an [`Availability`]: none without data.
-fn uptime(a: &Availability) -> Option<f64> {
-    a.uptime.map(to_f64)
-}
-
-/// The coverage of an [`Availability`].
-fn coverage(a: &Availability) -> Option<f64> {
-    Some(to_f64(a.coverage))
-}
-
 /// A line status as the `status` label value.
 pub(super) fn status_name(s: LineStatus) -> &'static str {
     match s {
@@ -138,44 +123,14 @@ pub(super) fn status_name(s: LineStatus) -> &'static str {
 
 const STATUSES: [LineStatus; 4] = [LineStatus::Paid, LineStatus::NotMet, LineStatus::Withheld, LineStatus::Error];
 
-/// Registers gauge families under [`PREFIX`]; `name` is without the unit
-/// suffix, which the registry appends (`node_down` + seconds).
-struct Builder(Registry);
-
-impl Builder {
-    fn gauge<S: Labels>(&mut self, name: &str, help: &str, unit: Option<Unit>, samples: Vec<(S, f64)>) {
-        register(&mut self.0, name, help, unit, Samples(samples));
-    }
-
-    /// A gauge family over labelled rows: one sample, in the rows' order, for
-    /// every row that `value` gives a number.
-    fn per<S: Labels, R>(
-        &mut self,
-        name: &str,
-        help: &str,
-        unit: Option<Unit>,
-        rows: &[(S, &R)],
-        value: impl Fn(&R) -> Option<f64>,
-    ) {
-        self.gauge(
-            name,
-            help,
-            unit,
-            rows.iter().filter_map(|(labels, row)| Some((labels.clone(), value(row)?))).collect(),
-        );
-    }
-
-    /// An unlabelled gauge; `None` leaves the family out.
-    fn scalar(&mut self, name: &str, help: &str, unit: Option<Unit>, value: Option<f64>) {
-        if let Some(v) = value {
-            register(&mut self.0, name, help, unit, ConstGauge::new(v));
-        }
-    }
-}
-
 /// Every evaluation metric of the contract, from one evaluation, in a fresh
 /// registry (prefix [`PREFIX`]).
 pub fn evaluation_registry(eval: &Evaluation) -> Registry {
+    evaluation_registry_with(eval, Families::default())
+}
+
+/// [`evaluation_registry`] with the families `families` asks for.
+pub fn evaluation_registry_with(eval: &Evaluation, families: Families) -> Registry {
     let mut b = Builder(Registry::with_prefix(PREFIX));
     let seconds = || Some(Unit::Seconds);
     let ratio = || Some(Unit::Other("ratio".into()));
@@ -224,38 +179,9 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
     );
     b.per("region_coverage", "Region coverage this period: (up + down) / expected", ratio(), &regions, coverage);
 
-    let nodes: Vec<_> = eval
-        .nodes
-        .iter()
-        .map(|n| {
-            let labels = NodeLabels {
-                node: n.node.clone(),
-                operator: n.operator.clone().unwrap_or_default(),
-                region: n.region.clone().unwrap_or_default(),
-            };
-            (labels, n)
-        })
-        .collect();
-    b.per(
-        "node_uptime",
-        "Node uptime this period: up / (up + down), maintenance excluded; absent without data",
-        ratio(),
-        &nodes,
-        |n| uptime(&n.availability),
-    );
-    b.per("node_coverage", "Node coverage this period: (up + down) / expected", ratio(), &nodes, |n| {
-        coverage(&n.availability)
-    });
-    b.per("node_down", "Node downtime this period, maintenance excluded", seconds(), &nodes, |n| {
-        Some(n.availability.down_seconds as f64)
-    });
-    b.per(
-        "node_offline_since_timestamp",
-        "Start of the node's outage still going on at the window end; absent for nodes that are not down",
-        seconds(),
-        &nodes,
-        |n| n.offline_since.map(unix),
-    );
+    if families.per_node {
+        nodes::families(&mut b, eval);
+    }
 
     let operators: Vec<_> = eval
         .operators
@@ -571,5 +497,10 @@ pub fn evaluation_registry(eval: &Evaluation) -> Registry {
 /// The OpenMetrics text of [`evaluation_registry`], without `# EOF`: encode it
 /// once per evaluation and serve the string through [`exposition`](super::exposition).
 pub fn encode_evaluation(eval: &Evaluation) -> String {
-    encode(&evaluation_registry(eval))
+    encode_evaluation_with(eval, Families::default())
+}
+
+/// [`encode_evaluation`] with the families `families` asks for.
+pub fn encode_evaluation_with(eval: &Evaluation, families: Families) -> String {
+    encode(&evaluation_registry_with(eval, families))
 }

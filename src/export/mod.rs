@@ -29,7 +29,7 @@ mod self_metrics;
 #[cfg(test)]
 mod tests;
 
-pub use evaluation::{encode_evaluation, evaluation_registry};
+pub use evaluation::{encode_evaluation, encode_evaluation_with, evaluation_registry, evaluation_registry_with};
 pub use self_metrics::SelfMetrics;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +37,23 @@ use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, t
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Metric, Registry, Unit};
 use std::fmt::Debug;
+
+/// Which optional families an evaluation's exposition carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Families {
+    /// The per-node availability families (`node_uptime_ratio`,
+    /// `node_coverage_ratio`, `node_down_seconds`,
+    /// `node_offline_since_timestamp_seconds`): most of the series of a
+    /// large fleet. Off (`serve --metrics.per-node=false`), the fleet,
+    /// region and operator aggregates stay.
+    pub per_node: bool,
+}
+
+impl Default for Families {
+    fn default() -> Self {
+        Families { per_node: true }
+    }
+}
 
 /// The `Content-Type` of [`exposition`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

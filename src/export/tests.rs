@@ -16,6 +16,7 @@ use std::time::Duration;
 
 mod classes;
 mod exposition;
+mod families;
 mod holds;
 mod leakage;
 mod scores;

@@ -245,14 +245,36 @@ struct RawSampleStats {
 #[derive(Deserialize)]
 struct RawVector {
     metric: Labels,
-    value: (f64, String),
+    value: (f64, RawValue),
 }
 
 #[derive(Deserialize)]
 struct RawMatrix {
     metric: Labels,
     #[serde(default)]
-    values: Vec<(f64, String)>,
+    values: Vec<(f64, RawValue)>,
+}
+
+/// A sample value, sent as a string, read straight into a number ([`value`]):
+/// no string is allocated per sample (a raw answer holds 100,000).
+struct RawValue(f64);
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sample value as a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawValue, E> {
+                value(text).map(RawValue).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
 }
 
 impl RawData {
@@ -276,15 +298,14 @@ fn parse_result(result_type: &str, result: RawResult) -> Result<QueryData, Strin
         ("vector", RawResult::Vector(raw)) => {
             let mut out = Vec::with_capacity(raw.len());
             for r in raw {
-                out.push(VectorSample { time: time(r.value.0)?, value: value(&r.value.1)?, labels: r.metric });
+                out.push(VectorSample { time: time(r.value.0)?, value: r.value.1.0, labels: r.metric });
             }
             QueryData::Vector(out)
         }
         ("matrix", RawResult::Matrix(raw)) => {
             let mut out = Vec::with_capacity(raw.len());
             for r in raw {
-                let samples =
-                    r.values.iter().map(|(t, v)| Ok((time(*t)?, value(v)?))).collect::<Result<_, String>>()?;
+                let samples = r.values.iter().map(|(t, v)| Ok((time(*t)?, v.0))).collect::<Result<_, String>>()?;
                 out.push(MatrixSeries { labels: r.metric, samples });
             }
             QueryData::Matrix(out)

@@ -37,7 +37,7 @@
 use super::answer::{Labels, QueryAnswer, QueryData, SourceError};
 use super::prometheus::Client;
 use super::record::{QueryKind, QueryRecord};
-use super::samples::Sample;
+use super::samples::{self, Sample};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -307,24 +307,39 @@ pub(super) fn parse_counts(
 
 // ------------------------------------------------------------ raw samples
 
-/// The raw samples the answers of [`raw_jobs`] hold, per node, sorted,
-/// deduplicated.
+/// The raw samples the answers of (a group of) [`raw_jobs`] hold, per node,
+/// sorted, deduplicated, and only those [`samples::outages`] needs (value
+/// `down_value` = down; see [`samples::outage_samples`]): each answer is cut
+/// as soon as it is read, so the caller can ask a few jobs at a time and
+/// never hold the raw samples of a day of 10,000 nodes at once. A node's
+/// samples of one run of chunks come in one answer; runs do not overlap.
 pub(super) fn raw_samples(
     jobs: &[Job],
     answers: Vec<QueryAnswer>,
     node_label: &str,
+    down_value: f64,
 ) -> Result<BTreeMap<String, Vec<Sample>>, SourceError> {
     let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
     for (job, answer) in jobs.iter().zip(answers) {
+        let mut per_node: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
         for (labels, s) in matrix(&job.query, answer)? {
-            out.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().extend(s);
+            per_node.entry(node_of(&job.query, &labels, node_label)?.to_string()).or_default().extend(s);
+        }
+        for (node, s) in per_node {
+            out.entry(node).or_default().extend(samples::outage_samples(sorted_unique(s), down_value));
         }
     }
     for s in out.values_mut() {
-        s.sort_by_key(|(t, _)| *t);
-        s.dedup_by_key(|(t, _)| *t);
+        *s = sorted_unique(std::mem::take(s));
     }
     Ok(out)
+}
+
+/// Sorted by time, one sample per timestamp (the first).
+pub(super) fn sorted_unique(mut s: Vec<Sample>) -> Vec<Sample> {
+    s.sort_by_key(|(t, _)| *t);
+    s.dedup_by_key(|(t, _)| *t);
+    s
 }
 
 /// Raw queries of `selector` for the nodes and chunks in `wanted`: runs of

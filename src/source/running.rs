@@ -112,6 +112,10 @@ pub struct Running {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     step: i64,
+    /// The labels kept per node: the rules' operator and region labels
+    /// (all that [`Running::facts`] reads; a node's other labels would cost
+    /// memory for every node all month).
+    keep_labels: Vec<String>,
     nodes: BTreeMap<String, NodeRun>,
     degraded: BTreeMap<String, Track>,
     /// The incidents of the rules' `incident_sources`.
@@ -143,6 +147,11 @@ impl Running {
             start,
             end: start,
             step: rules.source.step.seconds(),
+            keep_labels: [&rules.source.operator_label, &rules.source.region_label]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
             nodes: BTreeMap::new(),
             degraded: BTreeMap::new(),
             reported: incidents::Reported::default(),
@@ -165,8 +174,11 @@ impl Running {
             let n = self.nodes.entry(node).or_default();
             n.total += count;
             n.maintenance += maint;
-            if !labels.is_empty() && n.labels != labels {
-                n.labels = labels;
+            if !labels.is_empty() {
+                let kept: Labels = labels.into_iter().filter(|(k, _)| self.keep_labels.contains(k)).collect();
+                if n.labels != kept {
+                    n.labels = kept;
+                }
             }
             if closes {
                 n.down.close();
@@ -382,8 +394,7 @@ async fn read_aggregate(
         .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
         .collect();
     let jobs = plan::raw_jobs(&src.up, &src.node_label, &chunks, &down_chunks, step, "outages");
-    let answers = ask(client, up_digest, &src.node_label, jobs.clone(), queries).await?;
-    for (node, s) in plan::raw_samples(&jobs, answers, &src.node_label)? {
+    for (node, s) in raw(client, up_digest, &src.node_label, &jobs, 0.0, queries).await? {
         let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
         let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);
         delta.down.insert(node, (s, last_any <= last_down));
@@ -413,8 +424,7 @@ async fn read_aggregate(
             }
         }
         let jobs = plan::raw_jobs(sel, &src.node_label, &chunks, &wanted, step, "degraded");
-        let answers = ask(client, degraded_digest, &src.node_label, jobs.clone(), queries).await?;
-        for (node, s) in plan::raw_samples(&jobs, answers, &src.node_label)? {
+        for (node, s) in raw(client, degraded_digest, &src.node_label, &jobs, 1.0, queries).await? {
             // Without a count of the degraded series, a run is taken to go on
             // only if it reached the window's last chunk.
             let open = wanted.get(&node).and_then(|set| set.last()).is_some_and(|i| *i + 1 == chunks.len());
@@ -437,6 +447,30 @@ async fn ask(
         Some(d) => remote_read::answer_all(client, d, node_label, jobs, log).await,
         None => plan::run_all(client, jobs, log).await,
     }
+}
+
+/// The raw samples of `jobs` per node ([`plan::raw_samples`]), asked
+/// [`plan::CONCURRENCY`] jobs at a time so that only a few answers are held
+/// before they are cut to what outages need.
+async fn raw(
+    client: &Client,
+    digest: Option<&Digest>,
+    node_label: &str,
+    jobs: &[Job],
+    down_value: f64,
+    log: &mut Vec<QueryRecord>,
+) -> Result<BTreeMap<String, Vec<Sample>>, SourceError> {
+    let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for group in jobs.chunks(plan::CONCURRENCY) {
+        let answers = ask(client, digest, node_label, group.to_vec(), log).await?;
+        for (node, s) in plan::raw_samples(group, answers, node_label, down_value)? {
+            out.entry(node).or_default().extend(s);
+        }
+    }
+    for s in out.values_mut() {
+        *s = plan::sorted_unique(std::mem::take(s));
+    }
+    Ok(out)
 }
 
 /// The `up` (and degraded) series of the window read with remote read, or

@@ -56,6 +56,26 @@ pub fn outages(samples: &[Sample], start: DateTime<Utc>, end: DateTime<Utc>, ste
     out
 }
 
+/// The samples of a sorted series that [`outages`] (and a running track,
+/// which also looks at the last sample) needs: every down sample (value
+/// `down_value`), the sample right after each (it ends the run, or its
+/// distance shows the gap that does), and the first and the last. The up
+/// samples in between tell nothing more, so a day of raw samples shrinks to
+/// its outages; the outages of the result are those of the whole series.
+pub fn outage_samples(samples: Vec<Sample>, down_value: f64) -> Vec<Sample> {
+    let last = samples.len().saturating_sub(1);
+    let mut after_down = false;
+    let mut out = vec![];
+    for (i, (t, v)) in samples.into_iter().enumerate() {
+        let down = v == down_value;
+        if down || after_down || i == 0 || i == last {
+            out.push((t, v));
+        }
+        after_down = down;
+    }
+    out
+}
+
 /// One node's facts from its raw samples over `(start, end]`, maintenance
 /// windows (sorted, merged, clipped) removed from the counts.
 pub fn node_facts(
@@ -138,6 +158,22 @@ mod tests {
         assert!(o[0].ongoing);
         let o = outages(&s, t0(), t0() + Duration::minutes(9), 60);
         assert!(!o[0].ongoing, "data stopped: the outage is not known to go on");
+    }
+
+    #[test]
+    fn the_outage_samples_give_the_same_outages_and_the_same_last_sample() {
+        for pattern in ["1111111", "1100011", "100..00111", "0011100", "11000", "1.0.0..1", "0", "", "111.111"] {
+            let s = series(pattern);
+            let kept = outage_samples(s.clone(), 0.0);
+            let end = t0() + Duration::minutes(pattern.len() as i64);
+            for until in [end, end + Duration::minutes(5)] {
+                assert_eq!(outages(&kept, t0(), until, 60), outages(&s, t0(), until, 60), "{pattern}");
+            }
+            assert_eq!(kept.last(), s.last(), "{pattern}");
+            assert_eq!(kept.first(), s.first(), "{pattern}");
+        }
+        let kept = outage_samples(series("1111100111111"), 0.0);
+        assert_eq!(kept.len(), 5, "first, two down, the one after, last: {kept:?}");
     }
 
     #[test]

@@ -1,0 +1,60 @@
+//! The builder the evaluation's families are registered with, and the
+//! availability figures several families share (used by `evaluation.rs`
+//! and its `nodes` family).
+
+use crate::evaluation::Availability;
+use crate::export::{Labels, Samples, register};
+use crate::money::to_f64;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The uptime of an [`Availability`]: none without data.
+pub(in crate::export) fn uptime(a: &Availability) -> Option<f64> {
+    a.uptime.map(to_f64)
+}
+
+/// The coverage of an [`Availability`].
+pub(in crate::export) fn coverage(a: &Availability) -> Option<f64> {
+    Some(to_f64(a.coverage))
+}
+
+/// Registers gauge families under [`crate::export::PREFIX`]; `name` is without the unit
+/// suffix, which the registry appends (`node_down` + seconds).
+pub(in crate::export) struct Builder(pub(in crate::export) Registry);
+
+impl Builder {
+    pub(in crate::export) fn gauge<S: Labels>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        samples: Vec<(S, f64)>,
+    ) {
+        register(&mut self.0, name, help, unit, Samples(samples));
+    }
+
+    /// A gauge family over labelled rows: one sample, in the rows' order, for
+    /// every row that `value` gives a number.
+    pub(in crate::export) fn per<S: Labels, R>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        rows: &[(S, &R)],
+        value: impl Fn(&R) -> Option<f64>,
+    ) {
+        self.gauge(
+            name,
+            help,
+            unit,
+            rows.iter().filter_map(|(labels, row)| Some((labels.clone(), value(row)?))).collect(),
+        );
+    }
+
+    /// An unlabelled gauge; `None` leaves the family out.
+    pub(in crate::export) fn scalar(&mut self, name: &str, help: &str, unit: Option<Unit>, value: Option<f64>) {
+        if let Some(v) = value {
+            register(&mut self.0, name, help, unit, ConstGauge::new(v));
+        }
+    }
+}
