@@ -6,6 +6,8 @@
 #   scripts/perf-record.sh                  # 500 and 10,000 nodes, then README
 #   FLEET_PERF_SIZES="500" scripts/perf-record.sh    # other sizes
 #   FLEET_PERF_RENDER_ONLY=1 scripts/perf-record.sh  # README from the last figures
+#   FLEET_PERF_LIVE_SIZES="500" scripts/perf-record.sh  # serve's live month (part 1) only at
+#                                   these sizes: its month at 10,000 nodes is a long backfill
 #
 # Needs `prometheus` and `promtool` (Debian: apt-get install prometheus).
 # Backfilled months are cached under target/tmp/prometheus-blocks; a first
@@ -33,7 +35,10 @@ if [[ -z "${FLEET_PERF_RENDER_ONLY:-}" ]]; then
         FLEET_BENCH_NODES=$n FLEET_BENCH_RECORD="$out/evaluate-$n.json" \
             cargo bench --locked --bench evaluate_vs_promql
         echo "== $n nodes: live cycles, scrape and memory" >&2
-        FLEET_BENCH_NODES=$n FLEET_BENCH_BIG_NODES=$n FLEET_BENCH_RECORD="$out/serve-$n.json" \
+        skip_live=1
+        for m in ${FLEET_PERF_LIVE_SIZES:-${sizes[*]}}; do [[ $m == "$n" ]] && skip_live=; done
+        env ${skip_live:+FLEET_BENCH_SKIP_PART1=1} \
+            FLEET_BENCH_NODES=$n FLEET_BENCH_BIG_NODES=$n FLEET_BENCH_RECORD="$out/serve-$n.json" \
             cargo bench --locked --bench serve_cycle
     done
 fi

@@ -44,10 +44,14 @@ def command_line(args):
         return "unknown"
 
 
+NOT_RUN = "not run in this record"
+
+
 def column(e, s):
-    """The cells of one fleet size, in row order, and whether each target was met."""
-    days = s["days"]
-    first, last = days[0], days[-1]
+    """The cells of one fleet size, in row order, and whether each target was
+    met (None: not measured at this size). A record may hold part of the
+    figures: the serve benchmark's part 1 (`days`) or part 2 (`rss_peak_mb`)
+    may have been skipped at a size, and its cells then say so."""
     naive = e.get("naive_samples")
     naive_cell = (
         f"{millions(naive)} samples in {seconds(e['naive_seconds'])}"
@@ -55,35 +59,53 @@ def column(e, s):
         else "refused by Prometheus: " + e["naive_error"].split(": ")[-1]
     )
     load, wall = e["remote_read_load_ratio"], e["remote_read_wall_ratio"]
-    largest = max(e["largest_request_samples"], s["cycle_largest_request_samples"])
-    ratios = [d["ratio"] for d in days]
-    met = {
-        "load": load <= 1.1,
-        "wall": wall <= 1.0,
-        "limits": largest <= MAX_SAMPLES,
-        "cycle": max(ratios) <= 1.5,
-        "scrape": s["scrape_ratio"] <= 0.5,
-        "rss": s["rss_peak_mb"] <= RSS_TARGET_MB,
-    }
-    cells = [
+    month_cells = [
         f"{millions(e['remote_read_decoded_samples'])} decoded vs {millions(e['month_samples'])}: **{load:.3f}**"
         f" ({e['remote_read_requests']} remote reads)",
         f"{seconds(e['remote_read_seconds'])} vs {seconds(e['naive_seconds'])}: **{wall:.2f}**",
         naive_cell,
         f"{e['queries']} queries, {millions(e['loaded_samples'])} samples loaded in {seconds(e['read_facts_seconds'])}"
         f" (the same PromQL replayed: {seconds(e['replay_seconds'])})",
-        " · ".join(f"{r:.2f}" for r in ratios) + f" ({days[-1]['steady_loaded']:,} / {days[-1]['steady_ingested']:,})",
-        f"{millions(first['catch_up_samples'])} ({seconds(first['catch_up_seconds'])})"
-        f" → {millions(last['catch_up_samples'])} ({seconds(last['catch_up_seconds'])})",
-        f"{millions(last['input_refresh_samples'])}"
-        f" ({s.get('revenue_series', s['cycle_series'] - s['cycle_nodes']):,} revenue series)",
-        f"{millions(largest)} (month close {millions(e['largest_request_samples'])},"
-        f" serve {millions(s['cycle_largest_request_samples'])})",
-        f"{seconds(s['metrics_seconds'])} vs {seconds(s['federate_seconds'])}: **{s['scrape_ratio']:.3f}**"
-        f" ({s['metrics_series']:,} series)",
-        f"**{s['rss_peak_mb']:.1f} MB** / {s['rss_steady_mb']:.1f} MB",
     ]
-    return cells, met
+    met = {"load": load <= 1.1, "wall": wall <= 1.0, "cycle": None, "scrape": None, "rss": None}
+    days = s.get("days")
+    if days:
+        first, last = days[0], days[-1]
+        ratios = [d["ratio"] for d in days]
+        largest = max(e["largest_request_samples"], s["cycle_largest_request_samples"])
+        met["cycle"] = max(ratios) <= 1.5
+        live_cells = [
+            " · ".join(f"{r:.2f}" for r in ratios) + f" ({last['steady_loaded']:,} / {last['steady_ingested']:,})",
+            f"{millions(first['catch_up_samples'])} ({seconds(first['catch_up_seconds'])})"
+            f" → {millions(last['catch_up_samples'])} ({seconds(last['catch_up_seconds'])})",
+            f"{millions(last['input_refresh_samples'])}"
+            f" ({s.get('revenue_series', s['cycle_series'] - s['cycle_nodes']):,} revenue series)",
+            f"{millions(largest)} (month close {millions(e['largest_request_samples'])},"
+            f" serve {millions(s['cycle_largest_request_samples'])})",
+        ]
+    else:
+        largest = e["largest_request_samples"]
+        live_cells = [NOT_RUN] * 3 + [f"{millions(largest)} (month close; serve {NOT_RUN})"]
+    met["limits"] = largest <= MAX_SAMPLES
+    if "rss_peak_mb" in s:
+        met["scrape"] = s["scrape_ratio"] <= 0.5
+        met["rss"] = s["rss_peak_mb"] <= RSS_TARGET_MB
+        scale_cells_ = [
+            f"{seconds(s['metrics_seconds'])} vs {seconds(s['federate_seconds'])}: **{s['scrape_ratio']:.3f}**"
+            f" ({s['metrics_series']:,} series)",
+            f"**{s['rss_peak_mb']:.1f} MB** / {s['rss_steady_mb']:.1f} MB",
+        ]
+    else:
+        scale_cells_ = [NOT_RUN] * 2
+    return month_cells + live_cells + scale_cells_, met
+
+
+def verdict(results):
+    """A target's verdict over the sizes that measured it."""
+    measured = [r for r in results if r is not None]
+    if not measured:
+        return "not measured"
+    return "met" if all(measured) else "**NOT met**"
 
 
 ROWS = [
@@ -115,7 +137,7 @@ def live_column(s):
     """The cells of LIVE_ROWS for one fleet size, and whether the target was met."""
     days = s.get("live_days")
     if not days:
-        return ["not recorded"] * len(LIVE_ROWS), {"live": False}
+        return [NOT_RUN] * len(LIVE_ROWS), {"live": None}
     last = days[-1]
     ratios = [d["ratio"] for d in days]
     def per(n):
@@ -136,14 +158,13 @@ def render(figures_dir, sizes):
     records = [(load(f"{figures_dir}/evaluate-{n}.json"), load(f"{figures_dir}/serve-{n}.json")) for n in sizes]
     cols = [column(e, s) for e, s in records]
     cols = [(c + lc, {**m, **lm}) for (c, m), (lc, lm) in zip(cols, (live_column(s) for _, s in records))]
-    days = " · ".join(str(d["day"]) for d in records[0][1]["days"])
+    days = next((" · ".join(str(d["day"]) for d in s["days"]) for _, s in records if s.get("days")), "")
     head = "| | " + " | ".join(f"{int(n):,} nodes" for n in sizes) + " | target |"
     lines = [head, "|---" * (len(sizes) + 2) + "|"]
     for i, (label, target, key) in enumerate(ROWS + LIVE_ROWS):
         cells = [c[0][i] for c in cols]
         if key is not None:
-            verdict = "met" if all(c[1][key] for c in cols) else "**NOT met**"
-            target = f"{target}: {verdict}"
+            target = f"{target}: {verdict([c[1].get(key) for c in cols])}"
         lines.append(f"| {label.format(days=days)} | " + " | ".join(cells) + f" | {target} |")
     version = command_line(["prometheus", "--version"]).split()
     prometheus = f"Prometheus {version[2]}" if len(version) > 2 else "Prometheus (version unknown)"
@@ -171,7 +192,7 @@ def scale_cells(s):
     out = []
     for suffix in ("", "_aggregate"):
         if f"rss_peak_mb{suffix}" not in s:
-            out.append(("not recorded", "not recorded"))
+            out.append((NOT_RUN, NOT_RUN))
             continue
         out.append((
             f"{seconds(s['metrics_seconds' + suffix])} vs {seconds(s['federate_seconds' + suffix])}:"
@@ -186,7 +207,7 @@ def scale_rows(figures_dir, records):
     the one-off 100,000-node run (FIGURES_DIR/scale-100000.json, part 2 of
     serve_cycle alone) when it was recorded."""
     lines = ["", "Without per-node series (`serve --metrics.per-node=false`), same runs:", "",
-             "| | " + " | ".join(f"{s['scrape_nodes']:,} nodes" for _, s in records) + " |",
+             "| | " + " | ".join(f"{e['nodes']:,} nodes" for e, _ in records) + " |",
              "|---" * (len(records) + 1) + "|"]
     cells = [scale_cells(s)[1] for _, s in records]
     lines.append("| **Scrape**: `GET /metrics` vs `GET /federate` | " + " | ".join(c[0] for c in cells) + " |")

@@ -133,3 +133,46 @@ fn readme_has_the_table_markers() {
     assert!(begin < end);
     assert!(readme[begin..end].contains("| | 500 nodes | 10,000 nodes | target |"), "the table of both sizes");
 }
+
+#[test]
+fn a_size_whose_serve_part_did_not_run_says_so_and_the_targets_are_judged_on_the_sizes_that_ran() {
+    // 10,000 nodes: the month close and serve's part 2 ran, part 1 (the live
+    // month, a long backfill) did not.
+    let mut partial = serve(10_000, 0.92, 58.0);
+    for key in ["days", "cycle_largest_request_samples", "cycle_nodes", "cycle_series"] {
+        partial.as_object_mut().unwrap().remove(key);
+    }
+    let (ok, readme, stderr) = render(&[
+        ("evaluate-500.json", evaluate(500, 2.17, 2.21, 1_500_000, 1.0)),
+        ("serve-500.json", serve(500, 0.91, 40.0)),
+        ("evaluate-10000.json", evaluate(10_000, 40.0, 44.0, 14_400_000, 1.002)),
+        ("serve-10000.json", partial),
+    ]);
+    assert!(ok, "{stderr}");
+    let live = row(&readme, "**Live cycle**");
+    assert!(live.contains("| 0.91 · 0.91 · 0.91 (500 / 550) | not run in this record |"), "{live}");
+    assert!(live.ends_with("≤ 1.5, flat: met |"), "judged on 500 nodes: {live}");
+    let rss = row(&readme, "**`serve` resident memory**");
+    assert!(rss.contains("**58.0 MB**"), "{rss}");
+    // A target nobody measured is not called met.
+    let (ok, readme, stderr) = render(&[
+        ("evaluate-500.json", evaluate(500, 2.17, 2.21, 1_500_000, 1.0)),
+        ("serve-500.json", {
+            let mut s = serve(500, 0.91, 40.0);
+            s.as_object_mut().unwrap().remove("days");
+            s
+        }),
+        ("evaluate-10000.json", evaluate(10_000, 40.0, 44.0, 14_400_000, 1.002)),
+        ("serve-10000.json", serve(10_000, 0.92, 58.0)),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(row(&readme, "**Live cycle**").ends_with("≤ 1.5, flat: met |"));
+    let (ok, readme, stderr) = render(&[
+        ("evaluate-500.json", evaluate(500, 2.17, 2.21, 1_500_000, 1.0)),
+        ("serve-500.json", json!({"bench": "serve_cycle"})),
+        ("evaluate-10000.json", evaluate(10_000, 40.0, 44.0, 14_400_000, 1.002)),
+        ("serve-10000.json", json!({"bench": "serve_cycle"})),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(row(&readme, "**Live cycle**").ends_with("≤ 1.5, flat: not measured |"), "{readme}");
+}
