@@ -410,8 +410,9 @@ fn serve_run(prometheus: &Prometheus, rules: &Path, port: u16, job: &str, extra:
 const MAX_SAMPLES: u64 = 50_000_000;
 const QUERY_TIMEOUT_SECONDS: f64 = 120.0;
 
-/// The requests of a month close's reading of one day (`read_facts`, the
-/// reading of `evaluate` and `close`) and what each cost Prometheus, from its
+/// The requests of a month close's reading of one day with the PromQL plan
+/// (`read_facts --source.protocol=promql`, the reading of `evaluate` and
+/// `close` on a server without remote read) and what each cost Prometheus, from its
 /// query log: samples loaded, samples held at once (`peakSamples`, which
 /// `--query.max-samples` bounds) and seconds. Every request of a month is
 /// one of these: the plan reads a month day by day (one
@@ -422,7 +423,13 @@ fn close_requests(prometheus: &Prometheus, rules: &Rules, record: &mut record::R
     let log = prometheus.query_log();
     let (_, _, offset) = logged_samples(&log, 0);
     let t = Instant::now();
-    let reading = block_on(fleet_incentives::source::read_facts(&prometheus.client(), rules, at(1, 0, 0), at(2, 0, 0)));
+    // The PromQL plan: these limits are PromQL's; remote read (the default
+    // where the server has it) streams chunks, with no sample limit.
+    let mut config = fleet_incentives::source::ClientConfig::new(prometheus.url());
+    config.stats = true;
+    config.protocol = fleet_incentives::source::Protocol::Promql;
+    let client = fleet_incentives::source::Client::new(config).unwrap();
+    let reading = block_on(fleet_incentives::source::read_facts(&client, rules, at(1, 0, 0), at(2, 0, 0)));
     let seconds = t.elapsed().as_secs_f64();
     let sent = reading.map(|r| r.queries.len().to_string()).unwrap_or_else(|e| format!("failed: {e}"));
     let f = std::fs::read_to_string(&log).unwrap();
