@@ -351,7 +351,7 @@ pub struct Check {
 }
 
 /// One payee's month: an operator or a partner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     pub id: String,
     pub name: String,

@@ -475,12 +475,7 @@ mod tests {
                 availability: Default::default(),
                 lines: vec![],
                 total: Decimal::ZERO,
-                promotion: None,
-                year_to_date: Default::default(),
-                ledger: Default::default(),
-                variables: Default::default(),
-                scores: vec![],
-                flags: vec![],
+                ..Default::default()
             };
             st.year_to_date.missing = missing.iter().map(|m| m.to_string()).collect();
             let mut o = String::new();

@@ -496,12 +496,7 @@ mod tests {
             availability: Default::default(),
             lines: vec![],
             total: rust_decimal::Decimal::ZERO,
-            promotion: None,
-            year_to_date: Default::default(),
-            ledger: Default::default(),
-            variables: Default::default(),
-            scores: vec![],
-            flags: vec![],
+            ..Default::default()
         };
         let m = Outgoing {
             key: format!("operator:{}", payee.id),

@@ -121,12 +121,7 @@ mod tests {
                 inputs: [("kim.partner_revenue".to_string(), "unknown".to_string())].into(),
             }],
             total: Decimal::ZERO,
-            promotion: None,
-            year_to_date: Default::default(),
-            ledger: Default::default(),
-            variables: Default::default(),
-            scores: vec![],
-            flags: vec![],
+            ..Default::default()
         };
         let warnings: Vec<String> = [
             "node node-1 of operator op-1 has no data in the window",
