@@ -29,7 +29,9 @@ mod self_metrics;
 #[cfg(test)]
 mod tests;
 
-pub use evaluation::{encode_evaluation, encode_evaluation_with, evaluation_registry, evaluation_registry_with};
+pub use evaluation::{
+    encode_evaluation, encode_evaluation_pieces, encode_evaluation_with, evaluation_registry, evaluation_registry_with,
+};
 pub use self_metrics::SelfMetrics;
 
 use chrono::{DateTime, Utc};
@@ -111,6 +113,36 @@ fn encode(registry: &Registry) -> String {
     let mut out = String::new();
     text::encode_registry(&mut out, registry).expect("writing to a String cannot fail");
     out
+}
+
+/// Size of the pieces of [`encode_pieces`].
+pub const PIECE_BYTES: usize = 64 << 10;
+
+/// Text written as pieces of about [`PIECE_BYTES`] (more for one longer
+/// write): growing never copies what was written, and no one allocation is
+/// the size of the whole.
+#[derive(Debug, Default)]
+struct Pieces(Vec<String>);
+
+impl std::fmt::Write for Pieces {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        match self.0.last_mut() {
+            Some(last) if last.len() + s.len() <= last.capacity() => last.push_str(s),
+            _ => {
+                let mut piece = String::with_capacity(PIECE_BYTES.max(s.len()));
+                piece.push_str(s);
+                self.0.push(piece);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`encode`] in pieces.
+fn encode_pieces(registry: &Registry) -> Vec<String> {
+    let mut out = Pieces::default();
+    text::encode_registry(&mut out, registry).expect("writing to pieces cannot fail");
+    out.0
 }
 
 /// The whole `/metrics` body: the evaluation's text (none before the first

@@ -333,14 +333,16 @@ async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, cycles: Cyc
             if let Some(ok) = outcome.acknowledgements {
                 shared.self_metrics.acknowledgement_source(ok);
             }
-            let text = crate::export::encode_evaluation_with(&outcome.evaluation, cycles.families);
-            shared.evaluation.store(Some(Arc::new(text)));
+            let window_end = outcome.evaluation.window_end;
+            let pieces = crate::export::encode_evaluation_pieces(&outcome.evaluation, cycles.families);
+            drop(outcome.evaluation);
+            shared.evaluation.store(Some(Arc::new(pieces.into_iter().map(bytes::Bytes::from).collect())));
             shared.self_metrics.evaluation_succeeded(started.elapsed(), Utc::now());
             if !shared.ready.swap(true, Ordering::SeqCst) {
-                tracing::info!(window_end = %outcome.evaluation.window_end, "first evaluation done: ready");
+                tracing::info!(window_end = %window_end, "first evaluation done: ready");
             }
             tracing::debug!(
-                window_end = %outcome.evaluation.window_end,
+                window_end = %window_end,
                 queries = outcome.queries.len(),
                 seconds = started.elapsed().as_secs_f64(),
                 "evaluated"

@@ -3,6 +3,7 @@
 
 use crate::export::SelfMetrics;
 use arc_swap::ArcSwapOption;
+use bytes::Bytes;
 use std::sync::atomic::AtomicBool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -14,8 +15,9 @@ pub enum Request {
 
 /// What the HTTP handlers share with the evaluator task.
 pub struct Shared {
-    /// The last good evaluation's metrics (without `# EOF`).
-    pub evaluation: ArcSwapOption<String>,
+    /// The last good evaluation's metrics (without `# EOF`), in the pieces
+    /// it was encoded in ([`crate::export::encode_evaluation_pieces`]).
+    pub evaluation: ArcSwapOption<Vec<Bytes>>,
     pub self_metrics: SelfMetrics,
     /// Set after the first successful evaluation.
     pub ready: AtomicBool,

@@ -12,6 +12,8 @@
 //!   or, for `serve`'s incremental refresh, over a window.
 //! - [`running`]: month-to-date running totals, read window by window
 //!   (`evaluate` reads one window, [`read_facts`], `serve` one per cycle).
+//! - [`window`]: one window read into a delta of the totals: raw, or per
+//!   day with PromQL or from a remote read, answers cut as they come.
 //! - [`incidents`]: the rules' incident sources (tickets, service outages,
 //!   firing alerts), read raw and kept as runs window by window.
 //! - [`samples`]: the slot model, raw samples → outages and counts (shared
@@ -41,10 +43,12 @@ pub mod redact;
 pub mod remote_read;
 pub mod running;
 pub mod samples;
+pub mod window;
 
 pub use answer::{QueryAnswer, QueryData, SourceError};
 pub use inputs::read_inputs;
 pub use prometheus::{Client, ClientConfig};
 pub use record::{Protocol, QueryKind, QueryRecord, Reading};
 pub use redact::redact_url;
-pub use running::{Delta, Running, read_facts, read_window};
+pub use running::{Running, read_facts, read_window};
+pub use window::Delta;

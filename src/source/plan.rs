@@ -288,18 +288,21 @@ pub(super) fn count_jobs(purpose: &str, up: &str, windows: &[Window], window: fn
         .collect()
 }
 
-/// The answers of [`count_jobs`] as `(window index, node, count, labels)`.
+/// The answers of (some of) [`count_jobs`] as `(window, node, count or sum, labels)`.
 pub(super) fn parse_counts(
     jobs: &[Job],
     answers: Vec<QueryAnswer>,
     node_label: &str,
-) -> Result<Vec<(usize, String, Count, Labels)>, SourceError> {
+) -> Result<Vec<(CountWindow, String, Count, Labels)>, SourceError> {
     let mut out = vec![];
-    for (k, (job, answer)) in jobs.iter().zip(answers).enumerate() {
+    for (job, answer) in jobs.iter().zip(answers) {
+        let Ask::Count { window, sum } = job.ask else {
+            return Err(decode_error(&job.query, "not a count query of the plan".to_string()));
+        };
         for (labels, v) in vector(&job.query, answer)? {
             let node = node_of(&job.query, &labels, node_label)?.to_string();
-            let c = if k % 2 == 0 { Count { count: v, sum: 0.0 } } else { Count { count: 0.0, sum: v } };
-            out.push((k / 2, node, c, labels));
+            let c = if sum { Count { count: 0.0, sum: v } } else { Count { count: v, sum: 0.0 } };
+            out.push((window, node, c, labels));
         }
     }
     Ok(out)

@@ -2,16 +2,17 @@
 //! of remote read as they stream in, series by series: per series, the
 //! sample count and sum of every chunk (day) and maintenance window, and the
 //! samples of the chunks [`Keep`] says a raw query may ask for. Memory stays
-//! bounded: one series' samples at a time, plus the kept chunks.
+//! bounded: one series' samples at a time, plus the kept chunks, as
+//! [`Runs`] (a day of a regular series is a few runs).
 //!
 //! [`Digest::answer`] then gives the answer Prometheus would have given to
 //! a query of the plan ([`Ask`]), in its own shape: a vector of
 //! `count_over_time`/`sum_over_time` (labels without `__name__`, at the
 //! query's time), or the matrix of a raw range selector (all labels).
 
+use super::runs::Runs;
 use crate::source::answer::{Labels, MatrixSeries, QueryAnswer, QueryData, VectorSample};
 use crate::source::plan::{Ask, Count, CountWindow, Window};
-use crate::source::samples::Sample;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,7 +92,7 @@ impl Windows {
 struct SeriesDigest {
     chunks: Vec<Count>,
     maintenance: Vec<Count>,
-    kept: BTreeMap<usize, Vec<Sample>>,
+    kept: BTreeMap<usize, Runs>,
 }
 
 /// Every series of a selector over a window.
@@ -131,8 +132,13 @@ impl Digest {
             let slice = &samples[a..b];
             entry.chunks[i] += count(slice);
             if w.keep.wants(entry.chunks[i]) {
-                let at = |t| DateTime::from_timestamp_millis(t).expect("a sample time in range");
-                entry.kept.entry(i).or_default().extend(slice.iter().map(|&(t, v)| (at(t), v)));
+                let runs: Runs = slice.iter().copied().collect();
+                match entry.kept.get_mut(&i) {
+                    Some(k) => k.merge(&runs),
+                    None => {
+                        entry.kept.insert(i, runs);
+                    }
+                }
             }
         }
         for (m, window) in w.maintenance.iter().enumerate() {
@@ -158,10 +164,8 @@ impl Digest {
                     for (a, b) in s.maintenance.iter_mut().zip(o.maintenance) {
                         *a += b;
                     }
-                    for (i, mut k) in o.kept {
-                        let e = s.kept.entry(i).or_default();
-                        e.append(&mut k);
-                        e.sort_by_key(|(t, _)| *t);
+                    for (i, k) in o.kept {
+                        s.kept.entry(i).or_default().merge(&k);
                     }
                 }
             }
@@ -212,12 +216,15 @@ impl Digest {
                     let mut samples = vec![];
                     for i in *first..=*last {
                         match s.kept.get(&i) {
-                            Some(k) => samples.extend_from_slice(k),
+                            Some(k) => {
+                                samples.extend(k.samples().filter(|(t, _)| lo < *t && *t <= hi).map(|(t, v)| {
+                                    (DateTime::from_timestamp_millis(t).expect("a sample time in range"), v)
+                                }))
+                            }
                             None if s.chunks[i].count > 0.0 => return None,
                             None => {}
                         }
                     }
-                    samples.retain(|(t, _)| lo < t.timestamp_millis() && t.timestamp_millis() <= hi);
                     if !samples.is_empty() {
                         m.push(MatrixSeries { labels: labels.clone(), samples });
                     }

@@ -6,6 +6,8 @@
 //! - [`stream`]: the request and the framed, checksummed response.
 //! - [`digest`]: the samples, series by series, turned into what the PromQL
 //!   plan needs, and the answers its queries would have had.
+//! - [`runs`]: the samples a digest keeps, as runs of one value at a
+//!   regular interval.
 //!
 //! [`read`] cuts the window into a few pieces of whole chunks (days), reads
 //! them [`PIECES`] at a time and merges their digests. [`answer_all`]
@@ -20,6 +22,7 @@
 
 pub mod digest;
 pub mod proto;
+pub mod runs;
 pub mod stream;
 pub mod xor;
 
