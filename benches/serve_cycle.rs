@@ -389,7 +389,10 @@ fn serve_run(prometheus: &Prometheus, rules: &Path, port: u16, job: &str, extra:
     std::thread::sleep(StdDuration::from_secs(12));
     let pid = serve.id();
     let (peak, now) = (proc_kib(pid, "VmHWM:") as f64 / 1024.0, proc_kib(pid, "VmRSS:") as f64 / 1024.0);
-    println!("  serve RSS: peak {peak:.1} MB, now {now:.1} MB");
+    let (anon, file) = (proc_kib(pid, "RssAnon:") as f64 / 1024.0, proc_kib(pid, "RssFile:") as f64 / 1024.0);
+    println!(
+        "  serve RSS: peak {peak:.1} MB, now {now:.1} MB ({anon:.1} MB anonymous, {file:.1} MB of files: the binary's pages)"
+    );
     // SIGTERM, so that a wrapping tool writes its output.
     let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
     let _ = serve.wait();

@@ -5,13 +5,13 @@ mod builder;
 mod classes;
 mod nodes;
 
-use super::{Families, PREFIX, encode_pieces, holds, leakage, scores, unix};
+use super::{Families, holds, leakage, scores, unix};
 use crate::evaluation::{ADJUSTMENT, Evaluation, LineStatus, Statement};
 use crate::money::to_f64;
 use builder::{Builder, coverage, uptime};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::info::Info;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::Unit;
 use std::fmt::Debug;
 
 // Label sets: the fields are the contract's label names, encoded in field order.
@@ -123,20 +123,17 @@ pub(super) fn status_name(s: LineStatus) -> &'static str {
 
 const STATUSES: [LineStatus; 4] = [LineStatus::Paid, LineStatus::NotMet, LineStatus::Withheld, LineStatus::Error];
 
-/// Every evaluation metric of the contract, from one evaluation, in a fresh
-/// registry (prefix [`PREFIX`]).
-pub fn evaluation_registry(eval: &Evaluation) -> Registry {
-    evaluation_registry_with(eval, Families::default())
-}
-
-/// [`evaluation_registry`] with the families `families` asks for.
-pub fn evaluation_registry_with(eval: &Evaluation, families: Families) -> Registry {
-    let mut b = Builder(Registry::with_prefix(PREFIX));
+/// Every evaluation metric of the contract (those `families` asks for),
+/// from one evaluation, as consecutive pieces of its text (prefix
+/// [`PREFIX`], without `# EOF`): fresh each time, so payees and nodes that
+/// left the evaluation leave the text too.
+fn encode(eval: &Evaluation, families: Families) -> Vec<String> {
+    let mut b = Builder::new();
     let seconds = || Some(Unit::Seconds);
     let ratio = || Some(Unit::Other("ratio".into()));
     let currency = &eval.currency;
 
-    b.0.register(
+    b.registry().register(
         "period",
         "The pay period being evaluated",
         Info::new(PeriodLabels {
@@ -145,7 +142,7 @@ pub fn evaluation_registry_with(eval: &Evaluation, families: Families) -> Regist
             programme: eval.programme.clone(),
         }),
     );
-    b.0.register(
+    b.registry().register(
         "rules",
         "The rules in force: SHA-256 of the rule files",
         Info::new(RulesLabels { sha256: eval.rules_sha256.clone(), programme: eval.programme.clone() }),
@@ -388,8 +385,8 @@ pub fn evaluation_registry_with(eval: &Evaluation, families: Families) -> Regist
         &per_payee,
         |s| money(s.ledger.written_off),
     );
-    holds::register_families(&mut b.0, eval);
-    scores::register_families(&mut b.0, eval);
+    holds::register_families(b.registry(), eval);
+    scores::register_families(b.registry(), eval);
     b.gauge(
         "payee_year_to_date_amount",
         "Sum of the payee's pay this calendar year, this period included (absent while a month of the year is not closed)",
@@ -491,11 +488,11 @@ pub fn evaluation_registry_with(eval: &Evaluation, families: Families) -> Regist
         None,
         leakage::paid(leak, currency),
     );
-    b.0
+    b.finish()
 }
 
-/// The OpenMetrics text of [`evaluation_registry`], without `# EOF`: encode it
-/// once per evaluation and serve the string through [`exposition`](super::exposition).
+/// The OpenMetrics text of one evaluation, without `# EOF`: encode it once
+/// per evaluation and serve the string through [`exposition`](super::exposition).
 pub fn encode_evaluation(eval: &Evaluation) -> String {
     encode_evaluation_with(eval, Families::default())
 }
@@ -510,5 +507,5 @@ pub fn encode_evaluation_with(eval: &Evaluation, families: Families) -> String {
 /// other: the text of 10,000 nodes (some 6 MB) is never copied to grow, nor
 /// per scrape.
 pub fn encode_evaluation_pieces(eval: &Evaluation, families: Families) -> Vec<String> {
-    encode_pieces(&evaluation_registry_with(eval, families))
+    encode(eval, families)
 }

@@ -3,10 +3,11 @@
 //! types and labels are the metrics contract (README, "Metrics reference");
 //! dashboards and alert rules are written against them.
 //!
-//! - `evaluation.rs`: [`evaluation_registry`] builds a fresh [`Registry`] from
-//!   one evaluation, so payees and nodes that leave the evaluation leave
-//!   `/metrics` too; [`encode_evaluation`] is its text, encoded once per
-//!   evaluation and then served as bytes.
+//! - `evaluation.rs`: [`encode_evaluation`] writes one evaluation's
+//!   families, fresh each time, so payees and nodes that leave the
+//!   evaluation leave `/metrics` too; encoded once per evaluation, family by
+//!   family ([`encode_evaluation_pieces`]: only one family's label sets held
+//!   at once), and then served as bytes.
 //! - `self_metrics.rs`: [`SelfMetrics`] is long-lived and updated in place by
 //!   the server.
 //! - `leakage.rs`: the leakage families' label sets and samples
@@ -29,9 +30,7 @@ mod self_metrics;
 #[cfg(test)]
 mod tests;
 
-pub use evaluation::{
-    encode_evaluation, encode_evaluation_pieces, encode_evaluation_with, evaluation_registry, evaluation_registry_with,
-};
+pub use evaluation::{encode_evaluation, encode_evaluation_pieces, encode_evaluation_with};
 pub use self_metrics::SelfMetrics;
 
 use chrono::{DateTime, Utc};
@@ -122,7 +121,7 @@ pub const PIECE_BYTES: usize = 64 << 10;
 /// write): growing never copies what was written, and no one allocation is
 /// the size of the whole.
 #[derive(Debug, Default)]
-struct Pieces(Vec<String>);
+pub(super) struct Pieces(pub(super) Vec<String>);
 
 impl std::fmt::Write for Pieces {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
@@ -136,13 +135,6 @@ impl std::fmt::Write for Pieces {
         }
         Ok(())
     }
-}
-
-/// [`encode`] in pieces.
-fn encode_pieces(registry: &Registry) -> Vec<String> {
-    let mut out = Pieces::default();
-    text::encode_registry(&mut out, registry).expect("writing to pieces cannot fail");
-    out.0
 }
 
 /// The whole `/metrics` body: the evaluation's text (none before the first

@@ -3,8 +3,9 @@
 //! and its `nodes` family).
 
 use crate::evaluation::Availability;
-use crate::export::{Labels, Samples, register};
+use crate::export::{Labels, PREFIX, Pieces, Samples, register};
 use crate::money::to_f64;
+use prometheus_client::encoding::text;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -18,11 +19,40 @@ pub(in crate::export) fn coverage(a: &Availability) -> Option<f64> {
     Some(to_f64(a.coverage))
 }
 
-/// Registers gauge families under [`crate::export::PREFIX`]; `name` is without the unit
+/// Registers gauge families under [`PREFIX`]; `name` is without the unit
 /// suffix, which the registry appends (`node_down` + seconds).
-pub(in crate::export) struct Builder(pub(in crate::export) Registry);
+///
+/// Each family is encoded as soon as it is registered and then dropped
+/// (the text of registries encoded one after the other is that of one
+/// registry holding them all): only one family's label sets are held at
+/// once, not the whole evaluation's.
+pub(in crate::export) struct Builder {
+    registry: Registry,
+    text: Pieces,
+}
 
 impl Builder {
+    pub(in crate::export) fn new() -> Self {
+        Builder { registry: Registry::with_prefix(PREFIX), text: Pieces::default() }
+    }
+
+    /// Register families directly (encoded at the next family or at [`Builder::finish`]).
+    pub(in crate::export) fn registry(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Encode what is registered and start an empty registry.
+    fn flush(&mut self) {
+        let registry = std::mem::replace(&mut self.registry, Registry::with_prefix(PREFIX));
+        text::encode_registry(&mut self.text, &registry).expect("writing to pieces cannot fail");
+    }
+
+    /// The text of every family, in the order registered.
+    pub(in crate::export) fn finish(mut self) -> Vec<String> {
+        self.flush();
+        self.text.0
+    }
+
     pub(in crate::export) fn gauge<S: Labels>(
         &mut self,
         name: &str,
@@ -30,7 +60,8 @@ impl Builder {
         unit: Option<Unit>,
         samples: Vec<(S, f64)>,
     ) {
-        register(&mut self.0, name, help, unit, Samples(samples));
+        register(&mut self.registry, name, help, unit, Samples(samples));
+        self.flush();
     }
 
     /// A gauge family over labelled rows: one sample, in the rows' order, for
@@ -54,7 +85,7 @@ impl Builder {
     /// An unlabelled gauge; `None` leaves the family out.
     pub(in crate::export) fn scalar(&mut self, name: &str, help: &str, unit: Option<Unit>, value: Option<f64>) {
         if let Some(v) = value {
-            register(&mut self.0, name, help, unit, ConstGauge::new(v));
+            register(&mut self.registry, name, help, unit, ConstGauge::new(v));
         }
     }
 }
