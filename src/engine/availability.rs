@@ -79,7 +79,8 @@ pub(crate) fn resolve_nodes(
             }
         }
     }
-    let op_spec = |id: &str| rules.operators.iter().find(|o| o.id.value == id);
+    let by_id: BTreeMap<&str, &_> = rules.operators.iter().map(|o| (o.id.value.as_str(), o)).collect();
+    let op_spec = |id: &str| by_id.get(id).copied();
     let has_roster = |id: &str| op_spec(id).is_some_and(|o| !o.nodes.is_empty() || o.region.is_some());
 
     let mut out = BTreeMap::new();

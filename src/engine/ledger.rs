@@ -133,8 +133,10 @@ pub(crate) fn settle_all(
     partners: &mut [Statement],
 ) -> Option<Decimal> {
     let mut payable = Some(zero(rules));
+    let operator_first: BTreeMap<&str, _> =
+        rules.operators.iter().map(|o| (o.id.value.as_str(), Active::new(o.start, o.end).from)).collect();
     for s in operators.iter_mut() {
-        let first = rules.operators.iter().find(|o| o.id.value == s.id).map(|o| Active::new(o.start, o.end).from);
+        let first = operator_first.get(s.id.as_str()).copied();
         settle_payee(rules, history, period, months::operators, s, first);
         payable = payable.zip(s.ledger.payable).map(|(a, b)| a + b);
     }

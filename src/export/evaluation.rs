@@ -124,11 +124,13 @@ pub(super) fn status_name(s: LineStatus) -> &'static str {
 const STATUSES: [LineStatus; 4] = [LineStatus::Paid, LineStatus::NotMet, LineStatus::Withheld, LineStatus::Error];
 
 /// Every evaluation metric of the contract (those `families` asks for),
-/// from one evaluation, as consecutive pieces of its text (prefix
-/// [`PREFIX`], without `# EOF`): fresh each time, so payees and nodes that
-/// left the evaluation leave the text too.
-fn encode(eval: &Evaluation, families: Families) -> Vec<String> {
-    let mut b = Builder::new();
+/// from one evaluation, written to `out` (prefix [`PREFIX`](super::PREFIX),
+/// without `# EOF`): fresh each time, so payees and nodes that left the
+/// evaluation leave the text too. Each family is written as soon as it is
+/// built, so only one family's label sets are held at once; `serve` writes
+/// into a compressing writer, so the whole text is never held either.
+pub fn encode_evaluation_to(eval: &Evaluation, families: Families, out: &mut dyn std::fmt::Write) {
+    let mut b = Builder::new(out);
     let seconds = || Some(Unit::Seconds);
     let ratio = || Some(Unit::Other("ratio".into()));
     let currency = &eval.currency;
@@ -488,7 +490,7 @@ fn encode(eval: &Evaluation, families: Families) -> Vec<String> {
         None,
         leakage::paid(leak, currency),
     );
-    b.finish()
+    b.finish();
 }
 
 /// The OpenMetrics text of one evaluation, without `# EOF`: encode it once
@@ -499,13 +501,7 @@ pub fn encode_evaluation(eval: &Evaluation) -> String {
 
 /// [`encode_evaluation`] with the families `families` asks for.
 pub fn encode_evaluation_with(eval: &Evaluation, families: Families) -> String {
-    encode_evaluation_pieces(eval, families).concat()
-}
-
-/// [`encode_evaluation_with`] as consecutive pieces of about
-/// [`PIECE_BYTES`](super::PIECE_BYTES), which `serve` sends one after the
-/// other: the text of 10,000 nodes (some 6 MB) is never copied to grow, nor
-/// per scrape.
-pub fn encode_evaluation_pieces(eval: &Evaluation, families: Families) -> Vec<String> {
-    encode(eval, families)
+    let mut out = String::new();
+    encode_evaluation_to(eval, families, &mut out);
+    out
 }

@@ -6,8 +6,8 @@
 //! - `evaluation.rs`: [`encode_evaluation`] writes one evaluation's
 //!   families, fresh each time, so payees and nodes that leave the
 //!   evaluation leave `/metrics` too; encoded once per evaluation, family by
-//!   family ([`encode_evaluation_pieces`]: only one family's label sets held
-//!   at once), and then served as bytes.
+//!   family into any writer ([`encode_evaluation_to`]: only one family's
+//!   label sets held at once), and then served as bytes.
 //! - `self_metrics.rs`: [`SelfMetrics`] is long-lived and updated in place by
 //!   the server.
 //! - `leakage.rs`: the leakage families' label sets and samples
@@ -30,7 +30,7 @@ mod self_metrics;
 #[cfg(test)]
 mod tests;
 
-pub use evaluation::{encode_evaluation, encode_evaluation_pieces, encode_evaluation_with};
+pub use evaluation::{encode_evaluation, encode_evaluation_to, encode_evaluation_with};
 pub use self_metrics::SelfMetrics;
 
 use chrono::{DateTime, Utc};
@@ -112,29 +112,6 @@ fn encode(registry: &Registry) -> String {
     let mut out = String::new();
     text::encode_registry(&mut out, registry).expect("writing to a String cannot fail");
     out
-}
-
-/// Size of the pieces of [`encode_pieces`].
-pub const PIECE_BYTES: usize = 64 << 10;
-
-/// Text written as pieces of about [`PIECE_BYTES`] (more for one longer
-/// write): growing never copies what was written, and no one allocation is
-/// the size of the whole.
-#[derive(Debug, Default)]
-pub(super) struct Pieces(pub(super) Vec<String>);
-
-impl std::fmt::Write for Pieces {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        match self.0.last_mut() {
-            Some(last) if last.len() + s.len() <= last.capacity() => last.push_str(s),
-            _ => {
-                let mut piece = String::with_capacity(PIECE_BYTES.max(s.len()));
-                piece.push_str(s);
-                self.0.push(piece);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The whole `/metrics` body: the evaluation's text (none before the first

@@ -7,16 +7,15 @@
 //! | `/-/ready` | GET | 200 after the first successful evaluation, else 503 |
 //! | `/-/reload` | POST, PUT | reload the rules: 200, or 500 with the errors; 403 without `--web.enable-lifecycle` |
 
+use super::body;
 use super::state::{Request, Shared};
 use crate::export;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::oneshot;
@@ -35,51 +34,20 @@ async fn index() -> impl IntoResponse {
     "fleet-incentives serve\n\n/metrics     month-to-date results and self-metrics (OpenMetrics)\n/-/healthy   liveness\n/-/ready     readiness (after the first evaluation)\n/-/reload    POST: reload the rules (needs --web.enable-lifecycle)\n"
 }
 
-/// The evaluation's pieces as they are (shared, not copied), then the
-/// self-metrics and `# EOF` ([`export::exposition`] without an evaluation).
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let mut pieces: VecDeque<Bytes> =
-        shared.evaluation.load_full().map(|e| e.iter().cloned().collect()).unwrap_or_default();
-    pieces.push_back(Bytes::from(export::exposition(None, &shared.self_metrics)));
-    ([(header::CONTENT_TYPE, export::CONTENT_TYPE)], Body::new(Pieces::new(pieces))).into_response()
-}
-
-/// A body of pieces sent one after the other, its length known up front
-/// (a `Content-Length`, as for one buffer).
-struct Pieces {
-    pieces: VecDeque<Bytes>,
-    left: u64,
-}
-
-impl Pieces {
-    fn new(pieces: VecDeque<Bytes>) -> Self {
-        let left = pieces.iter().map(|p| p.len() as u64).sum();
-        Pieces { pieces, left }
+/// The evaluation's text as kept (shared, not copied; decompressed on the
+/// way for a scraper that does not accept gzip), then the self-metrics and
+/// `# EOF` ([`export::exposition`] without an evaluation).
+async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let gzip = headers.get_all(header::ACCEPT_ENCODING).iter().any(|v| v.to_str().is_ok_and(body::accepts_gzip));
+    let evaluation = shared.evaluation.load_full();
+    let tail = export::exposition(None, &shared.self_metrics);
+    let body = Body::new(body::body(evaluation.as_deref(), tail, gzip));
+    let mut response = ([(header::CONTENT_TYPE, export::CONTENT_TYPE)], body).into_response();
+    if gzip {
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-}
-
-impl http_body::Body for Pieces {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let next = self.pieces.pop_front();
-        if let Some(p) = &next {
-            self.left -= p.len() as u64;
-        }
-        std::task::Poll::Ready(next.map(|p| Ok(http_body::Frame::data(p))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.pieces.is_empty()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.left)
-    }
+    response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
 }
 
 async fn ready(State(shared): State<Arc<Shared>>) -> Response {

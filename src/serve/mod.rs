@@ -1,5 +1,7 @@
 //! `fleet-incentives serve`: the live exporter.
 //!
+//! - [`body`]: the `/metrics` body: the evaluation's text kept gzipped,
+//!   sent compressed or not.
 //! - [`cycle`]: the evaluator: running totals, one small read per cycle,
 //!   reload, month rollover.
 //! - [`inputs`]: the inputs' refresh: additive ones window by window.
@@ -12,11 +14,12 @@
 //! One task owns the evaluator and runs a cycle every
 //! `--evaluation-interval`; reload requests (HTTP or SIGHUP) reach it over a
 //! channel, so a reload never runs in the middle of a cycle. Each successful
-//! cycle encodes its evaluation once ([`crate::export::encode_evaluation`],
-//! a fresh registry) and swaps the text in atomically: a scrape sees one
+//! cycle encodes its evaluation once ([`crate::export::encode_evaluation_to`],
+//! fresh families, into [`body::Writer`]) and swaps the text in atomically: a scrape sees one
 //! whole cycle, and payees or nodes that left are gone. A failed cycle swaps
 //! nothing: the last good results stay, and the self-metrics say how stale.
 
+pub mod body;
 pub mod cycle;
 pub mod http;
 pub mod inputs;
@@ -334,9 +337,10 @@ async fn run_cycle_inner(evaluator: &mut Evaluator, shared: &Shared, cycles: Cyc
                 shared.self_metrics.acknowledgement_source(ok);
             }
             let window_end = outcome.evaluation.window_end;
-            let pieces = crate::export::encode_evaluation_pieces(&outcome.evaluation, cycles.families);
+            let mut text = body::Writer::default();
+            crate::export::encode_evaluation_to(&outcome.evaluation, cycles.families, &mut text);
             drop(outcome.evaluation);
-            shared.evaluation.store(Some(Arc::new(pieces.into_iter().map(bytes::Bytes::from).collect())));
+            shared.evaluation.store(Some(Arc::new(text.finish())));
             shared.self_metrics.evaluation_succeeded(started.elapsed(), Utc::now());
             if !shared.ready.swap(true, Ordering::SeqCst) {
                 tracing::info!(window_end = %window_end, "first evaluation done: ready");

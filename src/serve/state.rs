@@ -1,9 +1,9 @@
 //! What the HTTP handlers share with the evaluator task, and the requests
 //! they send it.
 
+use super::body::Text;
 use crate::export::SelfMetrics;
 use arc_swap::ArcSwapOption;
-use bytes::Bytes;
 use std::sync::atomic::AtomicBool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,9 +15,8 @@ pub enum Request {
 
 /// What the HTTP handlers share with the evaluator task.
 pub struct Shared {
-    /// The last good evaluation's metrics (without `# EOF`), in the pieces
-    /// it was encoded in ([`crate::export::encode_evaluation_pieces`]).
-    pub evaluation: ArcSwapOption<Vec<Bytes>>,
+    /// The last good evaluation's metrics (without `# EOF`), compressed.
+    pub evaluation: ArcSwapOption<Text>,
     pub self_metrics: SelfMetrics,
     /// Set after the first successful evaluation.
     pub ready: AtomicBool,

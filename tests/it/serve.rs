@@ -133,6 +133,54 @@ fn month_to_date_from_serve_equals_evaluate_and_prometheus_ingests_every_metric(
     assert!(targets.contains("\"health\":\"up\""), "the scrape is healthy: {targets}");
 }
 
+/// `GET /metrics` with `Accept-Encoding: gzip`: status line and headers, and
+/// the body as sent.
+fn get_gzip(port: u16) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
+    let mut raw = vec![];
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header end");
+    (String::from_utf8_lossy(&raw[..split]).to_lowercase(), raw[split + 4..].to_vec())
+}
+
+/// The evaluation's part of a `/metrics` body (the self-metrics follow it,
+/// build info first).
+fn evaluation_text(body: &str) -> String {
+    let own = body.find("# HELP fleet_incentives_build ").expect("self-metrics in the body");
+    body[..own].to_string()
+}
+
+#[test]
+fn metrics_are_sent_gzipped_to_a_scraper_that_asks_and_as_text_to_one_that_does_not() {
+    let (_dir, prom) = prometheus(common::free_port());
+    let mut serve =
+        Serve::start(common::free_port(), &prom.url, Path::new("rules"), &["--clock.start=2026-10-08T14:10:00Z"]);
+    serve.wait_ready();
+    // A cycle a second: the two requests are taken until they see the same one.
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    let (plain, head, gzipped, text) = loop {
+        let (status, plain) = serve.get("/metrics");
+        assert_eq!(status, 200);
+        let (head, gzipped) = get_gzip(serve.port);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gzipped[..]), &mut text)
+            .unwrap_or_else(|e| panic!("not gzip ({e}): {head}"));
+        if window_end(&plain).is_some() && window_end(&plain) == window_end(&text) {
+            break (plain, head, gzipped, text);
+        }
+        assert!(Instant::now() < deadline, "no two answers of one evaluation");
+    };
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let length = format!("content-length: {}", gzipped.len());
+    assert!(head.contains(&length), "the length sent is the body's: {head}");
+    assert!(text.ends_with("# EOF\n"), "one whole exposition");
+    assert!(plain.contains("fleet_incentives_pay_line_amount"), "{plain}");
+    assert_eq!(evaluation_text(&text), evaluation_text(&plain), "the same evaluation, compressed or not");
+    assert!(gzipped.len() * 4 < text.len(), "compressed: {} of {} bytes", gzipped.len(), text.len());
+}
+
 /// A rules dir copy that tests may break.
 fn rules_copy() -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix("fleet-serve-rules-").tempdir().unwrap();
@@ -380,18 +428,13 @@ fn two_replicas_serve_identical_month_to_date() {
     let mut b = Serve::start(common::free_port(), &prom.url, Path::new("rules"), &flags);
     a.wait_ready();
     b.wait_ready();
-    // The body is the evaluation's text, then the self-metrics (build info first).
-    let evaluation = |body: &str| -> String {
-        let own = body.find("# HELP fleet_incentives_build ").expect("self-metrics in the body");
-        body[..own].to_string()
-    };
     let (mut seen_a, mut seen_b) = (BTreeMap::new(), BTreeMap::new());
     let deadline = Instant::now() + StdDuration::from_secs(30);
     let end = loop {
         for (serve, seen) in [(&a, &mut seen_a), (&b, &mut seen_b)] {
             let body = serve.get("/metrics").1;
             if let Some(end) = window_end(&body) {
-                seen.insert(end, evaluation(&body));
+                seen.insert(end, evaluation_text(&body));
             }
         }
         if let Some(end) = seen_a.keys().find(|k| seen_b.contains_key(*k)) {

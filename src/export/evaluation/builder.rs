@@ -3,7 +3,7 @@
 //! and its `nodes` family).
 
 use crate::evaluation::Availability;
-use crate::export::{Labels, PREFIX, Pieces, Samples, register};
+use crate::export::{Labels, PREFIX, Samples, register};
 use crate::money::to_f64;
 use prometheus_client::encoding::text;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -26,14 +26,14 @@ pub(in crate::export) fn coverage(a: &Availability) -> Option<f64> {
 /// (the text of registries encoded one after the other is that of one
 /// registry holding them all): only one family's label sets are held at
 /// once, not the whole evaluation's.
-pub(in crate::export) struct Builder {
+pub(in crate::export) struct Builder<'a> {
     registry: Registry,
-    text: Pieces,
+    out: &'a mut dyn std::fmt::Write,
 }
 
-impl Builder {
-    pub(in crate::export) fn new() -> Self {
-        Builder { registry: Registry::with_prefix(PREFIX), text: Pieces::default() }
+impl<'a> Builder<'a> {
+    pub(in crate::export) fn new(out: &'a mut dyn std::fmt::Write) -> Self {
+        Builder { registry: Registry::with_prefix(PREFIX), out }
     }
 
     /// Register families directly (encoded at the next family or at [`Builder::finish`]).
@@ -44,13 +44,13 @@ impl Builder {
     /// Encode what is registered and start an empty registry.
     fn flush(&mut self) {
         let registry = std::mem::replace(&mut self.registry, Registry::with_prefix(PREFIX));
-        text::encode_registry(&mut self.text, &registry).expect("writing to pieces cannot fail");
+        // The writers used (a String, serve's compressing writer) cannot fail.
+        text::encode_registry(&mut self.out, &registry).expect("the text writer failed");
     }
 
-    /// The text of every family, in the order registered.
-    pub(in crate::export) fn finish(mut self) -> Vec<String> {
+    /// Encode the families registered last.
+    pub(in crate::export) fn finish(mut self) {
         self.flush();
-        self.text.0
     }
 
     pub(in crate::export) fn gauge<S: Labels>(
