@@ -40,7 +40,8 @@ pub const RAW_WINDOW_MAX_SAMPLES: u64 = 2_000_000;
 pub struct Delta {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    /// Per node: the window's count (all samples), the part inside maintenance windows, and labels.
+    /// Per node: the window's count (all samples), the part inside
+    /// maintenance windows, and its labels the totals keep ([`kept_labels`]).
     pub(super) counts: BTreeMap<String, (Count, Count, Labels)>,
     /// Per node: down samples read (raw), and whether no sample of the window came after them.
     pub(super) down: BTreeMap<String, (Vec<Sample>, bool)>,
@@ -53,8 +54,8 @@ pub struct Delta {
     pub(super) reported: incidents::Read,
 }
 
-/// Read the window `(w.0, w.1]`: raw when it is short and `known_nodes`
-/// (the nodes seen so far) times its slots is small, else per day.
+/// Read `(from, to]`: raw when it is short and `known_nodes` (the nodes
+/// seen so far) times its slots is small, else per day.
 pub(super) async fn read(
     client: &Client,
     rules: &Rules,
