@@ -27,7 +27,7 @@ use super::plan::Count;
 use super::prometheus::Client;
 use super::record::{QueryRecord, Reading};
 use super::samples::{self, Sample};
-use super::window::{self, Delta};
+use super::window::{self, Delta, NodeLabels};
 use crate::facts::{Facts, InputFacts, Interval, NodeFacts, Outage};
 use crate::rules::Rules;
 use chrono::{DateTime, Duration, Utc};
@@ -89,11 +89,7 @@ impl Track {
 struct NodeRun {
     total: Count,
     maintenance: Count,
-    /// The values of the rules' operator and region labels (all that
-    /// [`Running::facts`] reads of a node's labels: its others would cost
-    /// memory for every node all month).
-    operator: Option<String>,
-    region: Option<String>,
+    labels: NodeLabels,
     down: Track,
 }
 
@@ -103,9 +99,6 @@ pub struct Running {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     step: i64,
-    /// The rules' operator and region labels.
-    operator_label: Option<String>,
-    region_label: Option<String>,
     nodes: BTreeMap<String, NodeRun>,
     degraded: BTreeMap<String, Track>,
     /// The incidents of the rules' `incident_sources`.
@@ -119,8 +112,6 @@ impl Running {
             start,
             end: start,
             step: rules.source.step.seconds(),
-            operator_label: rules.source.operator_label.clone(),
-            region_label: rules.source.region_label.clone(),
             nodes: BTreeMap::new(),
             degraded: BTreeMap::new(),
             reported: incidents::Reported::default(),
@@ -138,15 +129,13 @@ impl Running {
         let (start, end, step) = (self.start, delta.to, self.step);
         let Delta { counts, down, degraded, degraded_seen, reported, .. } = delta;
         self.reported.apply(reported);
-        for (node, (count, maint, labels)) in counts {
-            let closes = count.count > 0.0 && !down.contains_key(&node);
+        for (node, counts) in counts {
+            let closes = counts.total.count > 0.0 && !down.contains_key(&node);
             let n = self.nodes.entry(node).or_default();
-            n.total += count;
-            n.maintenance += maint;
-            if !labels.is_empty() {
-                let value = |name: &Option<String>| name.as_ref().and_then(|k| labels.get(k).cloned());
-                n.operator = value(&self.operator_label);
-                n.region = value(&self.region_label);
+            n.total += counts.total;
+            n.maintenance += counts.maintenance;
+            if let Some(labels) = counts.labels {
+                n.labels = labels;
             }
             if closes {
                 n.down.close();
@@ -182,8 +171,8 @@ impl Running {
                 let down = whole((t.count - t.sum) - (m.count - m.sum)).min(expected - up);
                 NodeFacts {
                     node: node.clone(),
-                    operator: n.operator.clone(),
-                    region: n.region.clone(),
+                    operator: n.labels.operator.clone(),
+                    region: n.labels.region.clone(),
                     up_samples: up,
                     down_samples: down,
                     expected_samples: expected,

@@ -40,9 +40,8 @@ pub const RAW_WINDOW_MAX_SAMPLES: u64 = 2_000_000;
 pub struct Delta {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    /// Per node: the window's count (all samples), the part inside
-    /// maintenance windows, and its labels the totals keep ([`kept_labels`]).
-    pub(super) counts: BTreeMap<String, (Count, Count, Labels)>,
+    /// Per node: its counts and labels.
+    pub(super) counts: BTreeMap<String, NodeCounts>,
     /// Per node: down samples read (raw), and whether no sample of the window came after them.
     pub(super) down: BTreeMap<String, (Vec<Sample>, bool)>,
     /// Per node: degraded samples (as "down" = 0), and the same flag.
@@ -52,6 +51,33 @@ pub struct Delta {
     pub(super) degraded_seen: Option<BTreeSet<String>>,
     /// The incident sources' samples.
     pub(super) reported: incidents::Read,
+}
+
+/// One node's counts over a window.
+#[derive(Debug, Clone, Default)]
+pub struct NodeCounts {
+    /// All samples.
+    pub(super) total: Count,
+    /// The samples inside maintenance windows.
+    pub(super) maintenance: Count,
+    /// `None` when no series of the node was read.
+    pub(super) labels: Option<NodeLabels>,
+}
+
+/// What the totals keep of a node's labels: the values of the rules'
+/// operator and region labels (all that the facts read; its other labels
+/// would cost memory for every node all month).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeLabels {
+    pub operator: Option<String>,
+    pub region: Option<String>,
+}
+
+impl NodeLabels {
+    pub(super) fn of(rules: &Rules, labels: &Labels) -> Self {
+        let value = |name: &Option<String>| name.as_ref().and_then(|k| labels.get(k).cloned());
+        NodeLabels { operator: value(&rules.source.operator_label), region: value(&rules.source.region_label) }
+    }
 }
 
 /// Read `(from, to]`: raw when it is short and `known_nodes` (the nodes
@@ -102,12 +128,12 @@ async fn read_raw(
         let entry = delta.counts.entry(node.clone()).or_default();
         for &(t, v) in &s {
             let c = Count { count: 1.0, sum: v };
-            entry.0 += c;
+            entry.total += c;
             if samples::in_any(t, &maintenance) {
-                entry.1 += c;
+                entry.maintenance += c;
             }
         }
-        entry.2 = kept_labels(rules, labels);
+        entry.labels = Some(NodeLabels::of(rules, &labels));
         merge_samples(&mut delta.down, node, s);
     }
     // Nodes whose samples were all up only close their track (see `apply`).
@@ -160,43 +186,47 @@ async fn read_aggregate(
     // 1. Counts per chunk, and over the maintenance windows.
     let mut jobs = plan::count_jobs("availability", &src.up, &chunks, CountWindow::Chunk);
     jobs.extend(plan::count_jobs("maintenance", &src.up, &maintenance, CountWindow::Maintenance));
-    let mut per_chunk: BTreeMap<String, BTreeMap<usize, Count>> = BTreeMap::new();
-    let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
+    // Per node: its counts, and per chunk.
+    let mut nodes: BTreeMap<String, (NodeCounts, Vec<Count>)> = BTreeMap::new();
     for group in jobs.chunks(group_size(up_digest)) {
         let answers = ask(client, up_digest, &src.node_label, group.to_vec(), queries).await?;
         for (window, node, c, labels) in plan::parse_counts(group, answers, &src.node_label)? {
-            let e = delta.counts.entry(node.clone()).or_default();
+            let (e, days) = nodes.entry(node).or_insert_with(|| (NodeCounts::default(), vec![]));
             // The labels of the last chunk that has the node (maintenance
             // windows come after every chunk: theirs only for a node no
             // chunk has).
             match window {
                 CountWindow::Chunk(i) => {
-                    *per_chunk.entry(node).or_default().entry(i).or_default() += c;
-                    e.0 += c;
-                    e.2 = kept_labels(rules, labels);
+                    if days.len() <= i {
+                        days.resize(i + 1, Count::default());
+                    }
+                    days[i] += c;
+                    e.total += c;
+                    e.labels = Some(NodeLabels::of(rules, &labels));
                 }
                 CountWindow::Maintenance(_) => {
-                    e.1 += c;
-                    if e.2.is_empty() {
-                        e.2 = kept_labels(rules, labels);
-                    }
+                    e.maintenance += c;
+                    e.labels.get_or_insert_with(|| NodeLabels::of(rules, &labels));
                 }
             }
         }
     }
 
     // 2. Raw samples where there was downtime.
-    let down_chunks: BTreeMap<String, BTreeSet<usize>> = per_chunk
+    let down_chunks: BTreeMap<String, BTreeSet<usize>> = nodes
         .iter()
-        .map(|(n, cs)| (n.clone(), cs.iter().filter(|(_, c)| c.count - c.sum > 0.0).map(|(i, _)| *i).collect()))
+        .map(|(n, (_, days))| (n.clone(), (0..days.len()).filter(|i| days[*i].count - days[*i].sum > 0.0).collect()))
         .filter(|(_, set): &(String, BTreeSet<usize>)| !set.is_empty())
         .collect();
     let jobs = plan::raw_jobs(&src.up, &src.node_label, &chunks, &down_chunks, step, "outages");
+    let mut delta = Delta { from: w.0, to: w.1, ..Default::default() };
     for (node, s) in raw(client, up_digest, &src.node_label, &jobs, 0.0, queries).await? {
         let last_down = down_chunks.get(&node).and_then(|set| set.last()).copied().unwrap_or(0);
-        let last_any = per_chunk[&node].iter().filter(|(_, c)| c.count > 0.0).map(|(i, _)| *i).max().unwrap_or(0);
+        let days = nodes.get(&node).map_or(&[][..], |(_, d)| d.as_slice());
+        let last_any = (0..days.len()).rev().find(|i| days[*i].count > 0.0).unwrap_or(0);
         delta.down.insert(node, (s, last_any <= last_down));
     }
+    delta.counts = nodes.into_iter().map(|(node, (counts, _))| (node, counts)).collect();
 
     // 3. Degraded: chunks with any degraded sample, then raw samples there.
     if let Some(sel) = &src.degraded {
@@ -252,16 +282,6 @@ async fn ask(
 /// only one answer's labels and samples are held before they are cut.
 fn group_size(digest: Option<&Digest>) -> usize {
     if digest.is_some() { 1 } else { plan::CONCURRENCY }
-}
-
-/// A series' labels as the totals keep them: the node label and the rules'
-/// operator and region labels (see `Running::apply`).
-fn kept_labels(rules: &Rules, labels: Labels) -> Labels {
-    let src = &rules.source;
-    let keep = |k: &String| {
-        *k == src.node_label || src.operator_label.as_ref() == Some(k) || src.region_label.as_ref() == Some(k)
-    };
-    labels.into_iter().filter(|(k, _)| keep(k)).collect()
 }
 
 /// The raw samples of `jobs` per node ([`plan::raw_samples`]), asked a few

@@ -10,6 +10,7 @@
 //! `count_over_time`/`sum_over_time` (labels without `__name__`, at the
 //! query's time), or the matrix of a raw range selector (all labels).
 
+use super::packed::PackedLabels;
 use super::runs::Runs;
 use crate::source::answer::{Labels, MatrixSeries, QueryAnswer, QueryData, VectorSample};
 use crate::source::plan::{Ask, Count, CountWindow, Window};
@@ -98,7 +99,7 @@ struct SeriesDigest {
 /// Every series of a selector over a window.
 #[derive(Debug, Clone, Default)]
 pub struct Digest {
-    series: BTreeMap<Labels, SeriesDigest>,
+    series: BTreeMap<PackedLabels, SeriesDigest>,
 }
 
 /// PromQL's stale marker: a NaN that range selectors skip.
@@ -115,7 +116,7 @@ impl Digest {
             last = t;
             keep
         });
-        let entry = self.series.entry(labels).or_insert_with(|| SeriesDigest {
+        let entry = self.series.entry(PackedLabels::new(&labels)).or_insert_with(|| SeriesDigest {
             chunks: vec![Count::default(); w.chunks.len()],
             maintenance: vec![Count::default(); w.maintenance.len()],
             kept: BTreeMap::new(),
@@ -194,10 +195,8 @@ impl Digest {
                             CountWindow::Chunk(i) => s.chunks[*i],
                             CountWindow::Maintenance(i) => s.maintenance[*i],
                         };
-                        let mut labels = labels.clone();
-                        labels.remove("__name__");
-                        (c.count > 0.0).then_some(VectorSample {
-                            labels,
+                        (c.count > 0.0).then(|| VectorSample {
+                            labels: labels.unpack(true),
                             time: at_ms,
                             value: if *sum { c.sum } else { c.count },
                         })
@@ -210,7 +209,7 @@ impl Digest {
                 let nodes: BTreeSet<&str> = nodes.iter().map(String::as_str).collect();
                 let mut m = vec![];
                 for (labels, s) in &self.series {
-                    if !labels.get(node_label).is_some_and(|n| nodes.contains(n.as_str())) {
+                    if !labels.get(node_label).is_some_and(|n| nodes.contains(n)) {
                         continue;
                     }
                     let mut samples = vec![];
@@ -226,7 +225,7 @@ impl Digest {
                         }
                     }
                     if !samples.is_empty() {
-                        m.push(MatrixSeries { labels: labels.clone(), samples });
+                        m.push(MatrixSeries { labels: labels.unpack(false), samples });
                     }
                 }
                 QueryData::Matrix(m)

@@ -6,6 +6,7 @@
 //! - [`stream`]: the request and the framed, checksummed response.
 //! - [`digest`]: the samples, series by series, turned into what the PromQL
 //!   plan needs, and the answers its queries would have had.
+//! - [`packed`]: a series' labels packed into one allocation (a digest's keys).
 //! - [`runs`]: the samples a digest keeps, as runs of one value at a
 //!   regular interval.
 //!
@@ -21,6 +22,7 @@
 //! data), saying so in a log line.
 
 pub mod digest;
+pub mod packed;
 pub mod proto;
 pub mod runs;
 pub mod stream;
