@@ -1,5 +1,6 @@
-//! The evaluation's metric families: one fresh registry per evaluation, its
-//! samples in the evaluation's sorted order.
+//! The evaluation's metric families, built afresh for each evaluation and
+//! encoded one family at a time, their samples in the evaluation's sorted
+//! order.
 
 mod builder;
 mod classes;
