@@ -203,9 +203,15 @@ pub(crate) fn add_operator_vars(
     if rules.incident_classes.is_empty() {
         return;
     }
+    let mut of_operator: BTreeMap<&str, Vec<&ClassIncident>> = BTreeMap::new();
+    for i in incidents {
+        if let Some(op) = i.operator.as_deref() {
+            of_operator.entry(op).or_default().push(i);
+        }
+    }
     for op in ops {
         let id = op.spec.id.value.as_str();
-        let mine: Vec<&ClassIncident> = incidents.iter().filter(|i| i.operator.as_deref() == Some(id)).collect();
+        let mine: Vec<&ClassIncident> = of_operator.get(id).cloned().unwrap_or_default();
         for c in &rules.incident_classes {
             let of: Vec<&ClassIncident> = mine.iter().copied().filter(|i| i.class == c.id.value).collect();
             let [count, responded, resolved] = <[String; 3]>::try_from(vars::class_vars(&c.id)).expect("three");

@@ -74,11 +74,27 @@ pub(crate) fn build(
             (start, g.iter().map(|s| s.node.as_str()).collect())
         })
         .collect();
+    // The next start after `start` among a node's incidents is the first
+    // greater one of its sorted starts (not a search of every incident).
+    let mut starts_of: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for (start, ns) in &meta {
+        for n in ns {
+            starts_of.entry(n).or_default().push(*start);
+        }
+    }
+    for starts in starts_of.values_mut() {
+        starts.sort();
+    }
+    let index = NodeIndex::new(nodes);
     let mut out = vec![];
     for (k, (group, is_degraded)) in groups.iter().enumerate() {
         let (start, ns) = &meta[k];
-        let ack_before = meta.iter().filter(|(s, other)| s > start && !other.is_disjoint(ns)).map(|(s, _)| *s).min();
-        if let Some(i) = make_incident(group, *is_degraded, ack_before, facts, rules, nodes, maint, warnings) {
+        let next_after = |n: &&str| {
+            let starts = &starts_of[*n];
+            starts.get(starts.partition_point(|s| s <= start)).copied()
+        };
+        let ack_before = ns.iter().filter_map(next_after).min();
+        if let Some(i) = make_incident(group, *is_degraded, ack_before, facts, rules, &index, maint, warnings) {
             out.push(i);
         }
     }
@@ -141,6 +157,22 @@ fn max_simultaneous<'a>(spans: impl IntoIterator<Item = &'a Span>) -> u64 {
     best as u64
 }
 
+/// The resolved nodes, and how many each region has.
+struct NodeIndex<'a> {
+    nodes: &'a BTreeMap<String, NodeInfo>,
+    region_sizes: BTreeMap<&'a str, u64>,
+}
+
+impl<'a> NodeIndex<'a> {
+    fn new(nodes: &'a BTreeMap<String, NodeInfo>) -> Self {
+        let mut region_sizes = BTreeMap::new();
+        for r in nodes.values().filter_map(|n| n.region.as_deref()) {
+            *region_sizes.entry(r).or_default() += 1;
+        }
+        NodeIndex { nodes, region_sizes }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn make_incident(
     group: &[Span],
@@ -148,7 +180,7 @@ fn make_incident(
     ack_before: Option<DateTime<Utc>>,
     facts: &Facts,
     rules: &Rules,
-    nodes: &BTreeMap<String, NodeInfo>,
+    index: &NodeIndex,
     maint: &Maint,
     warnings: &mut Vec<String>,
 ) -> Option<Incident> {
@@ -160,6 +192,7 @@ fn make_incident(
     let duration = (until - start).num_seconds() - overlap_seconds(start, until, maint);
 
     let node_set: BTreeSet<&str> = group.iter().map(|s| s.node.as_str()).collect();
+    let nodes = index.nodes;
     let info = |n: &str| nodes.get(n);
     let regions: BTreeSet<String> = node_set.iter().filter_map(|n| info(n)?.region.clone()).collect();
     let operators: BTreeSet<String> = node_set.iter().filter_map(|n| info(n)?.operator.clone()).collect();
@@ -171,7 +204,7 @@ fn make_incident(
         let down = max_simultaneous(group);
         let mut region_ratio = Decimal::ZERO;
         for r in &regions {
-            let size = nodes.values().filter(|n| n.region.as_deref() == Some(r)).count() as u64;
+            let size = index.region_sizes.get(r.as_str()).copied().unwrap_or(0);
             let in_region = group.iter().filter(|s| info(&s.node).and_then(|n| n.region.as_deref()) == Some(r));
             if let Some(q) = ratio(max_simultaneous(in_region), size) {
                 region_ratio = region_ratio.max(q);
