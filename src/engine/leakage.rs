@@ -25,7 +25,8 @@ pub(crate) fn find(
     let with_data: BTreeMap<&str, Option<&str>> =
         facts.nodes.iter().map(|n| (n.node.as_str(), n.operator.as_deref())).collect();
     let active: BTreeSet<&str> = operators.iter().map(|s| s.id.as_str()).collect();
-    let on_roster = |op: &str| rules.operators.iter().any(|o| o.id.value == op);
+    let roster: BTreeSet<&str> = rules.operators.iter().map(|o| o.id.value.as_str()).collect();
+    let on_roster = |op: &str| roster.contains(op);
     let finding = |n: &NodeInfo, operator: Option<&str>| LeakageNode {
         node: n.node.clone(),
         operator: operator.map(str::to_string),
