@@ -306,6 +306,8 @@ struct ServeRun {
     federate_seconds: f64,
     rss_peak_mb: f64,
     rss_steady_mb: f64,
+    /// Of the steady figure, the pages of files (the binary's).
+    rss_file_mb: f64,
 }
 
 impl ServeRun {
@@ -322,6 +324,7 @@ impl ServeRun {
         set("scrape_ratio", (self.metrics_seconds / self.federate_seconds).into());
         set("rss_peak_mb", self.rss_peak_mb.into());
         set("rss_steady_mb", self.rss_steady_mb.into());
+        set("rss_file_mb", self.rss_file_mb.into());
     }
 }
 
@@ -406,6 +409,7 @@ fn serve_run(prometheus: &Prometheus, rules: &Path, port: u16, job: &str, extra:
         federate_seconds: b,
         rss_peak_mb: peak,
         rss_steady_mb: now,
+        rss_file_mb: file,
     }
 }
 

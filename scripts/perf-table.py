@@ -93,7 +93,7 @@ def column(e, s):
         scale_cells_ = [
             f"{seconds(s['metrics_seconds'])} vs {seconds(s['federate_seconds'])}: **{s['scrape_ratio']:.3f}**"
             f" ({s['metrics_series']:,} series)",
-            f"**{s['rss_peak_mb']:.1f} MB** / {s['rss_steady_mb']:.1f} MB",
+            rss_cell(s),
         ]
     else:
         scale_cells_ = [NOT_RUN] * 2
@@ -187,6 +187,14 @@ def render(figures_dir, sizes):
 SCALE_NODES = 100_000
 
 
+def rss_cell(s, suffix=""):
+    """Peak / steady resident memory, and the binary's own pages of it when recorded."""
+    cell = f"**{s['rss_peak_mb' + suffix]:.1f} MB** / {s['rss_steady_mb' + suffix]:.1f} MB"
+    if f"rss_file_mb{suffix}" in s:
+        cell += f" ({s['rss_file_mb' + suffix]:.1f} MB of it the binary's pages)"
+    return cell
+
+
 def scale_cells(s):
     """`/metrics` vs `/federate` and RSS of one part-2 record, with and without per-node series."""
     out = []
@@ -197,7 +205,7 @@ def scale_cells(s):
         out.append((
             f"{seconds(s['metrics_seconds' + suffix])} vs {seconds(s['federate_seconds' + suffix])}:"
             f" **{s['scrape_ratio' + suffix]:.3f}** ({s['metrics_series' + suffix]:,} series)",
-            f"**{s['rss_peak_mb' + suffix]:.1f} MB** / {s['rss_steady_mb' + suffix]:.1f} MB",
+            rss_cell(s, suffix),
         ))
     return out
 
