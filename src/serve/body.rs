@@ -29,18 +29,6 @@ pub struct Text {
     plain_len: u64,
 }
 
-impl Text {
-    /// The length of the text.
-    pub fn plain_len(&self) -> u64 {
-        self.plain_len
-    }
-
-    /// The compressed bytes kept.
-    pub fn compressed_len(&self) -> u64 {
-        self.members.iter().map(|m| m.len() as u64).sum()
-    }
-}
-
 /// Writes text as gzip members of [`PIECE_BYTES`] of text each.
 #[derive(Debug, Default)]
 pub struct Writer {
@@ -97,7 +85,7 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
 }
 
 /// The body of a `/metrics` answer: the evaluation (if any), then `tail`
-/// (the self-metrics and `# EOF`); gzip-compressed when `gzip`.
+/// (the self-metrics and `# EOF`); gzip-compressed when `gzip_ok`.
 pub fn body(text: Option<&Text>, tail: String, gzip_ok: bool) -> Pieces {
     let members: VecDeque<Bytes> = text.map(|t| t.members.iter().cloned().collect()).unwrap_or_default();
     if gzip_ok {
@@ -197,9 +185,10 @@ mod tests {
             w.write_str(line).unwrap();
         }
         let t = w.finish();
-        assert_eq!(t.plain_len(), plain.len() as u64);
+        assert_eq!(t.plain_len, plain.len() as u64);
         assert!(t.members.len() >= 4, "{} members", t.members.len());
-        assert!(t.compressed_len() * 5 < t.plain_len(), "{} of {}", t.compressed_len(), t.plain_len());
+        let compressed: u64 = t.members.iter().map(|m| m.len() as u64).sum();
+        assert!(compressed * 5 < t.plain_len, "{compressed} of {}", t.plain_len);
 
         let (sent, hint) = collect(body(Some(&t), "tail\n# EOF\n".into(), false));
         assert_eq!(sent.len() as u64, hint);
